@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what building and testing need, from Debian's packages only. Idempotent: installs nothing
+# when every package is already there. Usage: scripts/install-deps.sh [build|test|bench]
+set -euo pipefail
+want=(g++ make cmake ninja-build ccache pkg-config file
+      libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+      libssl-dev zlib1g-dev libzstd-dev)
+case "${1:-build}" in
+  test)  want+=(libgtest-dev libgmock-dev) ;;
+  bench) want+=(libbenchmark-dev) ;;
+esac
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,52 @@
+// Our own batching, by the seed's bounds: a batch is flushed when it holds max_items records or
+// max_bytes bytes, or when its oldest record is max_age old. Pure: time is passed in.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <vector>
+
+#include "core/time.h"
+#include "pipeline/enrich.h"
+
+namespace elk::buffer {
+
+struct Limits {
+  std::size_t max_items;
+  std::size_t max_bytes;
+  std::chrono::milliseconds max_age;
+};
+
+struct Batch {
+  std::vector<pipeline::Document> documents;
+  std::size_t bytes = 0;  // sum of the documents' JSON sizes
+};
+
+class Batcher {
+ public:
+  explicit Batcher(Limits limits) : limits_(limits) {}
+
+  void add(pipeline::Document document, SteadyTime now);
+
+  // True when a size bound is reached or the oldest record is max_age old.
+  [[nodiscard]] bool due(SteadyTime now) const;
+  // When the age bound will make a flush due; nullopt when empty.
+  [[nodiscard]] std::optional<SteadyTime> due_at() const;
+
+  // Everything held, cut into batches that each keep within max_items and max_bytes (a single
+  // document larger than max_bytes travels alone). The batcher is empty afterwards.
+  [[nodiscard]] std::vector<Batch> drain();
+
+  [[nodiscard]] std::size_t size() const { return pending_.size(); }
+  [[nodiscard]] std::size_t bytes() const { return bytes_; }
+  [[nodiscard]] const Limits& limits() const { return limits_; }
+
+ private:
+  Limits limits_;
+  std::vector<pipeline::Document> pending_;
+  std::size_t bytes_ = 0;
+  SteadyTime oldest_{};
+};
+
+}  // namespace elk::buffer

@@ -1,0 +1,249 @@
+#include "config/settings.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <set>
+#include <stdexcept>
+
+namespace elk::config {
+namespace {
+
+using namespace std::string_view_literals;
+
+constexpr Setting general[] = {
+    {names::destinations, Kind::list, "", 0, 0, "", "", OnInvalid::reject,
+     "Where the logs go: a comma-separated list of destination names; several at once are allowed."},
+    {names::max_items, Kind::integer, "10000", 1000, 10000, "items", "", OnInvalid::clamp,
+     "Most records in one Telemetry API delivery and in one batch of ours."},
+    {names::max_bytes, Kind::integer, "262144", 262144, 1048576, "bytes", "", OnInvalid::clamp,
+     "Most bytes in one Telemetry API delivery and in one batch of ours."},
+    {names::timeout_ms, Kind::integer, "1000", 100, 30000, "ms", "", OnInvalid::clamp,
+     "Longest time Lambda buffers telemetry before delivering it, and the oldest a batch of ours grows "
+     "before it is flushed."},
+    {names::types, Kind::list, "platform,function", 0, 0, "", "platform|function|extension", OnInvalid::reject,
+     "Telemetry types to subscribe to. `extension` includes this extension's own output, so it is off by "
+     "default."},
+    {names::listener_port, Kind::integer, "4243", 0, 65535, "", "", OnInvalid::reject,
+     "Port of the local listener that receives telemetry (0: any free port)."},
+    {names::runtime_done_wait_ms, Kind::integer, "500", 0, 10000, "ms", "", OnInvalid::clamp,
+     "After an invocation, how long to wait for its platform.runtimeDone (and so all of its lines) "
+     "before flushing and calling next; also bounded by the invocation's deadline."},
+    {names::shutdown_quiet_ms, Kind::integer, "100", 0, 1000, "ms", "", OnInvalid::clamp,
+     "At SHUTDOWN, how long the telemetry stream must be silent (after the last invocation's report) "
+     "before the final flush; always bounded by the shutdown deadline."},
+};
+
+bool parse_int(std::string_view s, std::int64_t& out) {
+  if (s.empty()) return false;
+  const char* b = s.data();
+  const char* e = s.data() + s.size();
+  if (*b == '+') ++b;
+  const auto [ptr, ec] = std::from_chars(b, e, out);
+  if (ec == std::errc::result_out_of_range) {
+    out = (*s.data() == '-') ? INT64_MIN : INT64_MAX;
+    return ptr == e;
+  }
+  return ec == std::errc{} && ptr == e;
+}
+
+std::string trim(std::string_view s) {
+  const auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string_view::npos) return {};
+  const auto e = s.find_last_not_of(" \t\r\n");
+  return std::string(s.substr(b, e - b + 1));
+}
+
+std::string range_text(const Setting& s) {
+  std::string r = std::to_string(s.min) + ".." + std::to_string(s.max);
+  if (!s.unit.empty()) r += " " + std::string(s.unit);
+  return r;
+}
+
+std::vector<std::string> choices_of(std::string_view text) {
+  std::vector<std::string> out;
+  for (std::size_t pos = 0; pos <= text.size();) {
+    const auto bar = text.find('|', pos);
+    out.emplace_back(text.substr(pos, bar == std::string_view::npos ? std::string_view::npos : bar - pos));
+    if (bar == std::string_view::npos) break;
+    pos = bar + 1;
+  }
+  return out;
+}
+
+std::string join(const std::vector<std::string>& items, std::string_view sep) {
+  std::string out;
+  for (const auto& i : items) {
+    if (!out.empty()) out += sep;
+    out += i;
+  }
+  return out;
+}
+
+// The destination names that have rows, for EXTENSION_LOG_DESTINATIONS.
+std::vector<std::string> destination_names(std::span<const Setting> rows) {
+  std::set<std::string> names;
+  for (const auto& r : rows)
+    if (!r.destination.empty()) names.emplace(r.destination);
+  return {names.begin(), names.end()};
+}
+
+std::string_view effective_choices(const Setting& row, const std::string& destinations_choices) {
+  return row.name == names::destinations ? std::string_view(destinations_choices) : row.choices;
+}
+
+}  // namespace
+
+std::span<const Setting> general_settings() { return general; }
+
+std::vector<std::string> split_list(std::string_view text) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    const auto comma = text.find(',', pos);
+    auto item = trim(text.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos));
+    if (!item.empty()) out.push_back(std::move(item));
+    if (comma == std::string_view::npos) break;
+    pos = comma + 1;
+  }
+  return out;
+}
+
+std::int64_t Config::integer(std::string_view name) const {
+  std::int64_t v = 0;
+  if (!parse_int(text(name), v)) throw std::logic_error("setting " + std::string(name) + " is not an integer");
+  return v;
+}
+
+const std::string& Config::text(std::string_view name) const {
+  const auto it = values_.find(name);
+  if (it == values_.end()) throw std::logic_error("no setting named " + std::string(name));
+  return it->second;
+}
+
+std::vector<std::string> Config::list(std::string_view name) const { return split_list(text(name)); }
+
+Loaded load(std::span<const Setting> rows, const Environment& env) {
+  Loaded out;
+  const auto dest_names = destination_names(rows);
+  const std::string dest_choices = join(dest_names, "|");
+
+  // Which destinations are on decides which destination rows apply.
+  std::set<std::string, std::less<>> enabled;
+  if (auto raw = env(names::destinations))
+    for (auto& d : split_list(*raw)) enabled.insert(d);
+
+  for (const auto& row : rows) {
+    if (!row.destination.empty() && !enabled.contains(row.destination)) continue;
+    const std::string name(row.name);
+    const auto raw = env(row.name);
+    const std::string given = raw ? trim(*raw) : std::string();
+    if (given.empty()) {
+      if (row.required || (row.name == names::destinations)) {
+        std::string msg = name + " is required";
+        if (!row.destination.empty()) msg += " by the " + std::string(row.destination) + " destination";
+        if (row.name == names::destinations) msg += " (one or more of: " + join(dest_names, ", ") + ")";
+        msg += ": " + std::string(row.help);
+        out.errors.push_back(std::move(msg));
+        continue;
+      }
+      out.config.set(row.name, std::string(row.default_value));
+      continue;
+    }
+    switch (row.kind) {
+      case Kind::text:
+        out.config.set(row.name, given);
+        break;
+      case Kind::integer: {
+        std::int64_t v = 0;
+        const bool numeric = parse_int(given, v);
+        if (numeric && v >= row.min && v <= row.max) {
+          out.config.set(row.name, std::to_string(v));
+          break;
+        }
+        if (row.on_invalid == OnInvalid::reject) {
+          out.errors.push_back(name + "='" + given + "' is " + (numeric ? "out of range" : "not a whole number") +
+                               "; allowed: " + range_text(row));
+          break;
+        }
+        const std::int64_t used = !numeric ? 0 : std::clamp(v, row.min, row.max);
+        const std::string used_text = numeric ? std::to_string(used) : std::string(row.default_value);
+        out.warnings.push_back(name + "='" + given + "' is " + (numeric ? "out of range" : "not a whole number") +
+                               " (allowed: " + range_text(row) + "); using " + used_text);
+        out.config.set(row.name, used_text);
+        break;
+      }
+      case Kind::choice:
+      case Kind::list: {
+        const auto allowed = choices_of(effective_choices(row, dest_choices));
+        const auto items = row.kind == Kind::list ? split_list(given) : std::vector<std::string>{given};
+        std::vector<std::string> bad;
+        for (const auto& item : items)
+          if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), item) == allowed.end())
+            bad.push_back(item);
+        if (!bad.empty() || items.empty()) {
+          const std::string what = row.name == names::destinations ? "unknown destination" : "unknown value";
+          out.errors.push_back(name + "='" + given + "': " + (items.empty() ? "empty" : what + " '" + join(bad, "', '") + "'") +
+                               "; allowed: " + join(allowed, ", "));
+          break;
+        }
+        out.config.set(row.name, join(items, ","));
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+Environment process_environment() {
+  return [](std::string_view name) -> std::optional<std::string> {
+    const char* v = std::getenv(std::string(name).c_str());
+    if (v == nullptr) return std::nullopt;
+    return std::string(v);
+  };
+}
+
+namespace {
+std::string default_text(const Setting& r) {
+  if (r.required) return "(required)";
+  if (r.default_value.empty()) return r.name == names::destinations ? "(required)" : "(none)";
+  return std::string(r.default_value);
+}
+std::string allowed_text(const Setting& r, const std::string& dest_choices) {
+  switch (r.kind) {
+    case Kind::integer: return range_text(r);
+    case Kind::text: return "text";
+    case Kind::choice: return "one of " + join(choices_of(r.choices), ", ");
+    case Kind::list: {
+      const auto c = effective_choices(r, dest_choices);
+      return c.empty() ? "comma list" : "comma list of " + join(choices_of(c), ", ");
+    }
+  }
+  return {};
+}
+}  // namespace
+
+std::string markdown_table(std::span<const Setting> rows) {
+  const std::string dest_choices = join(destination_names(rows), "|");
+  std::string out = "| variable | default | allowed | bad value | description |\n| --- | --- | --- | --- | --- |\n";
+  for (const auto& r : rows) {
+    std::string help(r.help);
+    if (!r.destination.empty()) help = "(`" + std::string(r.destination) + "`) " + help;
+    out += "| `" + std::string(r.name) + "` | " + default_text(r) + " | " + allowed_text(r, dest_choices) + " | " +
+           (r.on_invalid == OnInvalid::clamp ? "clamped, warning" : "init error") + " | " + help + " |\n";
+  }
+  return out;
+}
+
+std::string help_text(std::span<const Setting> rows) {
+  const std::string dest_choices = join(destination_names(rows), "|");
+  std::string out;
+  for (const auto& r : rows) {
+    out += std::string(r.name) + "\n    default: " + default_text(r) + "; allowed: " + allowed_text(r, dest_choices);
+    if (!r.destination.empty()) out += "; destination: " + std::string(r.destination);
+    out += "\n    " + std::string(r.help) + "\n";
+  }
+  return out;
+}
+
+}  // namespace elk::config

@@ -1,0 +1,94 @@
+// The one table of settings. Every setting is declared once — name (the environment variable),
+// kind, default, bounds, unit, help — and validated here, in one pass that reports every problem.
+// General settings live in settings.cpp; each destination declares its own rows in its own file,
+// and the destination registry joins them (destinations/registry.h: all_settings()).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace elk::config {
+
+enum class Kind {
+  integer,  // decimal digits, within [min, max]
+  text,     // any string
+  list,     // comma-separated, each item one of `choices` when choices is set
+  choice,   // one of `choices`
+};
+
+// What a bad value does: `clamp` uses the nearest bound (or the default when it is not a number) and
+// warns; `reject` stops the extension at init with Extension.ConfigInvalid.
+enum class OnInvalid { clamp, reject };
+
+struct Setting {
+  std::string_view name;
+  Kind kind;
+  std::string_view default_value;  // as the user would write it; "" = none
+  std::int64_t min = 0;
+  std::int64_t max = 0;
+  std::string_view unit;     // "ms", "bytes", "items", "" ...
+  std::string_view choices;  // "a|b|c" for choice and list
+  OnInvalid on_invalid = OnInvalid::reject;
+  std::string_view help;
+  // "" = always applies; else the destination this setting belongs to: it is read (and, when
+  // `required`, demanded) only while that destination is named in EXTENSION_LOG_DESTINATIONS.
+  std::string_view destination = "";
+  bool required = false;
+};
+
+// Names of the general settings, so that call sites cannot misspell them.
+namespace names {
+inline constexpr std::string_view destinations = "EXTENSION_LOG_DESTINATIONS";
+inline constexpr std::string_view max_items = "EXTENSION_LOG_MAX_ITEMS";
+inline constexpr std::string_view max_bytes = "EXTENSION_LOG_MAX_BYTES";
+inline constexpr std::string_view timeout_ms = "EXTENSION_LOG_TIMEOUT_MS";
+inline constexpr std::string_view types = "EXTENSION_LOG_TYPES";
+inline constexpr std::string_view listener_port = "EXTENSION_LOG_LISTENER_PORT";
+inline constexpr std::string_view runtime_done_wait_ms = "EXTENSION_LOG_RUNTIME_DONE_WAIT_MS";
+inline constexpr std::string_view shutdown_quiet_ms = "EXTENSION_LOG_SHUTDOWN_QUIET_MS";
+}  // namespace names
+
+// The general rows (not the destinations').
+[[nodiscard]] std::span<const Setting> general_settings();
+
+// Validated values: every row of the table has one (its default when unset and not required).
+class Config {
+ public:
+  [[nodiscard]] std::int64_t integer(std::string_view name) const;
+  [[nodiscard]] const std::string& text(std::string_view name) const;
+  [[nodiscard]] std::vector<std::string> list(std::string_view name) const;
+  [[nodiscard]] bool has(std::string_view name) const { return values_.contains(std::string(name)); }
+
+  void set(std::string_view name, std::string value) { values_[std::string(name)] = std::move(value); }
+
+ private:
+  std::map<std::string, std::string, std::less<>> values_;
+};
+
+struct Loaded {
+  Config config;
+  std::vector<std::string> warnings;  // clamped values: one line each
+  std::vector<std::string> errors;    // rejected values and missing required settings: one line each
+};
+
+using Environment = std::function<std::optional<std::string>(std::string_view name)>;
+
+// Reads and validates every row. EXTENSION_LOG_DESTINATIONS may name any destination that has rows.
+[[nodiscard]] Loaded load(std::span<const Setting> rows, const Environment& env);
+
+// The process environment.
+[[nodiscard]] Environment process_environment();
+
+// The configuration table in Markdown (for the README) and as plain text (for --help).
+[[nodiscard]] std::string markdown_table(std::span<const Setting> rows);
+[[nodiscard]] std::string help_text(std::span<const Setting> rows);
+
+[[nodiscard]] std::vector<std::string> split_list(std::string_view text);
+
+}  // namespace elk::config

@@ -1,0 +1,92 @@
+#include "core/time.h"
+
+#include <cstdio>
+
+namespace elk {
+namespace {
+
+constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  // Howard Hinnant's algorithm: days since 1970-01-01 of a proleptic Gregorian date.
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
+  if (pos + n > s.size()) return false;
+  int v = 0;
+  for (std::size_t i = pos; i < pos + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    v = v * 10 + (s[i] - '0');
+  }
+  out = v;
+  return true;
+}
+
+}  // namespace
+
+EpochMs now_epoch_ms() {
+  using namespace std::chrono;
+  return EpochMs{duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count()};
+}
+
+std::string format_iso8601_ms(EpochMs t) {
+  using namespace std::chrono;
+  const sys_time<milliseconds> tp{milliseconds{t.value}};
+  const auto day = floor<days>(tp);
+  const year_month_day ymd{day};
+  const hh_mm_ss hms{tp - day};
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                static_cast<int>(hms.seconds().count()), static_cast<int>(hms.subseconds().count()));
+  return buf;
+}
+
+std::optional<EpochMs> parse_iso8601(std::string_view s) {
+  int y, mo, d, h, mi, sec;
+  if (!digits(s, 0, 4, y) || s.size() < 19 || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
+      !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != ' ') || !digits(s, 11, 2, h) || s[13] != ':' ||
+      !digits(s, 14, 2, mi) || s[16] != ':' || !digits(s, 17, 2, sec))
+    return std::nullopt;
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return std::nullopt;
+  std::size_t pos = 19;
+  int ms = 0;
+  if (pos < s.size() && (s[pos] == '.' || s[pos] == ',')) {
+    ++pos;
+    int scale = 100, n = 0;
+    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+      ms += (s[pos] - '0') * scale;
+      scale /= 10;
+      ++pos;
+      ++n;
+    }
+    if (n == 0) return std::nullopt;
+  }
+  std::int64_t offset_min = 0;
+  if (pos == s.size()) return std::nullopt;  // a time without a zone is ambiguous
+  if (s[pos] == 'Z') {
+    ++pos;
+  } else if (s[pos] == '+' || s[pos] == '-') {
+    int oh, om;
+    const int sign = s[pos] == '-' ? -1 : 1;
+    if (!digits(s, pos + 1, 2, oh)) return std::nullopt;
+    std::size_t p = pos + 3;
+    if (p < s.size() && s[p] == ':') ++p;
+    if (!digits(s, p, 2, om)) return std::nullopt;
+    offset_min = sign * (oh * 60 + om);
+    pos = p + 2;
+  } else {
+    return std::nullopt;
+  }
+  if (pos != s.size()) return std::nullopt;
+  const std::int64_t days = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
+  const std::int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset_min * 60;
+  return EpochMs{secs * 1000 + ms};
+}
+
+}  // namespace elk

@@ -1,0 +1,25 @@
+// Wall-clock helpers: Unix milliseconds and ISO 8601 (UTC, millisecond) text.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/types.h"
+
+namespace elk {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+[[nodiscard]] EpochMs now_epoch_ms();
+
+// "2024-05-02T11:00:00.102Z" for the given Unix milliseconds.
+[[nodiscard]] std::string format_iso8601_ms(EpochMs t);
+
+// Parses "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)" (also with a space for T); fractions beyond
+// milliseconds are truncated. nullopt when the text is not such a time.
+[[nodiscard]] std::optional<EpochMs> parse_iso8601(std::string_view text);
+
+}  // namespace elk

@@ -1,0 +1,98 @@
+#include "delivery/dispatcher.h"
+
+namespace elk::delivery {
+
+Dispatcher::Dispatcher(std::vector<std::unique_ptr<destinations::Destination>> destinations, const Logger& log,
+                       std::size_t max_queued_bytes)
+    : log_(log), max_queued_bytes_(max_queued_bytes) {
+  for (auto& d : destinations) {
+    Lane lane;
+    lane.destination = std::move(d);
+    lanes_.push_back(std::move(lane));
+  }
+}
+
+void Dispatcher::push(Lane& lane, std::shared_ptr<const buffer::Batch> batch) {
+  lane.queued_bytes += batch->bytes;
+  lane.queue.push_back(std::move(batch));
+  std::uint64_t dropped = 0;
+  while (lane.queued_bytes > max_queued_bytes_ && lane.queue.size() > 1) {
+    lane.queued_bytes -= lane.queue.front()->bytes;
+    dropped += lane.queue.front()->documents.size();
+    lane.queue.pop_front();
+  }
+  if (dropped > 0) {
+    lane.stats.dropped_overflow += dropped;
+    log_.error("destination " + std::string(lane.destination->name()) + ": queue over " +
+               std::to_string(max_queued_bytes_) + " bytes; dropped the " + std::to_string(dropped) +
+               " oldest records (" + std::to_string(lane.stats.dropped_overflow) + " so far)");
+  }
+}
+
+boost::asio::awaitable<void> Dispatcher::deliver(std::vector<buffer::Batch> batches, SteadyTime deadline) {
+  for (auto& b : batches) {
+    auto shared = std::make_shared<const buffer::Batch>(std::move(b));
+    for (auto& lane : lanes_) push(lane, shared);
+  }
+  for (auto& lane : lanes_) co_await drain(lane, deadline);
+}
+
+boost::asio::awaitable<void> Dispatcher::drain(Lane& lane, SteadyTime deadline) {
+  using Kind = destinations::SendResult::Kind;
+  while (!lane.queue.empty() && std::chrono::steady_clock::now() < deadline) {
+    const auto batch = lane.queue.front();
+    const auto result = co_await lane.destination->send(*batch, deadline);
+    const std::string dest(lane.destination->name());
+    switch (result.kind) {
+      case Kind::ok:
+        lane.stats.delivered += batch->documents.size();
+        lane.queued_bytes -= batch->bytes;
+        lane.queue.pop_front();
+        continue;
+      case Kind::permanent:
+        ++lane.stats.failed_attempts;
+        lane.stats.dropped_permanent += batch->documents.size();
+        lane.queued_bytes -= batch->bytes;
+        lane.queue.pop_front();
+        log_.error("destination " + dest + " refused " + std::to_string(batch->documents.size()) +
+                   " records for good: " + result.message + "; dropped (" +
+                   std::to_string(lane.stats.dropped_permanent) + " so far)");
+        continue;
+      case Kind::partial: {
+        ++lane.stats.failed_attempts;
+        auto rest = std::make_shared<buffer::Batch>();
+        for (auto i : result.failed)
+          if (i < batch->documents.size()) {
+            rest->bytes += batch->documents[i].json.size();
+            rest->documents.push_back(batch->documents[i]);
+          }
+        lane.stats.delivered += batch->documents.size() - rest->documents.size();
+        lane.queued_bytes -= batch->bytes - rest->bytes;
+        lane.queue.front() = std::move(rest);
+        break;
+      }
+      case Kind::retryable:
+        ++lane.stats.failed_attempts;
+        break;
+    }
+    if (lane.report.allow(std::chrono::steady_clock::now()))
+      log_.warn("destination " + dest + ": " + result.message + "; " + std::to_string(queued_documents()) +
+                " records kept for the next flush");
+    co_return;  // try again at the next flush
+  }
+}
+
+std::size_t Dispatcher::queued_documents() const {
+  std::size_t n = 0;
+  for (const auto& lane : lanes_)
+    for (const auto& b : lane.queue) n += b->documents.size();
+  return n;
+}
+
+std::vector<std::pair<std::string, DestinationStats>> Dispatcher::stats() const {
+  std::vector<std::pair<std::string, DestinationStats>> out;
+  for (const auto& lane : lanes_) out.emplace_back(std::string(lane.destination->name()), lane.stats);
+  return out;
+}
+
+}  // namespace elk::delivery

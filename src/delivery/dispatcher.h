@@ -1,0 +1,53 @@
+// Hands batches to every destination and keeps what a destination could not take yet.
+// Each destination has its own queue and counters. A retryable failure leaves the batch at the
+// head of that destination's queue, to go first at the next flush; a permanent failure drops it,
+// counted. The queue is bounded in bytes; past the bound the oldest batches are dropped, counted.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "buffer/batcher.h"
+#include "core/log.h"
+#include "destinations/destination.h"
+
+namespace elk::delivery {
+
+struct DestinationStats {
+  std::uint64_t delivered = 0;          // documents
+  std::uint64_t failed_attempts = 0;    // sends that did not deliver everything
+  std::uint64_t dropped_permanent = 0;  // documents dropped on a permanent failure
+  std::uint64_t dropped_overflow = 0;   // documents dropped because the queue was full
+};
+
+class Dispatcher {
+ public:
+  Dispatcher(std::vector<std::unique_ptr<destinations::Destination>> destinations, const Logger& log,
+             std::size_t max_queued_bytes);
+
+  // Queues the batches for every destination and sends what is queued, until `deadline`.
+  boost::asio::awaitable<void> deliver(std::vector<buffer::Batch> batches, SteadyTime deadline);
+
+  [[nodiscard]] std::size_t queued_documents() const;
+  [[nodiscard]] std::vector<std::pair<std::string, DestinationStats>> stats() const;
+
+ private:
+  struct Lane {
+    std::unique_ptr<destinations::Destination> destination;
+    std::deque<std::shared_ptr<const buffer::Batch>> queue;
+    std::size_t queued_bytes = 0;
+    DestinationStats stats;
+    RateLimit report{std::chrono::minutes(1)};
+  };
+  boost::asio::awaitable<void> drain(Lane& lane, SteadyTime deadline);
+  void push(Lane& lane, std::shared_ptr<const buffer::Batch> batch);
+
+  std::vector<Lane> lanes_;
+  const Logger& log_;
+  std::size_t max_queued_bytes_;
+};
+
+}  // namespace elk::delivery

@@ -1,0 +1,66 @@
+// The one interface every destination implements. A destination encodes a batch, sends it, and
+// classifies the answer; it never sleeps or retries — the delivery layer alone does that.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "buffer/batcher.h"
+#include "config/settings.h"
+#include "core/log.h"
+#include "core/result.h"
+#include "core/time.h"
+#include "pipeline/enrich.h"
+
+namespace elk::destinations {
+
+struct SendResult {
+  enum class Kind {
+    ok,         // all delivered
+    retryable,  // nothing (known to be) delivered; the same batch may succeed later
+    permanent,  // will not succeed until something is fixed (credentials, bucket, mapping)
+    partial,    // some documents delivered; `failed` lists the ones to retry
+  };
+  Kind kind = Kind::ok;
+  std::string message;                                   // for anything but ok: what failed, and why
+  std::optional<std::chrono::milliseconds> retry_after;  // a hint from the peer, when it gave one
+  std::vector<std::size_t> failed;                       // partial: indexes into the batch
+
+  static SendResult ok() { return {}; }
+  static SendResult retryable(std::string why, std::optional<std::chrono::milliseconds> after = std::nullopt) {
+    return {Kind::retryable, std::move(why), after, {}};
+  }
+  static SendResult permanent(std::string why) { return {Kind::permanent, std::move(why), std::nullopt, {}}; }
+};
+
+class Destination {
+ public:
+  virtual ~Destination() = default;
+  [[nodiscard]] virtual std::string_view name() const = 0;
+  // Delivers one batch before `deadline`, or says why not.
+  [[nodiscard]] virtual boost::asio::awaitable<SendResult> send(const buffer::Batch& batch, SteadyTime deadline) = 0;
+};
+
+// What a destination's factory may use.
+struct Context {
+  const config::Config& config;
+  const pipeline::FunctionContext& function;
+  std::string environment_id;  // unique per execution environment (extension process), for unique names
+  const Logger& log;
+};
+
+// A destination kind: its name (as written in EXTENSION_LOG_DESTINATIONS), its settings rows and its
+// factory. Each destination's file defines one.
+struct DestinationType {
+  std::string_view name;
+  std::span<const config::Setting> settings;
+  Result<std::unique_ptr<Destination>> (*make)(const Context& context);
+};
+
+}  // namespace elk::destinations

@@ -1,0 +1,103 @@
+#include "destinations/file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "core/time.h"
+
+namespace elk::destinations {
+namespace {
+
+constexpr std::string_view directory_setting = "EXTENSION_LOG_DESTINATION_FILE_DIRECTORY";
+
+constexpr config::Setting settings[] = {
+    {directory_setting, config::Kind::text, "", 0, 0, "", "", config::OnInvalid::reject,
+     "Directory the NDJSON files are written to (created if missing); one file per flush.", "file", true},
+};
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+class FileDestination final : public Destination {
+ public:
+  FileDestination(std::filesystem::path dir, std::string function, std::string environment)
+      : dir_(std::move(dir)), stem_(std::move(function), std::move(environment)) {}
+
+  std::string_view name() const override { return "file"; }
+
+  boost::asio::awaitable<SendResult> send(const buffer::Batch& batch, SteadyTime) override {
+    co_return write(batch);
+  }
+
+ private:
+  SendResult write(const buffer::Batch& batch) {
+    // <function>-<time>-<environment>-<sequence>.ndjson: unique across flushes of one process
+    // (sequence) and across processes sharing a directory (environment id).
+    char seq[16];
+    std::snprintf(seq, sizeof seq, "%06llu", static_cast<unsigned long long>(++sequence_));
+    std::string stamp = format_iso8601_ms(now_epoch_ms());
+    std::erase(stamp, ':');
+    const std::string final_name = stem_.first + "-" + stamp + "-" + stem_.second + "-" + seq + ".ndjson";
+    const auto final_path = dir_ / final_name;
+    const auto temp_path = dir_ / ("." + final_name + ".tmp");
+
+    std::string body;
+    body.reserve(batch.bytes + batch.documents.size());
+    for (const auto& doc : batch.documents) {
+      body += doc.json;
+      body += '\n';
+    }
+    const int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return SendResult::retryable("cannot create " + temp_path.string() + ": " + errno_text(errno));
+    std::size_t done = 0;
+    while (done < body.size()) {
+      const auto n = ::write(fd, body.data() + done, body.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        const int err = errno;
+        ::close(fd);
+        ::unlink(temp_path.c_str());
+        return SendResult::retryable("cannot write " + temp_path.string() + ": " + errno_text(err));
+      }
+      done += static_cast<std::size_t>(n);
+    }
+    if (::close(fd) != 0 || std::rename(temp_path.c_str(), final_path.c_str()) != 0) {
+      const int err = errno;
+      ::unlink(temp_path.c_str());
+      return SendResult::retryable("cannot complete " + final_path.string() + ": " + errno_text(err));
+    }
+    return SendResult::ok();
+  }
+
+  std::filesystem::path dir_;
+  std::pair<std::string, std::string> stem_;  // function name, environment id
+  std::uint64_t sequence_ = 0;
+};
+
+Result<std::unique_ptr<Destination>> make(const Context& ctx) {
+  const std::filesystem::path dir = ctx.config.text(directory_setting);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec || !std::filesystem::is_directory(dir))
+    return fail(std::string(directory_setting) + "='" + dir.string() + "': cannot create or use the directory (" +
+                (ec ? ec.message() : "not a directory") + ")");
+  if (::access(dir.c_str(), W_OK) != 0)
+    return fail(std::string(directory_setting) + "='" + dir.string() + "': the directory is not writable");
+  std::string function = ctx.function.function_name.empty() ? "lambda" : ctx.function.function_name;
+  std::replace(function.begin(), function.end(), '/', '_');
+  return std::make_unique<FileDestination>(dir, function, ctx.environment_id);
+}
+
+}  // namespace
+
+const DestinationType& file_destination() {
+  static const DestinationType type{"file", settings, &make};
+  return type;
+}
+
+}  // namespace elk::destinations

@@ -1,0 +1,351 @@
+#include "lifecycle/runner.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <deque>
+#include <random>
+
+#include "buffer/batcher.h"
+#include "core/signal.h"
+#include "delivery/dispatcher.h"
+#include "destinations/registry.h"
+#include "http/server.h"
+#include "lifecycle/extensions_api.h"
+#include "pipeline/enrich.h"
+#include "telemetry/receiver.h"
+#include "telemetry/subscription.h"
+
+namespace elk::lifecycle {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// Time kept free at SHUTDOWN: intake stops this long before the deadline, and the final flush
+// must end `shutdown_margin` before it.
+constexpr auto shutdown_flush_budget = 500ms;
+constexpr auto shutdown_margin = 100ms;
+// The longest an end-of-invocation or batch flush may take before the rest waits for the next one.
+constexpr auto flush_budget = 1000ms;
+// Bound on what waits for a destination that is down, per destination.
+constexpr std::size_t max_queued_bytes = 16 * 1024 * 1024;
+// How many recent request ids we remember as done / reported.
+constexpr std::size_t remembered_requests = 8;
+
+std::string random_hex(std::size_t bytes) {
+  std::random_device rd;
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < bytes; ++i) {
+    const auto b = rd() & 0xff;
+    out += digits[b >> 4];
+    out += digits[b & 0xf];
+  }
+  return out;
+}
+
+// Steady-clock time of a Unix-ms deadline.
+SteadyTime steady_of(EpochMs deadline) {
+  const auto left = std::chrono::milliseconds(deadline.value - now_epoch_ms().value);
+  return Clock::now() + left;
+}
+
+void remember(std::deque<std::string>& ids, std::string id) {
+  ids.push_back(std::move(id));
+  if (ids.size() > remembered_requests) ids.pop_front();
+}
+
+bool contains(const std::deque<std::string>& ids, const std::string& id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+class Runner {
+ public:
+  Runner(const RunnerOptions& options, const Logger& log, asio::io_context& io)
+      : options_(options), log_(log), io_(io), telemetry_arrived_(io.get_executor()),
+        batch_waiting_(io.get_executor()), flush_done_(io.get_executor()) {}
+
+  asio::awaitable<int> run();
+
+ private:
+  asio::awaitable<Status> init(const ExtensionId& id);
+  asio::awaitable<void> on_invoke(const LifecycleEvent& event);
+  asio::awaitable<void> on_shutdown(const LifecycleEvent& event);
+  asio::awaitable<void> batch_flusher();
+  asio::awaitable<void> flush(SteadyTime deadline);
+  void on_events(std::vector<telemetry::Event>&& events);
+  std::string summary() const;
+
+  const RunnerOptions& options_;
+  const Logger& log_;
+  asio::io_context& io_;
+  std::optional<ExtensionsApi> api_;
+
+  config::Config config_;
+  pipeline::FunctionContext function_;
+  std::optional<pipeline::Enricher> enricher_;
+  std::optional<buffer::Batcher> batcher_;
+  std::optional<delivery::Dispatcher> dispatcher_;
+  std::optional<telemetry::Receiver> receiver_;
+  std::unique_ptr<http::Server> server_;
+
+  Signal telemetry_arrived_;  // wakes on_invoke / on_shutdown waits
+  Signal batch_waiting_;      // wakes batch_flusher
+  Signal flush_done_;         // wakes a flush waiting for another to finish
+  bool flushing_ = false;
+  bool stopping_ = false;
+
+  std::deque<std::string> runtime_done_;  // request ids whose platform.runtimeDone arrived
+  std::deque<std::string> reported_;      // request ids whose platform.report arrived
+  std::string last_request_;              // the latest INVOKE's request id
+  SteadyTime last_event_at_{};
+  std::uint64_t received_ = 0;
+};
+
+asio::awaitable<int> Runner::run() {
+  auto endpoint = http::parse_endpoint(options_.runtime_api.value);
+  if (!endpoint) {
+    log_.error("AWS_LAMBDA_RUNTIME_API='" + options_.runtime_api.value + "': " + endpoint.error().message +
+               "; cannot reach Lambda, exiting");
+    co_return 1;
+  }
+  api_.emplace(*endpoint);
+  auto reg = co_await api_->register_extension(options_.extension_name);
+  if (!reg) {
+    log_.error(reg.error().message + "; exiting");
+    co_return 1;
+  }
+  function_.function_name = reg->function_name;
+  function_.function_version = reg->function_version;
+  function_.account_id = reg->account_id;
+
+  if (auto st = co_await init(reg->id); !st) {
+    log_.error(st.error().message + "; reported to Lambda as Extension.ConfigInvalid, exiting");
+    auto reported = co_await api_->init_error(reg->id, "Extension.ConfigInvalid", st.error().message);
+    if (!reported) log_.error(reported.error().message);
+    co_return 1;
+  }
+
+  asio::co_spawn(io_, batch_flusher(), asio::detached);
+  std::string last_failure;
+  std::uint64_t failures = 0;
+  for (;;) {
+    auto event = co_await api_->next(reg->id);
+    if (!event) {
+      // Keep calling next rather than crash the sandbox; say why once per distinct reason.
+      if (event.error().message != last_failure) log_.error(event.error().message + "; calling next again");
+      last_failure = event.error().message;
+      if (++failures >= 300) {  // about a minute of failures: Lambda is gone
+        log_.error("the Extensions API has failed 300 times in a row; exiting");
+        co_return 1;
+      }
+      asio::steady_timer pause(io_, std::min<std::uint64_t>(failures, 10) * 20ms);
+      co_await pause.async_wait(asio::use_awaitable);
+      continue;
+    }
+    failures = 0;
+    try {
+      if (event->kind == LifecycleEvent::Kind::shutdown) {
+        co_await on_shutdown(*event);
+        co_return 0;
+      }
+      co_await on_invoke(*event);
+    } catch (const std::exception& e) {
+      if (last_failure != e.what()) log_.error(std::string("internal error: ") + e.what() + "; calling next again");
+      last_failure = e.what();
+    }
+  }
+}
+
+asio::awaitable<Status> Runner::init(const ExtensionId& id) {
+  const auto& env = options_.environment;
+  auto loaded = config::load(destinations::all_settings(), env);
+  for (const auto& w : loaded.warnings) log_.warn(w);
+  if (!loaded.errors.empty()) {
+    std::string msg = "invalid configuration: ";
+    for (std::size_t i = 0; i < loaded.errors.size(); ++i) msg += (i ? "; " : "") + loaded.errors[i];
+    co_return fail(msg);
+  }
+  config_ = std::move(loaded.config);
+  if (function_.function_name.empty()) function_.function_name = env("AWS_LAMBDA_FUNCTION_NAME").value_or("");
+  if (function_.function_version.empty())
+    function_.function_version = env("AWS_LAMBDA_FUNCTION_VERSION").value_or("");
+  function_.region = env("AWS_REGION").value_or(env("AWS_DEFAULT_REGION").value_or(""));
+
+  destinations::Context ctx{config_, function_, random_hex(8), log_};
+  auto dests = destinations::make_destinations(ctx);
+  if (!dests) co_return std::unexpected(dests.error());
+  dispatcher_.emplace(std::move(*dests), log_, max_queued_bytes);
+  enricher_.emplace(function_);
+  const auto max_bytes = config_.integer(config::names::max_bytes);
+  batcher_.emplace(buffer::Limits{static_cast<std::size_t>(config_.integer(config::names::max_items)),
+                                  static_cast<std::size_t>(max_bytes),
+                                  std::chrono::milliseconds(config_.integer(config::names::timeout_ms))});
+
+  receiver_.emplace([this](std::vector<telemetry::Event>&& events) { on_events(std::move(events)); }, log_);
+  http::ServerOptions server_options;
+  // Lambda delivers to sandbox.localdomain, which is not loopback inside Lambda: listen on every
+  // interface (nothing outside the sandbox can reach it).
+  server_options.address = "0.0.0.0";
+  server_options.port = static_cast<std::uint16_t>(config_.integer(config::names::listener_port));
+  server_options.max_body_bytes = telemetry::Receiver::body_limit(max_bytes);
+  server_options.on_refused = [this](int status, std::string_view why) {
+    receiver_->refused(status, why, Clock::now());
+  };
+  auto server = http::Server::start(
+      io_, server_options, [this](http::Request req) -> asio::awaitable<http::Response> {
+        co_return receiver_->handle(req, now_epoch_ms(), Clock::now());
+      });
+  if (!server)
+    co_return fail(std::string(config::names::listener_port) + ": " + server.error().message);
+  server_ = std::move(*server);
+
+  const telemetry::Buffering buffering{config_.integer(config::names::max_items), max_bytes,
+                                       config_.integer(config::names::timeout_ms)};
+  const auto types = config_.list(config::names::types);
+  auto request = telemetry::subscription_request(telemetry::Api::telemetry, types, buffering, server_->port());
+  auto answer = co_await api_->subscribe(id, request.path, request.body);
+  if (answer && telemetry::should_fall_back(answer->status)) {
+    log_.info("the Telemetry API answered " + std::to_string(answer->status) + "; using the Logs API instead");
+    request = telemetry::subscription_request(telemetry::Api::logs, types, buffering, server_->port());
+    answer = co_await api_->subscribe(id, request.path, request.body);
+  }
+  if (!answer) co_return fail(answer.error().message);
+  if (answer->status == 202)
+    log_.warn("Lambda accepted the subscription but will not deliver telemetry here (" + answer->body.substr(0, 200) +
+              ")");
+  else if (answer->status != 200)
+    co_return fail("the subscription at " + request.path + " was refused with HTTP " + std::to_string(answer->status) +
+                   ": " + answer->body.substr(0, 300));
+  co_return Status{};
+}
+
+void Runner::on_events(std::vector<telemetry::Event>&& events) {
+  const auto now = Clock::now();
+  const bool was_empty = batcher_->size() == 0;
+  for (auto& ev : events) {
+    auto doc = enricher_->enrich(ev);
+    batcher_->add(std::move(doc), now);
+    if (ev.type == "platform.runtimeDone" || ev.type == "platform.report") {
+      std::string rid;
+      if (const auto* o = ev.record.if_object())
+        if (const auto* r = o->if_contains("requestId"); r && r->is_string()) rid = std::string(r->get_string());
+      remember(ev.type == "platform.report" ? reported_ : runtime_done_, std::move(rid));
+    }
+  }
+  received_ += events.size();
+  last_event_at_ = now;
+  telemetry_arrived_.notify();
+  if (was_empty || batcher_->due(now)) batch_waiting_.notify();
+}
+
+asio::awaitable<void> Runner::flush(SteadyTime deadline) {
+  while (flushing_) {
+    if (Clock::now() >= deadline) co_return;
+    co_await flush_done_.wait_until(deadline);
+  }
+  flushing_ = true;
+  // Batches drained now are sent now; what arrives meanwhile waits for the next flush.
+  auto batches = batcher_->drain();
+  try {
+    co_await dispatcher_->deliver(std::move(batches), deadline);
+  } catch (...) {
+    flushing_ = false;
+    flush_done_.notify();
+    throw;
+  }
+  flushing_ = false;
+  flush_done_.notify();
+}
+
+asio::awaitable<void> Runner::batch_flusher() {
+  while (!stopping_) {
+    const auto now = Clock::now();
+    if (!flushing_ && batcher_->due(now)) {
+      co_await flush(now + flush_budget);
+      continue;
+    }
+    const auto at = batcher_->due_at();
+    co_await batch_waiting_.wait_until(at && *at > now ? *at : now + (at ? 10ms : 1h));
+  }
+}
+
+asio::awaitable<void> Runner::on_invoke(const LifecycleEvent& event) {
+  last_request_ = event.request_id.value;
+  // Wait for this invocation's runtimeDone, so that its lines leave within it.
+  const auto invocation_deadline = steady_of(event.deadline);
+  const auto wait_until = std::min(Clock::now() + std::chrono::milliseconds(config_.integer(
+                                                      config::names::runtime_done_wait_ms)),
+                                   invocation_deadline);
+  while (!contains(runtime_done_, last_request_) && Clock::now() < wait_until)
+    co_await telemetry_arrived_.wait_until(wait_until);
+  co_await flush(std::min(Clock::now() + flush_budget, invocation_deadline));
+}
+
+asio::awaitable<void> Runner::on_shutdown(const LifecycleEvent& event) {
+  const auto deadline = steady_of(event.deadline);
+  const auto intake_end = deadline - shutdown_flush_budget - shutdown_margin;
+  const auto quiet = std::chrono::milliseconds(config_.integer(config::names::shutdown_quiet_ms));
+  // Late telemetry: the last invocation's report comes after we called next.
+  for (;;) {
+    const auto now = Clock::now();
+    if (now >= intake_end) break;
+    const bool report_in = last_request_.empty() || contains(reported_, last_request_);
+    if (report_in && now - last_event_at_ >= quiet) break;
+    co_await telemetry_arrived_.wait_until(report_in ? std::min(intake_end, last_event_at_ + quiet) : intake_end);
+  }
+  stopping_ = true;
+  batch_waiting_.notify();
+  co_await flush(deadline - shutdown_margin);
+  std::string reason = event.shutdown_reason;
+  std::transform(reason.begin(), reason.end(), reason.begin(), [](unsigned char c) { return std::tolower(c); });
+  const bool report_missing = !last_request_.empty() && !contains(reported_, last_request_);
+  log_.info("shutdown (" + (reason.empty() ? std::string("unknown") : reason) + "): " + summary() +
+            (report_missing ? "; the last invocation's report had not arrived" : ""));
+  if (server_) server_->stop();
+}
+
+std::string Runner::summary() const {
+  const auto& rs = receiver_->stats();
+  std::string out = "received " + std::to_string(received_) + " records";
+  if (rs.bad_bodies) out += ", " + std::to_string(rs.bad_bodies) + " unparseable deliveries";
+  if (rs.refused) out += ", " + std::to_string(rs.refused) + " refused deliveries";
+  if (rs.skipped_items) out += ", " + std::to_string(rs.skipped_items) + " malformed items";
+  for (const auto& [name, s] : dispatcher_->stats()) {
+    out += "; " + name + ": delivered " + std::to_string(s.delivered);
+    if (s.failed_attempts) out += ", failed attempts " + std::to_string(s.failed_attempts);
+    if (s.dropped_permanent) out += ", dropped (refused) " + std::to_string(s.dropped_permanent);
+    if (s.dropped_overflow) out += ", dropped (queue full) " + std::to_string(s.dropped_overflow);
+  }
+  const auto left = dispatcher_->queued_documents() + batcher_->size();
+  if (left) out += "; NOT delivered: " + std::to_string(left);
+  return out;
+}
+
+}  // namespace
+
+int run(const RunnerOptions& options, const Logger& log) {
+  asio::io_context io(1);
+  Runner runner(options, log, io);
+  int exit_code = 1;
+  asio::co_spawn(io, runner.run(), [&](std::exception_ptr e, int code) {
+    exit_code = code;
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        log.error(std::string("fatal: ") + ex.what());
+      }
+      exit_code = 1;
+    }
+    io.stop();
+  });
+  io.run();
+  return exit_code;
+}
+
+}  // namespace elk::lifecycle

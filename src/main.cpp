@@ -1,0 +1,54 @@
+// elk-extension: wiring only. Settings -> components -> lifecycle -> exit code.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "config/settings.h"
+#include "core/log.h"
+#include "destinations/registry.h"
+#include "lifecycle/runner.h"
+
+#ifndef ELK_ARCH
+#if defined(__x86_64__)
+#define ELK_ARCH "x86_64"
+#elif defined(__aarch64__)
+#define ELK_ARCH "arm64"
+#else
+#define ELK_ARCH "unknown"
+#endif
+#endif
+
+int main(int argc, char** argv) {
+  const std::string self = argc > 0 ? argv[0] : "elk-extension";
+  const auto slash = self.rfind('/');
+  const std::string name = slash == std::string::npos ? self : self.substr(slash + 1);
+  if (argc > 1) {
+    const std::string arg = argv[1];
+    if (arg == "--version") {
+      std::printf("elk-extension %s (commit %s, %s, built %s)\n", ELK_VERSION, ELK_GIT_COMMIT, ELK_ARCH, __DATE__);
+      return 0;
+    }
+    if (arg == "--help") {
+      std::printf(
+          "elk-extension: an AWS Lambda extension that ships the function's logs to S3, Elasticsearch,\n"
+          "Logstash and files. Lambda starts it from /opt/extensions/; it is configured by environment\n"
+          "variables:\n\n%s",
+          elk::config::help_text(elk::destinations::all_settings()).c_str());
+      return 0;
+    }
+    if (arg == "--settings-markdown") {
+      std::fputs(elk::config::markdown_table(elk::destinations::all_settings()).c_str(), stdout);
+      return 0;
+    }
+    std::fprintf(stderr, "elk-extension: unknown argument '%s' (try --help or --version)\n", arg.c_str());
+    return 2;
+  }
+  const elk::Logger log(stderr);
+  const char* api = std::getenv("AWS_LAMBDA_RUNTIME_API");
+  if (api == nullptr || *api == '\0') {
+    log.error("AWS_LAMBDA_RUNTIME_API is not set: this program runs as a Lambda extension (see --help)");
+    return 1;
+  }
+  elk::lifecycle::RunnerOptions options{name, elk::RuntimeApiAddress{api}, elk::config::process_environment()};
+  return elk::lifecycle::run(options, log);
+}

@@ -1,0 +1,35 @@
+#include "telemetry/receiver.h"
+
+#include "telemetry/parse.h"
+
+namespace elk::telemetry {
+
+http::Response Receiver::handle(const http::Request& request, EpochMs now, SteadyTime steady_now) {
+  if (request.method != "POST" && request.method != "PUT")
+    return http::make_response(405, R"({"errorMessage":"telemetry is delivered with POST"})");
+  auto batch = parse_batch(request.body, now);
+  if (!batch) {
+    ++stats_.bad_bodies;
+    if (bad_body_report_.allow(steady_now)) {
+      const auto held = bad_body_report_.take_suppressed();
+      log_.warn("ignored a telemetry delivery of " + std::to_string(request.body.size()) +
+                " bytes: " + batch.error().message + "; " + std::to_string(stats_.bad_bodies) +
+                " such deliveries so far" + (held ? " (" + std::to_string(held) + " not reported)" : std::string()));
+    }
+    return http::make_response(200, "OK", "text/plain");
+  }
+  ++stats_.deliveries;
+  stats_.skipped_items += batch->skipped;
+  stats_.events += batch->events.size();
+  if (!batch->events.empty()) sink_(std::move(batch->events));
+  return http::make_response(200, "OK", "text/plain");
+}
+
+void Receiver::refused(int status, std::string_view why, SteadyTime steady_now) {
+  ++stats_.refused;
+  if (bad_body_report_.allow(steady_now))
+    log_.warn("refused a telemetry delivery with " + std::to_string(status) + ": " + std::string(why) + "; " +
+              std::to_string(stats_.refused) + " refused so far");
+}
+
+}  // namespace elk::telemetry
