@@ -1,0 +1,30 @@
+# The front door. Every target installs what it needs (Debian packages) by itself.
+#   make demo   the extension under the bundled Lambda emulator, shipping to a local directory
+#   make test   every test (unit + integration, sanitizers on), then the static release checks
+#   make build  the static release binary: build/release/elk-extension
+.PHONY: demo test build deps bench clean
+
+JOBS ?= 2
+CMAKE_COMMON = -G Ninja -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
+
+deps:
+	@scripts/install-deps.sh build
+
+build: deps
+	@cmake -S . -B build/release $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Release -DELK_STATIC=ON -DELK_TESTS=OFF >/dev/null
+	@cmake --build build/release -j $(JOBS) --target elk-extension lambda-emulator
+	@echo "built build/release/elk-extension"
+
+demo: build
+	@scripts/demo.sh build/release
+
+test:
+	@scripts/install-deps.sh test
+	@cmake -S . -B build/debug $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Debug -DELK_SANITIZE=ON >/dev/null
+	@cmake --build build/debug -j $(JOBS)
+	@$(MAKE) --no-print-directory build
+	@cd build/debug && ELK_RELEASE_BIN=$(CURDIR)/build/release/elk-extension \
+	  ctest --output-on-failure -j $(JOBS) --timeout 600
+
+clean:
+	rm -rf build dist

@@ -1,0 +1,205 @@
+// The real elk-extension under the bundled Lambda emulator, shipping to the file destination.
+#include <gtest/gtest.h>
+
+#include <boost/json/serialize.hpp>
+#include <cstring>
+#include <fstream>
+#include <set>
+
+#include "harness.h"
+
+namespace elk::itest {
+namespace {
+
+namespace json = boost::json;
+
+// Every function line the emulator sent arrived exactly once.
+void expect_every_line_exactly_once(const RunResult& r, std::size_t expected_lines) {
+  const auto sent = r.sent_tokens();
+  EXPECT_EQ(sent.size(), expected_lines) << r.output;
+  const auto arrived = r.arrived_tokens();
+  for (const auto& t : sent) {
+    auto it = arrived.find(t);
+    ASSERT_NE(it, arrived.end()) << "lost: " << t << "\n" << r.output;
+    EXPECT_EQ(it->second, 1) << "doubled: " << t;
+  }
+  EXPECT_EQ(arrived.size(), std::set<std::string>(sent.begin(), sent.end()).size());
+}
+
+void expect_clean_exit_before_deadline(const RunResult& r) {
+  EXPECT_EQ(r.emulator_exit, 0) << r.output;
+  const auto& ext = r.extension();
+  EXPECT_EQ(ext.at("exitCode"), 0) << json::serialize(ext);
+  EXPECT_EQ(ext.at("exitedBeforeDeadline"), true) << json::serialize(ext);
+  EXPECT_EQ(ext.at("killed"), false);
+}
+
+std::size_t count_action(const RunResult& r, std::string_view action) {
+  std::size_t n = 0;
+  for (const auto& d : r.documents) n += d.at("event").at("action") == action;
+  return n;
+}
+
+TEST(Extension, DeliversEveryTextLineOfEveryInvocationExactlyOnce) {
+  RunOptions o;
+  o.invocations = 10;
+  o.lines = 6;
+  const auto r = run(o);
+  expect_clean_exit_before_deadline(r);
+  expect_every_line_exactly_once(r, 10 * 6);
+  // The last invocation's report arrives after its next: it must still be shipped at SHUTDOWN.
+  EXPECT_EQ(count_action(r, "platform.report"), 10u) << r.output;
+  EXPECT_EQ(count_action(r, "platform.start"), 10u);
+  EXPECT_EQ(count_action(r, "platform.runtimeDone"), 10u);
+}
+
+TEST(Extension, DeliversEveryJsonFormatLineExactlyOnce) {
+  RunOptions o;
+  o.invocations = 5;
+  o.log_format = "json";
+  const auto r = run(o);
+  expect_clean_exit_before_deadline(r);
+  expect_every_line_exactly_once(r, 5 * 5);
+  EXPECT_EQ(count_action(r, "platform.report"), 5u);
+}
+
+TEST(Extension, EachInvocationsLinesLeaveWithinThatInvocation) {
+  RunOptions o;
+  o.invocations = 6;
+  const auto r = run(o);
+  expect_clean_exit_before_deadline(r);
+  // A file written at the end of invocation i holds no line of a later invocation together with i's:
+  // platform.start of i+1 only arrives after the extension called next, i.e. after the flush.
+  for (const auto& [file, tokens] : r.file_tokens) {
+    std::set<std::string> invocations;
+    for (const auto& t : tokens) invocations.insert(t.substr(0, t.find(' ')));
+    EXPECT_EQ(invocations.size(), 1u) << file << " mixes invocations";
+  }
+  // And every invocation's request id is on its lines.
+  std::size_t with_request = 0;
+  for (const auto& d : r.documents)
+    if (d.at("event").at("action") == "function" && d.at("faas").as_object().contains("execution")) ++with_request;
+  EXPECT_GE(with_request, 6u * 5u);
+}
+
+TEST(Extension, LosesNothingWithLambdasDefaultBufferingOfOneSecond) {
+  // Lambda may hold telemetry for up to 1 s, longer than our 500 ms wait for runtimeDone: lines
+  // that come late leave with the next flush, or at SHUTDOWN, but they all arrive, once.
+  RunOptions o;
+  o.invocations = 3;
+  o.env["EXTENSION_LOG_TIMEOUT_MS"] = "1000";
+  const auto r = run(o);
+  expect_clean_exit_before_deadline(r);
+  expect_every_line_exactly_once(r, 3 * 5);
+  EXPECT_EQ(count_action(r, "platform.report"), 3u);
+}
+
+TEST(Extension, FallsBackToTheLogsApiWhereThereIsNoTelemetryApi) {
+  RunOptions o;
+  o.telemetry_api = false;
+  o.invocations = 4;
+  const auto r = run(o);
+  expect_clean_exit_before_deadline(r);
+  expect_every_line_exactly_once(r, 4 * 5);
+  bool logs = false;
+  for (const auto& s : r.report.at("subscriptions").as_array()) logs |= s.at("api") == "logs";
+  EXPECT_TRUE(logs) << json::serialize(r.report.at("subscriptions"));
+  EXPECT_NE(r.output.find("using the Logs API instead"), std::string::npos);
+}
+
+TEST(Extension, SubscribesWithTheSeedsBufferingAndWithoutItsOwnOutput) {
+  RunOptions o;
+  o.invocations = 1;
+  o.env["EXTENSION_LOG_MAX_ITEMS"] = "2000";
+  o.env["EXTENSION_LOG_MAX_BYTES"] = "300000";
+  const auto r = run(o);
+  expect_clean_exit_before_deadline(r);
+  const auto& subs = r.report.at("subscriptions").as_array();
+  ASSERT_EQ(subs.size(), 1u);
+  const auto& body = subs[0].at("body").as_object();
+  EXPECT_EQ(body.at("schemaVersion"), "2022-12-13");
+  EXPECT_EQ(body.at("buffering").at("maxItems"), 2000);
+  EXPECT_EQ(body.at("buffering").at("maxBytes"), 300000);
+  EXPECT_EQ(body.at("buffering").at("timeoutMs"), 100);
+  EXPECT_EQ(json::serialize(body.at("types")), R"(["platform","function"])");
+}
+
+TEST(Extension, ClampsAnOutOfRangeBufferingValueWithOneWarningAndRuns) {
+  RunOptions o;
+  o.invocations = 2;
+  o.env["EXTENSION_LOG_MAX_ITEMS"] = "5";
+  const auto r = run(o);
+  expect_clean_exit_before_deadline(r);
+  EXPECT_NE(r.output.find("EXTENSION_LOG_MAX_ITEMS='5' is out of range (allowed: 1000..10000 items); using 1000"),
+            std::string::npos)
+      << r.output;
+  expect_every_line_exactly_once(r, 2 * 5);
+}
+
+TEST(Extension, AnUnknownDestinationFailsInitWithConfigInvalid) {
+  RunOptions o;
+  o.env["EXTENSION_LOG_DESTINATIONS"] = "file,kafka";
+  const auto r = run(o);
+  EXPECT_EQ(r.emulator_exit, 2) << r.output;
+  const auto& errors = r.report.at("initErrors").as_array();
+  ASSERT_EQ(errors.size(), 1u) << r.output;
+  EXPECT_EQ(errors[0].at("errorType"), "Extension.ConfigInvalid");
+  EXPECT_NE(json::serialize(errors[0].at("body")).find("EXTENSION_LOG_DESTINATIONS='file,kafka'"), std::string::npos)
+      << json::serialize(errors[0]);
+  EXPECT_NE(r.extension().at("exitCode"), 0);
+}
+
+TEST(Extension, AMissingRequiredDestinationSettingFailsInitNamingIt) {
+  RunOptions o;
+  o.file_destination = false;
+  o.env["EXTENSION_LOG_DESTINATIONS"] = "file";
+  const auto r = run(o);
+  EXPECT_EQ(r.emulator_exit, 2) << r.output;
+  const auto& errors = r.report.at("initErrors").as_array();
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(json::serialize(errors[0].at("body")).find("EXTENSION_LOG_DESTINATION_FILE_DIRECTORY is required"),
+            std::string::npos);
+}
+
+TEST(Extension, DocumentsCarryTheEssentialFields) {
+  RunOptions o;
+  o.invocations = 2;
+  const auto r = run(o);
+  ASSERT_FALSE(r.documents.empty());
+  for (const auto& d : r.documents) {
+    EXPECT_TRUE(d.at("@timestamp").is_string());
+    EXPECT_TRUE(d.at("message").is_string());
+    EXPECT_EQ(d.at("faas").at("name"), "demo-function");
+    EXPECT_EQ(d.at("cloud").at("provider"), "aws");
+  }
+}
+
+// The static release binary (make build), when the test command built it.
+TEST(ReleaseBinary, IsFullyStaticAndRunsUnderTheEmulator) {
+  const char* bin = std::getenv("ELK_RELEASE_BIN");
+  if (bin == nullptr || !std::filesystem::exists(bin)) GTEST_SKIP() << "ELK_RELEASE_BIN not built";
+  // An ELF without a PT_INTERP program header needs no dynamic loader.
+  std::ifstream in(bin, std::ios::binary);
+  std::vector<char> elf((std::istreambuf_iterator<char>(in)), {});
+  ASSERT_GT(elf.size(), 64u);
+  ASSERT_EQ(std::string(elf.data(), 4), "\x7f" "ELF");
+  std::uint64_t phoff;
+  std::uint16_t phentsize, phnum;
+  std::memcpy(&phoff, &elf[0x20], 8);
+  std::memcpy(&phentsize, &elf[0x36], 2);
+  std::memcpy(&phnum, &elf[0x38], 2);
+  for (std::uint16_t i = 0; i < phnum; ++i) {
+    std::uint32_t type;
+    std::memcpy(&type, &elf[phoff + i * phentsize], 4);
+    EXPECT_NE(type, 3u) << "PT_INTERP: the release binary is dynamically linked";
+  }
+  RunOptions o;
+  o.extension_bin = bin;
+  o.invocations = 3;
+  const auto r = run(o);
+  expect_clean_exit_before_deadline(r);
+  expect_every_line_exactly_once(r, 3 * 5);
+}
+
+}  // namespace
+}  // namespace elk::itest

@@ -1,0 +1,164 @@
+#include "harness.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <chrono>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace elk::itest {
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+namespace {
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+fs::path fresh_dir() {
+  static int n = 0;
+  auto d = fs::temp_directory_path() / ("elk-itest-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
+  fs::remove_all(d);
+  fs::create_directories(d / "extensions");
+  fs::create_directories(d / "out");
+  return d;
+}
+
+}  // namespace
+
+std::string token_of(std::string_view text) {
+  static const std::regex re(R"(inv=\d+ line=\d+)");
+  std::match_results<std::string_view::const_iterator> m;
+  if (std::regex_search(text.begin(), text.end(), m, re)) return m.str();
+  return {};
+}
+
+RunResult run(const RunOptions& o) {
+  RunResult r;
+  r.dir = fresh_dir();
+  fs::create_symlink(fs::absolute(o.extension_bin), r.dir / "extensions" / "elk-extension");
+
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e; ++e) {
+    std::string kv(*e);
+    auto eq = kv.find('=');
+    if (eq != std::string::npos && !kv.starts_with("EXTENSION_LOG_")) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  if (o.file_destination) {
+    env["EXTENSION_LOG_DESTINATIONS"] = "file";
+    env["EXTENSION_LOG_DESTINATION_FILE_DIRECTORY"] = (r.dir / "out").string();
+  }
+  env["EXTENSION_LOG_LISTENER_PORT"] = "0";
+  env["EXTENSION_LOG_TIMEOUT_MS"] = "100";
+  for (const auto& [k, v] : o.env) env[k] = v;
+  std::vector<std::string> env_strings;
+  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+
+  std::vector<std::string> args = {ELK_EMULATOR_BIN,
+                                   "--extensions-dir", (r.dir / "extensions").string(),
+                                   "--invocations", std::to_string(o.invocations),
+                                   "--lines", std::to_string(o.lines),
+                                   "--log-format", o.log_format,
+                                   "--runtime", o.runtime,
+                                   "--telemetry-api", o.telemetry_api ? "on" : "off",
+                                   "--report", (r.dir / "report.json").string()};
+  args.insert(args.end(), o.extra_args.begin(), o.extra_args.end());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  const auto out_path = (r.dir / "output.txt").string();
+  posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  pid_t pid = -1;
+  if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data()) != 0)
+    throw std::runtime_error(std::string("cannot start ") + argv[0]);
+  posix_spawn_file_actions_destroy(&fa);
+
+  int status = 0;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(4);
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > give_up) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  r.emulator_exit = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.output = slurp(out_path);
+  if (fs::exists(r.dir / "report.json")) {
+    boost::system::error_code ec;
+    auto v = json::parse(slurp(r.dir / "report.json"), ec);
+    if (!ec && v.is_object()) r.report = v.as_object();
+  }
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(r.dir / "out")) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    if (f.extension() != ".ndjson") continue;
+    std::istringstream in(slurp(f));
+    std::string line;
+    while (std::getline(in, line)) {
+      auto v = json::parse(line);
+      r.documents.push_back(v.as_object());
+      if (const auto* m = v.as_object().if_contains("message"); m && m->is_string()) {
+        auto t = token_of(m->get_string());
+        const auto* action = v.as_object().at("event").as_object().if_contains("action");
+        if (!t.empty() && action && *action == "function") r.file_tokens[f.filename().string()].push_back(t);
+      }
+    }
+  }
+  return r;
+}
+
+std::vector<std::string> RunResult::sent_tokens() const {
+  std::vector<std::string> out;
+  const auto* events = report.if_contains("events");
+  if (!events) return out;
+  for (const auto& e : events->as_array()) {
+    const auto& o = e.as_object();
+    if (o.at("type") != "function") continue;
+    const auto& rec = o.at("record");
+    std::string text = rec.is_string() ? std::string(rec.get_string()) : json::serialize(rec);
+    auto t = token_of(text);
+    if (!t.empty()) out.push_back(t);
+  }
+  return out;
+}
+
+std::map<std::string, int> RunResult::arrived_tokens() const {
+  std::map<std::string, int> out;
+  for (const auto& [file, tokens] : file_tokens)
+    for (const auto& t : tokens) ++out[t];
+  return out;
+}
+
+const json::object& RunResult::extension() const {
+  static const json::object empty;
+  const auto* ex = report.if_contains("extensions");
+  if (!ex || ex->as_array().empty()) return empty;
+  return ex->as_array()[0].as_object();
+}
+
+}  // namespace elk::itest

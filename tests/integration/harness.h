@@ -1,0 +1,43 @@
+// Runs the real elk-extension under the bundled lambda-emulator and collects what arrived.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace elk::itest {
+
+struct RunOptions {
+  std::string extension_bin = ELK_EXTENSION_BIN;
+  int invocations = 3;
+  int lines = 5;
+  std::string log_format = "text";
+  std::string runtime = "mixed";
+  bool telemetry_api = true;
+  std::map<std::string, std::string> env;  // on top of the test's environment
+  std::vector<std::string> extra_args;     // for the emulator
+  bool file_destination = true;            // EXTENSION_LOG_DESTINATIONS=file into `out`
+};
+
+struct RunResult {
+  int emulator_exit = -1;
+  boost::json::object report;
+  std::vector<boost::json::object> documents;                   // every line of every *.ndjson in out
+  std::map<std::string, std::vector<std::string>> file_tokens;  // file -> the "inv=I line=J" tokens in it
+  std::string output;                                           // the emulator's and extension's stderr+stdout
+  std::filesystem::path dir;
+
+  // The "inv=I line=J" tokens the emulator sent in function records, and how often each arrived.
+  std::vector<std::string> sent_tokens() const;
+  std::map<std::string, int> arrived_tokens() const;
+  const boost::json::object& extension() const;
+};
+
+RunResult run(const RunOptions& options);
+
+// The first "inv=I line=J" token in a text, or "".
+std::string token_of(std::string_view text);
+
+}  // namespace elk::itest

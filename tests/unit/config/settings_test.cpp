@@ -1,0 +1,141 @@
+#include "config/settings.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "../test_util.h"
+#include "destinations/registry.h"
+
+namespace elk::config {
+namespace {
+
+Environment env_of(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
+    auto it = vars.find(std::string(name));
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+Loaded load_with(std::map<std::string, std::string> vars) {
+  if (!vars.contains("EXTENSION_LOG_DESTINATIONS")) vars["EXTENSION_LOG_DESTINATIONS"] = "file";
+  if (!vars.contains("EXTENSION_LOG_DESTINATION_FILE_DIRECTORY")) vars["EXTENSION_LOG_DESTINATION_FILE_DIRECTORY"] = "/tmp/x";
+  return load(destinations::all_settings(), env_of(std::move(vars)));
+}
+
+TEST(Settings, UnsetSettingsTakeTheirDefaults) {
+  const auto l = load_with({});
+  EXPECT_TRUE(l.errors.empty());
+  EXPECT_TRUE(l.warnings.empty());
+  EXPECT_EQ(l.config.integer(names::max_items), 10000);
+  EXPECT_EQ(l.config.integer(names::timeout_ms), 1000);
+  EXPECT_EQ(l.config.integer(names::max_bytes), 262144);
+  EXPECT_EQ(l.config.integer(names::listener_port), 4243);
+  EXPECT_EQ(l.config.integer(names::runtime_done_wait_ms), 500);
+  EXPECT_EQ(l.config.list(names::types), (std::vector<std::string>{"platform", "function"}));
+}
+
+struct ClampCase {
+  std::string name, given, used, warning;
+};
+
+class Clamping : public ::testing::TestWithParam<ClampCase> {};
+
+TEST_P(Clamping, OutOfRangeIsClampedToTheNearestBoundWithOneWarning) {
+  const auto& c = GetParam();
+  const auto l = load_with({{c.name, c.given}});
+  EXPECT_TRUE(l.errors.empty());
+  EXPECT_EQ(l.config.text(c.name), c.used);
+  ASSERT_EQ(l.warnings.size(), 1u);
+  EXPECT_EQ(l.warnings[0], c.warning);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    SeedBufferingVariables, Clamping,
+    ::testing::Values(
+        ClampCase{"EXTENSION_LOG_MAX_ITEMS", "50", "1000",
+                  "EXTENSION_LOG_MAX_ITEMS='50' is out of range (allowed: 1000..10000 items); using 1000"},
+        ClampCase{"EXTENSION_LOG_MAX_ITEMS", "20000", "10000",
+                  "EXTENSION_LOG_MAX_ITEMS='20000' is out of range (allowed: 1000..10000 items); using 10000"},
+        ClampCase{"EXTENSION_LOG_TIMEOUT_MS", "25", "100",
+                  "EXTENSION_LOG_TIMEOUT_MS='25' is out of range (allowed: 100..30000 ms); using 100"},
+        ClampCase{"EXTENSION_LOG_TIMEOUT_MS", "-1", "100",
+                  "EXTENSION_LOG_TIMEOUT_MS='-1' is out of range (allowed: 100..30000 ms); using 100"},
+        ClampCase{"EXTENSION_LOG_MAX_BYTES", "99999999999999999999999", "1048576",
+                  "EXTENSION_LOG_MAX_BYTES='99999999999999999999999' is out of range (allowed: 262144..1048576 "
+                  "bytes); using 1048576"},
+        ClampCase{"EXTENSION_LOG_MAX_BYTES", "lots", "262144",
+                  "EXTENSION_LOG_MAX_BYTES='lots' is not a whole number (allowed: 262144..1048576 bytes); using "
+                  "262144"},
+        ClampCase{"EXTENSION_LOG_TIMEOUT_MS", "1e3", "1000",
+                  "EXTENSION_LOG_TIMEOUT_MS='1e3' is not a whole number (allowed: 100..30000 ms); using 1000"}));
+
+TEST(Settings, ValuesInRangeAreTakenAsGivenWithSpacesTrimmed) {
+  const auto l = load_with({{"EXTENSION_LOG_MAX_ITEMS", " 2500 "}, {"EXTENSION_LOG_TIMEOUT_MS", "+100"}});
+  EXPECT_TRUE(l.warnings.empty());
+  EXPECT_EQ(l.config.integer(names::max_items), 2500);
+  EXPECT_EQ(l.config.integer(names::timeout_ms), 100);
+}
+
+TEST(Settings, RejectedValuesAreErrorsNamingVariableValueAndRange) {
+  const auto l = load_with({{"EXTENSION_LOG_LISTENER_PORT", "70000"}});
+  ASSERT_EQ(l.errors.size(), 1u);
+  EXPECT_EQ(l.errors[0], "EXTENSION_LOG_LISTENER_PORT='70000' is out of range; allowed: 0..65535");
+}
+
+TEST(Settings, AnUnknownDestinationIsAnError) {
+  const auto l = load_with({{"EXTENSION_LOG_DESTINATIONS", "file,kafka"}});
+  ASSERT_EQ(l.errors.size(), 1u);
+  EXPECT_EQ(l.errors[0], "EXTENSION_LOG_DESTINATIONS='file,kafka': unknown destination 'kafka'; allowed: file");
+}
+
+TEST(Settings, NoDestinationIsAnError) {
+  const auto l = load(destinations::all_settings(), env_of({}));
+  ASSERT_EQ(l.errors.size(), 1u);
+  EXPECT_NE(l.errors[0].find("EXTENSION_LOG_DESTINATIONS is required"), std::string::npos) << l.errors[0];
+}
+
+TEST(Settings, ADestinationsRequiredSettingIsDemandedOnlyWhenItIsOn) {
+  const auto on = load(destinations::all_settings(), env_of({{"EXTENSION_LOG_DESTINATIONS", "file"}}));
+  ASSERT_EQ(on.errors.size(), 1u);
+  EXPECT_NE(on.errors[0].find("EXTENSION_LOG_DESTINATION_FILE_DIRECTORY is required by the file destination"),
+            std::string::npos)
+      << on.errors[0];
+}
+
+TEST(Settings, EveryProblemIsReportedInOnePass) {
+  const auto l = load(destinations::all_settings(), env_of({{"EXTENSION_LOG_DESTINATIONS", "file"},
+                                                            {"EXTENSION_LOG_TYPES", "platform,bogus"},
+                                                            {"EXTENSION_LOG_LISTENER_PORT", "x"},
+                                                            {"EXTENSION_LOG_MAX_ITEMS", "1"}}));
+  EXPECT_EQ(l.errors.size(), 3u);  // types, port, file directory
+  EXPECT_EQ(l.warnings.size(), 1u);
+}
+
+TEST(Settings, EveryRowIsWellFormed) {
+  for (const auto& s : destinations::all_settings()) {
+    EXPECT_TRUE(s.name.starts_with("EXTENSION_LOG_")) << s.name;
+    EXPECT_FALSE(s.help.empty()) << s.name;
+    if (s.kind == Kind::integer) {
+      EXPECT_LE(s.min, s.max) << s.name;
+      std::int64_t d = std::stoll(std::string(s.default_value));
+      EXPECT_GE(d, s.min) << s.name;
+      EXPECT_LE(d, s.max) << s.name;
+    }
+  }
+}
+
+TEST(Settings, TheReadmeConfigurationTableIsTheGeneratedOne) {
+  const auto readme = test::read_file(std::string(ELK_SOURCE_DIR) + "/README.md");
+  const std::string begin = "<!-- settings:begin -->\n", end = "<!-- settings:end -->";
+  const auto b = readme.find(begin);
+  const auto e = readme.find(end);
+  ASSERT_NE(b, std::string::npos);
+  ASSERT_NE(e, std::string::npos);
+  EXPECT_EQ(readme.substr(b + begin.size(), e - b - begin.size()), markdown_table(destinations::all_settings()))
+      << "regenerate with: build/release/elk-extension --settings-markdown";
+}
+
+}  // namespace
+}  // namespace elk::config

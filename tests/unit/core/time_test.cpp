@@ -1,0 +1,32 @@
+#include "core/time.h"
+
+#include <gtest/gtest.h>
+
+namespace elk {
+namespace {
+
+TEST(Time, FormatsUnixMillisecondsAsIso8601Utc) {
+  EXPECT_EQ(format_iso8601_ms(EpochMs{0}), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(format_iso8601_ms(EpochMs{1714644930102}), "2024-05-02T10:15:30.102Z");
+}
+
+TEST(Time, ParsesWhatItFormats) {
+  for (std::int64_t t : {0LL, 1714644930102LL, 951782400000LL /*2000-02-29*/, 4102444799999LL})
+    EXPECT_EQ(parse_iso8601(format_iso8601_ms(EpochMs{t}))->value, t);
+}
+
+TEST(Time, ParsesOffsetsFractionsAndSpaceSeparator) {
+  EXPECT_EQ(parse_iso8601("2024-05-02T12:15:30.102+02:00")->value, 1714644930102);
+  EXPECT_EQ(parse_iso8601("2024-05-02T10:15:30Z")->value, 1714644930000);
+  EXPECT_EQ(parse_iso8601("2024-05-02 10:15:30.102345Z")->value, 1714644930102);  // µs truncated
+  EXPECT_EQ(parse_iso8601("2024-05-02T05:15:30.1-0500")->value, 1714644930100);
+}
+
+TEST(Time, RejectsWhatIsNotATime) {
+  for (const char* s : {"", "2024-05-02", "2024-05-02T10:15:30", "2024-13-02T10:15:30Z", "2024-05-02T10:15:30.Z",
+                        "2024-05-02T10:15:30Zjunk", "undefined", "2024/05/02 10:15:30Z"})
+    EXPECT_FALSE(parse_iso8601(s).has_value()) << s;
+}
+
+}  // namespace
+}  // namespace elk

@@ -1,0 +1,107 @@
+#include "destinations/file.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <set>
+
+#include "../test_util.h"
+
+namespace elk::destinations {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct FileDestinationTest : ::testing::Test {
+  test::TempDir dir;
+  pipeline::FunctionContext function{"my-fn", "$LATEST", "us-east-1", ""};
+  Logger log{nullptr};
+  boost::asio::io_context io;
+
+  Result<std::unique_ptr<Destination>> make(const fs::path& directory) {
+    config::Config cfg;
+    cfg.set("EXTENSION_LOG_DESTINATION_FILE_DIRECTORY", directory.string());
+    return file_destination().make(Context{cfg, function, "env1", log});
+  }
+  static buffer::Batch batch(std::initializer_list<std::string> docs) {
+    buffer::Batch b;
+    for (const auto& d : docs) {
+      b.documents.push_back({d, EpochMs{0}});
+      b.bytes += d.size();
+    }
+    return b;
+  }
+  std::vector<fs::path> files() {
+    std::vector<fs::path> out;
+    for (const auto& e : fs::directory_iterator(dir.path)) out.push_back(e.path());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+};
+
+TEST_F(FileDestinationTest, WritesOneNdjsonFilePerFlush) {
+  auto dest = make(dir.path);
+  ASSERT_TRUE(dest) << dest.error().message;
+  auto r = test::run_sync(io, (*dest)->send(batch({R"({"a":1})", R"({"b":2})"}), SteadyTime::max()));
+  EXPECT_EQ(r.kind, SendResult::Kind::ok);
+  const auto f = files();
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(test::read_file(f[0]), "{\"a\":1}\n{\"b\":2}\n");
+  EXPECT_TRUE(f[0].filename().string().starts_with("my-fn-")) << f[0];
+  EXPECT_TRUE(f[0].filename().string().ends_with(".ndjson")) << f[0];
+}
+
+TEST_F(FileDestinationTest, TwoFlushesInOneMillisecondNeverCollide) {
+  auto dest = make(dir.path);
+  ASSERT_TRUE(dest);
+  for (int i = 0; i < 50; ++i)
+    ASSERT_EQ(test::run_sync(io, (*dest)->send(batch({"{}"}), SteadyTime::max())).kind, SendResult::Kind::ok);
+  std::set<std::string> names;
+  for (const auto& f : files()) names.insert(f.filename().string());
+  EXPECT_EQ(names.size(), 50u);
+}
+
+TEST_F(FileDestinationTest, LeavesNoTemporaryFilesBehind) {
+  auto dest = make(dir.path);
+  ASSERT_TRUE(dest);
+  (void)test::run_sync(io, (*dest)->send(batch({"{}"}), SteadyTime::max()));
+  for (const auto& f : files()) EXPECT_FALSE(f.filename().string().starts_with(".")) << f;
+}
+
+TEST_F(FileDestinationTest, CreatesAMissingDirectory) {
+  const auto nested = dir.path / "a" / "b";
+  auto dest = make(nested);
+  ASSERT_TRUE(dest) << dest.error().message;
+  EXPECT_TRUE(fs::is_directory(nested));
+}
+
+TEST_F(FileDestinationTest, ADirectoryThatCannotBeUsedIsAnErrorNamingTheVariable) {
+  const auto file = dir.path / "plain-file";
+  { std::ofstream(file) << "x"; }
+  auto dest = make(file / "sub");
+  ASSERT_FALSE(dest);
+  EXPECT_NE(dest.error().message.find("EXTENSION_LOG_DESTINATION_FILE_DIRECTORY='"), std::string::npos)
+      << dest.error().message;
+}
+
+TEST_F(FileDestinationTest, AFailedWriteIsRetryableAndLosesNothing) {
+  if (::geteuid() == 0) {
+    // root writes anywhere: make the directory vanish instead.
+    auto dest = make(dir.path / "gone");
+    ASSERT_TRUE(dest);
+    fs::remove_all(dir.path / "gone");
+    auto r = test::run_sync(io, (*dest)->send(batch({"{}"}), SteadyTime::max()));
+    EXPECT_EQ(r.kind, SendResult::Kind::retryable);
+    EXPECT_NE(r.message.find("cannot create"), std::string::npos) << r.message;
+    return;
+  }
+  auto dest = make(dir.path);
+  ASSERT_TRUE(dest);
+  ::chmod(dir.path.c_str(), 0500);
+  auto r = test::run_sync(io, (*dest)->send(batch({"{}"}), SteadyTime::max()));
+  ::chmod(dir.path.c_str(), 0700);
+  EXPECT_EQ(r.kind, SendResult::Kind::retryable);
+}
+
+}  // namespace
+}  // namespace elk::destinations
