@@ -26,5 +26,9 @@ test:
 	@cd build/debug && ELK_RELEASE_BIN=$(CURDIR)/build/release/elk-extension \
 	  ctest --output-on-failure -j $(JOBS) --timeout 600
 
+bench: build
+	@scripts/install-deps.sh bench
+	@scripts/bench.sh build/release
+
 clean:
 	rm -rf build dist

@@ -7,7 +7,7 @@ want=(g++ make cmake ninja-build ccache pkg-config file
       libssl-dev zlib1g-dev libzstd-dev)
 case "${1:-build}" in
   test)  want+=(libgtest-dev libgmock-dev) ;;
-  bench) want+=(libbenchmark-dev) ;;
+  bench) want+=(libbenchmark-dev jq) ;;
 esac
 missing=()
 for p in "${want[@]}"; do

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <regex>
 #include <cstdlib>
 #include <set>
 #include <stdexcept>
@@ -32,6 +33,21 @@ constexpr Setting general[] = {
     {names::shutdown_quiet_ms, Kind::integer, "100", 0, 1000, "ms", "", OnInvalid::clamp,
      "At SHUTDOWN, how long the telemetry stream must be silent (after the last invocation's report) "
      "before the final flush; always bounded by the shutdown deadline."},
+    {names::include, Kind::regex, "", 0, 0, "", "", OnInvalid::reject,
+     "Keep only function/extension lines whose message matches this regular expression (ECMAScript). "
+     "Platform events are always kept."},
+    {names::exclude, Kind::regex, "", 0, 0, "", "", OnInvalid::reject,
+     "Drop function/extension lines whose message matches this regular expression (ECMAScript)."},
+    {names::redact, Kind::regex, "", 0, 0, "", "", OnInvalid::reject,
+     "Replace every match of this regular expression (ECMAScript; use | for several) in messages with "
+     "[REDACTED]."},
+    {names::redact_builtin, Kind::list, "", 0, 0, "", "aws-access-key-id|bearer-token", OnInvalid::reject,
+     "Built-in redactions to switch on: AWS access key ids (AKIA.../ASIA...), the token of "
+     "`Authorization: Bearer ...`."},
+    {names::max_record_bytes, Kind::integer, "262144", 1024, 1048576, "bytes", "", OnInvalid::clamp,
+     "Longest message kept; longer ones are cut with a marker and their size kept in event.original_size."},
+    {names::extra_fields_root, Kind::text, "labels", 0, 0, "", "", OnInvalid::reject,
+     "Where the other keys of a JSON-format log record go (the document's field of that name)."},
 };
 
 bool parse_int(std::string_view s, std::int64_t& out) {
@@ -154,6 +170,14 @@ Loaded load(std::span<const Setting> rows, const Environment& env) {
       case Kind::text:
         out.config.set(row.name, given);
         break;
+      case Kind::regex:
+        try {
+          std::regex check(given, std::regex::ECMAScript);
+          out.config.set(row.name, given);
+        } catch (const std::regex_error& e) {
+          out.errors.push_back(name + "='" + given + "' is not a valid regular expression (ECMAScript): " + e.what());
+        }
+        break;
       case Kind::integer: {
         std::int64_t v = 0;
         const bool numeric = parse_int(given, v);
@@ -213,6 +237,7 @@ std::string allowed_text(const Setting& r, const std::string& dest_choices) {
   switch (r.kind) {
     case Kind::integer: return range_text(r);
     case Kind::text: return "text";
+    case Kind::regex: return "regular expression";
     case Kind::choice: return "one of " + join(choices_of(r.choices), ", ");
     case Kind::list: {
       const auto c = effective_choices(r, dest_choices);
@@ -227,7 +252,8 @@ std::string markdown_table(std::span<const Setting> rows) {
   const std::string dest_choices = join(destination_names(rows), "|");
   std::string out = "| variable | default | allowed | bad value | description |\n| --- | --- | --- | --- | --- |\n";
   for (const auto& r : rows) {
-    std::string help(r.help);
+    std::string help;
+    for (char c : r.help) help += c == '|' ? std::string("\\|") : std::string(1, c);  // a cell must not hold a bare |
     if (!r.destination.empty()) help = "(`" + std::string(r.destination) + "`) " + help;
     out += "| `" + std::string(r.name) + "` | " + default_text(r) + " | " + allowed_text(r, dest_choices) + " | " +
            (r.on_invalid == OnInvalid::clamp ? "clamped, warning" : "init error") + " | " + help + " |\n";

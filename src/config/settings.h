@@ -20,6 +20,7 @@ enum class Kind {
   text,     // any string
   list,     // comma-separated, each item one of `choices` when choices is set
   choice,   // one of `choices`
+  regex,    // an ECMAScript regular expression; "" = none
 };
 
 // What a bad value does: `clamp` uses the nearest bound (or the default when it is not a number) and
@@ -52,6 +53,12 @@ inline constexpr std::string_view types = "EXTENSION_LOG_TYPES";
 inline constexpr std::string_view listener_port = "EXTENSION_LOG_LISTENER_PORT";
 inline constexpr std::string_view runtime_done_wait_ms = "EXTENSION_LOG_RUNTIME_DONE_WAIT_MS";
 inline constexpr std::string_view shutdown_quiet_ms = "EXTENSION_LOG_SHUTDOWN_QUIET_MS";
+inline constexpr std::string_view include = "EXTENSION_LOG_INCLUDE";
+inline constexpr std::string_view exclude = "EXTENSION_LOG_EXCLUDE";
+inline constexpr std::string_view redact = "EXTENSION_LOG_REDACT";
+inline constexpr std::string_view redact_builtin = "EXTENSION_LOG_REDACT_BUILTIN";
+inline constexpr std::string_view max_record_bytes = "EXTENSION_LOG_MAX_RECORD_BYTES";
+inline constexpr std::string_view extra_fields_root = "EXTENSION_LOG_EXTRA_FIELDS_ROOT";
 }  // namespace names
 
 // The general rows (not the destinations').

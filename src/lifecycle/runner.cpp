@@ -175,12 +175,13 @@ asio::awaitable<Status> Runner::init(const ExtensionId& id) {
   if (function_.function_version.empty())
     function_.function_version = env("AWS_LAMBDA_FUNCTION_VERSION").value_or("");
   function_.region = env("AWS_REGION").value_or(env("AWS_DEFAULT_REGION").value_or(""));
+  function_.initialization_type = env("AWS_LAMBDA_INITIALIZATION_TYPE").value_or("on-demand");
 
   destinations::Context ctx{config_, function_, random_hex(8), log_};
   auto dests = destinations::make_destinations(ctx);
   if (!dests) co_return std::unexpected(dests.error());
   dispatcher_.emplace(std::move(*dests), log_, max_queued_bytes);
-  enricher_.emplace(function_);
+  enricher_.emplace(function_, pipeline::rules_from(config_), config_.text(config::names::extra_fields_root));
   const auto max_bytes = config_.integer(config::names::max_bytes);
   batcher_.emplace(buffer::Limits{static_cast<std::size_t>(config_.integer(config::names::max_items)),
                                   static_cast<std::size_t>(max_bytes),
@@ -228,8 +229,7 @@ void Runner::on_events(std::vector<telemetry::Event>&& events) {
   const auto now = Clock::now();
   const bool was_empty = batcher_->size() == 0;
   for (auto& ev : events) {
-    auto doc = enricher_->enrich(ev);
-    batcher_->add(std::move(doc), now);
+    if (auto doc = enricher_->enrich(ev)) batcher_->add(std::move(*doc), now);
     if (ev.type == "platform.runtimeDone" || ev.type == "platform.report") {
       std::string rid;
       if (const auto* o = ev.record.if_object())
@@ -276,6 +276,7 @@ asio::awaitable<void> Runner::batch_flusher() {
 
 asio::awaitable<void> Runner::on_invoke(const LifecycleEvent& event) {
   last_request_ = event.request_id.value;
+  enricher_->on_invoke(event.invoked_function_arn);
   // Wait for this invocation's runtimeDone, so that its lines leave within it.
   const auto invocation_deadline = steady_of(event.deadline);
   const auto wait_until = std::min(Clock::now() + std::chrono::milliseconds(config_.integer(
@@ -315,6 +316,10 @@ std::string Runner::summary() const {
   if (rs.bad_bodies) out += ", " + std::to_string(rs.bad_bodies) + " unparseable deliveries";
   if (rs.refused) out += ", " + std::to_string(rs.refused) + " refused deliveries";
   if (rs.skipped_items) out += ", " + std::to_string(rs.skipped_items) + " malformed items";
+  const auto& es = enricher_->stats();
+  if (es.filtered) out += ", " + std::to_string(es.filtered) + " filtered out";
+  if (es.redacted) out += ", " + std::to_string(es.redacted) + " redacted";
+  if (es.truncated) out += ", " + std::to_string(es.truncated) + " truncated";
   for (const auto& [name, s] : dispatcher_->stats()) {
     out += "; " + name + ": delivered " + std::to_string(s.delivered);
     if (s.failed_attempts) out += ", failed attempts " + std::to_string(s.failed_attempts);

@@ -1,13 +1,19 @@
 // Turns telemetry events into documents: one compact JSON object per record, with Elastic Common
-// Schema field names, knowing its function and (where known) its invocation's request id.
+// Schema names, knowing its function and its invocation. The README's "Document schema" section
+// describes the fields; tests/unit/pipeline/enrich_test.cpp pins them.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "core/types.h"
+#include "pipeline/rules.h"
 #include "telemetry/event.h"
 
 namespace elk::pipeline {
+
+inline constexpr std::string_view ecs_version = "8.11.0";
 
 struct Document {
   std::string json;  // one JSON object, no trailing newline
@@ -18,18 +24,44 @@ struct FunctionContext {
   std::string function_name;
   std::string function_version;
   std::string region;
-  std::string account_id;  // "" when unknown
+  std::string account_id;           // "" when unknown (registration's accountId, else the invoke ARN)
+  std::string initialization_type;  // AWS_LAMBDA_INITIALIZATION_TYPE; platform.initStart overrides
+};
+
+struct EnrichStats {
+  std::uint64_t filtered = 0;   // lines dropped by EXTENSION_LOG_INCLUDE / EXCLUDE
+  std::uint64_t redacted = 0;   // messages with at least one redaction
+  std::uint64_t truncated = 0;  // messages cut to EXTENSION_LOG_MAX_RECORD_BYTES
 };
 
 class Enricher {
  public:
-  explicit Enricher(FunctionContext context) : context_(std::move(context)) {}
+  Enricher(FunctionContext context, Rules rules, std::string extra_fields_root = "labels")
+      : context_(std::move(context)), rules_(std::move(rules)), extra_root_(std::move(extra_fields_root)) {}
 
-  [[nodiscard]] Document enrich(const telemetry::Event& event);
+  // The document for one record; nullopt when the rules filter the record out.
+  [[nodiscard]] std::optional<Document> enrich(const telemetry::Event& event);
+
+  // An INVOKE event: its function ARN gives faas.id, and the account id when registration did not.
+  void on_invoke(std::string_view invoked_function_arn);
+
+  [[nodiscard]] const EnrichStats& stats() const { return stats_; }
 
  private:
+  struct Fields;
+  std::optional<Document> log_record(const telemetry::Event& event, Fields& f);
+  void platform_record(const telemetry::Event& event, Fields& f);
+  void text_platform_line(std::string_view line, Fields& f);
+  std::string write(const telemetry::Event& event, const Fields& f) const;
+
   FunctionContext context_;
+  Rules rules_;
+  std::string extra_root_;
+  std::string function_id_;      // faas.id: the function ARN without version or alias
   std::string current_request_;  // between platform.start and platform.runtimeDone
+  std::string first_request_;    // the first invocation of this environment
+  bool seen_start_ = false;
+  EnrichStats stats_;
 };
 
 }  // namespace elk::pipeline

@@ -4,6 +4,7 @@
 #include <boost/json/serialize.hpp>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "harness.h"
@@ -36,7 +37,7 @@ void expect_clean_exit_before_deadline(const RunResult& r) {
 
 std::size_t count_action(const RunResult& r, std::string_view action) {
   std::size_t n = 0;
-  for (const auto& d : r.documents) n += d.at("event").at("action") == action;
+  for (const auto& d : r.documents) n += d.at("event").at("action").as_string() == action;
   return n;
 }
 
@@ -199,6 +200,93 @@ TEST(ReleaseBinary, IsFullyStaticAndRunsUnderTheEmulator) {
   const auto r = run(o);
   expect_clean_exit_before_deadline(r);
   expect_every_line_exactly_once(r, 3 * 5);
+}
+
+}  // namespace
+}  // namespace elk::itest
+
+namespace elk::itest {
+namespace {
+
+// Parsing and enrichment, end to end: what the issue calls done.
+void expect_enriched_lines_and_one_report_per_invocation(const RunResult& r, int invocations) {
+  int lines = 0;
+  for (const auto& d : r.documents) {
+    if (d.at("event").at("action") != "function") continue;
+    const std::string message(d.at("message").as_string());
+    if (token_of(message).empty()) continue;  // the init-phase line belongs to no invocation
+    ++lines;
+    EXPECT_TRUE(d.at("faas").as_object().contains("execution")) << message;
+    ASSERT_TRUE(d.contains("log")) << message;
+    EXPECT_FALSE(d.at("log").at("level").as_string().empty()) << message;
+    // Clean: no runtime prefix (time, request id, level) before the text the function logged.
+    EXPECT_EQ(message.find('\t'), std::string::npos) << message;
+    EXPECT_FALSE(message.starts_with("[")) << message;
+    EXPECT_FALSE(message.starts_with("20")) << message;
+  }
+  EXPECT_GT(lines, 0);
+  std::map<std::string, int> reports;
+  int cold = 0;
+  for (const auto& d : r.documents) {
+    if (d.at("event").at("action") != "platform.report") continue;
+    ++reports[std::string(d.at("faas").at("execution").as_string())];
+    const auto& l = d.at("aws").at("lambda").as_object();
+    for (const char* k : {"duration_ms", "billed_duration_ms", "memory_size_mb", "max_memory_used_mb"})
+      EXPECT_TRUE(l.contains(k)) << k;
+    EXPECT_TRUE(d.at("event").at("duration").is_int64());
+    if (d.at("faas").at("coldstart").as_bool()) {
+      ++cold;
+      EXPECT_TRUE(l.contains("init_duration_ms"));
+    }
+  }
+  EXPECT_EQ(static_cast<int>(reports.size()), invocations);
+  for (const auto& [id, n] : reports) EXPECT_EQ(n, 1) << id;
+  EXPECT_EQ(cold, 1);
+}
+
+TEST(Enrichment, EveryTextLineKnowsItsRequestLevelAndCleanMessage) {
+  RunOptions o;
+  o.invocations = 4;
+  o.lines = 6;
+  const auto r = run(o);
+  expect_clean_exit_before_deadline(r);
+  expect_enriched_lines_and_one_report_per_invocation(r, 4);
+}
+
+TEST(Enrichment, TheSameWithTheJsonLogFormat) {
+  RunOptions o;
+  o.invocations = 4;
+  o.lines = 6;
+  o.log_format = "json";
+  const auto r = run(o);
+  expect_clean_exit_before_deadline(r);
+  expect_enriched_lines_and_one_report_per_invocation(r, 4);
+}
+
+TEST(Enrichment, ExcludeAndRedactApplyUnderTheEmulator) {
+  RunOptions o;
+  o.invocations = 2;
+  o.env["EXTENSION_LOG_EXCLUDE"] = "line=1$";
+  o.env["EXTENSION_LOG_REDACT"] = "attempt \\d+";
+  const auto r = run(o);
+  expect_clean_exit_before_deadline(r);
+  for (const auto& [t, n] : r.arrived_tokens()) EXPECT_FALSE(t.ends_with("line=1")) << t;
+  bool redacted = false;
+  for (const auto& d : r.documents) redacted |= std::string(d.at("message").as_string()).find("[REDACTED]") != std::string::npos;
+  EXPECT_TRUE(redacted);
+  EXPECT_NE(r.output.find("filtered out"), std::string::npos) << r.output;
+}
+
+TEST(Enrichment, ABadRegularExpressionFailsInitNamingTheVariable) {
+  RunOptions o;
+  o.env["EXTENSION_LOG_INCLUDE"] = "([unclosed";
+  const auto r = run(o);
+  EXPECT_EQ(r.emulator_exit, 2) << r.output;
+  const auto& errors = r.report.at("initErrors").as_array();
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(json::serialize(errors[0].at("body")).find("EXTENSION_LOG_INCLUDE='([unclosed' is not a valid regular expression"),
+            std::string::npos)
+      << json::serialize(errors[0]);
 }
 
 }  // namespace

@@ -70,7 +70,7 @@ struct Trace {
 // The one line the function logs during init (Node prints the request id as "undefined").
 [[nodiscard]] boost::json::value init_function_record(const FunctionSetup& f, EpochMs now);
 
-// ---- platform records (Telemetry API shapes; views() adapts them per subscriber) ----
+// ---- platform records (Telemetry API shapes; view() adapts them per subscriber) ----
 
 [[nodiscard]] boost::json::object init_start_record(const FunctionSetup& f);
 [[nodiscard]] boost::json::object init_runtime_done_record(std::string_view status, std::string_view error_type);
@@ -132,8 +132,7 @@ struct Subscription {
 
 // Reads every *.ndjson file in `dir` and prints to `out` what arrived: files, documents, documents per
 // event.action, function lines sent vs token lines found, missing and doubled tokens, 3 samples.
-Status summarize(const std::filesystem::path& dir, const std::set<std::pair<int, int>>& sent_tokens,
-                 std::ostream& out);
+Status summarize(const std::filesystem::path& dir, const std::set<std::pair<int, int>>& sent_tokens, std::ostream& out);
 
 // Indented JSON, for people.
 [[nodiscard]] std::string pretty(const boost::json::value& v);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "../test_util.h"
 #include "telemetry/parse.h"
@@ -12,58 +13,279 @@ namespace {
 
 namespace json = boost::json;
 
-std::vector<json::object> enrich_sample(const std::string& file) {
-  Enricher e({"my-fn", "$LATEST", "us-east-1", "123456789012"});
-  auto batch = telemetry::parse_batch(test::telemetry_sample(file), EpochMs{0});
+FunctionContext context() { return {"my-fn", "$LATEST", "us-east-1", "123456789012", "on-demand"}; }
+
+std::vector<json::object> enrich_all(Enricher& e, const std::vector<telemetry::Event>& events) {
   std::vector<json::object> out;
-  for (const auto& ev : batch->events) out.push_back(json::parse(e.enrich(ev).json).as_object());
+  for (const auto& ev : events)
+    if (auto d = e.enrich(ev)) out.push_back(json::parse(d->json).as_object());
   return out;
 }
 
-TEST(Enrich, EveryDocumentHasTimestampMessageActionAndFunction) {
-  for (const auto& d : enrich_sample("platform-cold-start-invocation.json")) {
-    EXPECT_TRUE(d.at("@timestamp").is_string());
-    EXPECT_TRUE(d.at("message").is_string());
-    EXPECT_TRUE(d.at("event").at("action").is_string());
-    EXPECT_EQ(d.at("event").at("dataset"), "aws.lambda");
-    EXPECT_EQ(d.at("faas").at("name"), "my-fn");
-    EXPECT_EQ(d.at("cloud").at("provider"), "aws");
-    EXPECT_EQ(d.at("cloud").at("region"), "us-east-1");
-    EXPECT_EQ(d.at("cloud").at("account").at("id"), "123456789012");
+std::vector<json::object> enrich_sample(const std::string& file, Rules rules = {}) {
+  Enricher e(context(), std::move(rules));
+  auto batch = telemetry::parse_batch(test::telemetry_sample(file), EpochMs{0});
+  return enrich_all(e, batch->events);
+}
+
+const json::value* at(const json::object& o, std::initializer_list<std::string_view> path) {
+  const json::value* v = nullptr;
+  const json::object* cur = &o;
+  for (auto k : path) {
+    if (!cur) return nullptr;
+    v = cur->if_contains(k);
+    if (!v) return nullptr;
+    cur = v->if_object();
+  }
+  return v;
+}
+std::string text(const json::object& o, std::initializer_list<std::string_view> path) {
+  const auto* v = at(o, path);
+  return v && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+std::vector<json::object> of_action(const std::vector<json::object>& docs, std::string_view action) {
+  std::vector<json::object> out;
+  for (const auto& d : docs)
+    if (text(d, {"event", "action"}) == action) out.push_back(d);
+  return out;
+}
+
+class EverySample : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(EverySample, EveryRecordBecomesOneDocumentWithTheCoreFields) {
+  auto batch = telemetry::parse_batch(test::telemetry_sample(GetParam()), EpochMs{0});
+  const auto docs = enrich_sample(GetParam());
+  EXPECT_EQ(docs.size(), batch->events.size());
+  for (const auto& d : docs) {
+    EXPECT_FALSE(text(d, {"@timestamp"}).empty());
+    EXPECT_TRUE(at(d, {"message"}) && at(d, {"message"})->is_string());
+    EXPECT_EQ(text(d, {"event", "dataset"}), "aws.lambda");
+    EXPECT_FALSE(text(d, {"event", "action"}).empty());
+    EXPECT_EQ(text(d, {"faas", "name"}), "my-fn");
+    EXPECT_EQ(text(d, {"cloud", "provider"}), "aws");
+    EXPECT_EQ(text(d, {"cloud", "region"}), "us-east-1");
+    EXPECT_EQ(text(d, {"cloud", "account", "id"}), "123456789012");
+    EXPECT_EQ(text(d, {"ecs", "version"}), ecs_version);
   }
 }
 
-TEST(Enrich, FunctionLinesInsideAnInvocationCarryItsRequestId) {
-  const auto docs = enrich_sample("platform-cold-start-invocation.json");
-  std::size_t with_id = 0;
-  for (const auto& d : docs) {
-    if (d.at("event").at("action") != "function") continue;
-    if (const auto* f = d.at("faas").as_object().if_contains("execution")) {
-      EXPECT_EQ(*f, "8476a536-e9f4-4b1a-9f5a-2e8c1a0f3b7d");
-      ++with_id;
+INSTANTIATE_TEST_SUITE_P(Telemetry, EverySample,
+                         ::testing::Values("function-json-logs.json", "function-text-logs-multi-runtime.json",
+                                           "logs-api-batch-2021-03-18.json", "platform-cold-start-invocation.json",
+                                           "platform-restore-timeout-errors.json"));
+
+TEST(Enrich, AReportBecomesNumbersAndTheFamiliarReportLine) {
+  const auto reports = of_action(enrich_sample("platform-cold-start-invocation.json"), "platform.report");
+  ASSERT_EQ(reports.size(), 1u);
+  const auto& r = reports[0];
+  EXPECT_EQ(text(r, {"event", "kind"}), "metric");
+  EXPECT_EQ(at(r, {"aws", "lambda", "duration_ms"})->to_number<double>(), 125.93);
+  EXPECT_EQ(at(r, {"aws", "lambda", "billed_duration_ms"})->to_number<double>(), 539);
+  EXPECT_EQ(at(r, {"aws", "lambda", "memory_size_mb"})->to_number<double>(), 512);
+  EXPECT_EQ(at(r, {"aws", "lambda", "max_memory_used_mb"})->to_number<double>(), 88);
+  EXPECT_EQ(at(r, {"aws", "lambda", "init_duration_ms"})->to_number<double>(), 412.57);
+  EXPECT_EQ(text(r, {"aws", "lambda", "status"}), "success");
+  EXPECT_EQ(at(r, {"event", "duration"})->as_int64(), 125930000);
+  EXPECT_EQ(text(r, {"message"}),
+            "REPORT RequestId: 8476a536-e9f4-4b1a-9f5a-2e8c1a0f3b7d\tDuration: 125.93 ms\tBilled Duration: 539 ms"
+            "\tMemory Size: 512 MB\tMax Memory Used: 88 MB\tInit Duration: 412.57 ms");
+  EXPECT_EQ(text(r, {"faas", "execution"}), "8476a536-e9f4-4b1a-9f5a-2e8c1a0f3b7d");
+  EXPECT_EQ(at(r, {"faas", "coldstart"})->as_bool(), true);
+  EXPECT_EQ(text(r, {"trace", "id"}), "1-66336a52-5d3e1c7f0a9b4e2d6c8f1a3b");
+  EXPECT_FALSE(at(r, {"error"}));
+}
+
+TEST(Enrich, AFailedInvocationsReportCarriesErrorTypeAndStatus) {
+  const auto reports = of_action(enrich_sample("platform-restore-timeout-errors.json"), "platform.report");
+  ASSERT_EQ(reports.size(), 2u);
+  EXPECT_EQ(at(reports[0], {"aws", "lambda", "restore_duration_ms"})->to_number<double>(), 181.07);
+  EXPECT_EQ(text(reports[1], {"aws", "lambda", "status"}), "timeout");
+  EXPECT_EQ(text(reports[1], {"error", "type"}), "Sandbox.Timeout");
+  EXPECT_EQ(text(reports[1], {"log", "level"}), "error");
+  EXPECT_NE(text(reports[1], {"message"}).find("\tStatus: timeout"), std::string::npos);
+}
+
+TEST(Enrich, ColdStartIsTrueForTheFirstInvocationOnly) {
+  Enricher e(context(), {});
+  auto cold = telemetry::parse_batch(test::telemetry_sample("platform-cold-start-invocation.json"), EpochMs{0});
+  auto warm = telemetry::parse_batch(test::telemetry_sample("function-text-logs-multi-runtime.json"), EpochMs{0});
+  int cold_reports = 0, warm_reports = 0;
+  for (const auto* batch : {&*cold, &*warm})
+    for (const auto& d : of_action(enrich_all(e, batch->events), "platform.report"))
+      (at(d, {"faas", "coldstart"})->as_bool() ? cold_reports : warm_reports)++;
+  EXPECT_EQ(cold_reports, 1);
+  EXPECT_EQ(warm_reports, 1);
+}
+
+TEST(Enrich, ProvisionedConcurrencyIsNeverAColdStart) {
+  auto ctx = context();
+  ctx.initialization_type = "provisioned-concurrency";
+  Enricher e(ctx, {});
+  auto batch = telemetry::parse_batch(test::telemetry_sample("function-text-logs-multi-runtime.json"), EpochMs{0});
+  for (const auto& d : enrich_all(e, batch->events)) {
+    if (const auto* c = at(d, {"faas", "coldstart"})) {
+      EXPECT_FALSE(c->as_bool());
     }
   }
-  EXPECT_EQ(with_id, 2u);  // the init-phase line has none
 }
 
-TEST(Enrich, TheTimestampIsTheRecordTime) {
+TEST(Enrich, TextLinesLoseTheRuntimePrefixAndGainLevelTimeAndRequest) {
+  const auto docs = of_action(enrich_sample("function-text-logs-multi-runtime.json"), "function");
+  ASSERT_GE(docs.size(), 4u);
+  EXPECT_EQ(text(docs[0], {"message"}), "user signed in");
+  EXPECT_EQ(text(docs[0], {"log", "level"}), "info");
+  EXPECT_EQ(text(docs[0], {"@timestamp"}), "2024-05-02T11:00:00.102Z");
+  EXPECT_EQ(text(docs[3], {"message"}), "db timeout after 3.0s");
+  EXPECT_EQ(text(docs[3], {"log", "level"}), "error");
+  for (const auto& d : docs)  // all inside the one invocation's start .. runtimeDone
+    EXPECT_EQ(text(d, {"faas", "execution"}), "c0ffee00-1111-4222-8333-944455556666") << text(d, {"message"});
+}
+
+TEST(Enrich, JsonRecordsMapToEcsAndKeepEveryOtherKeyUnderLabels) {
+  const auto docs = of_action(enrich_sample("function-json-logs.json"), "function");
+  ASSERT_GE(docs.size(), 7u);
+  EXPECT_EQ(text(docs[0], {"message"}), "Inside the handler function");
+  EXPECT_EQ(text(docs[0], {"log", "level"}), "info");
+  EXPECT_EQ(text(docs[0], {"faas", "execution"}), "79b4f56e-95b1-4643-9700-2807f4e68189");
+  EXPECT_EQ(text(docs[0], {"labels", "logger"}), "root");
+  EXPECT_EQ(at(docs[1], {"labels", "records_added"})->as_int64(), 10);
+  // Python error: errorType / errorMessage / stackTrace -> error.*
+  EXPECT_EQ(text(docs[2], {"error", "type"}), "ValueError");
+  EXPECT_EQ(text(docs[2], {"error", "message"}), "bad");
+  EXPECT_NE(text(docs[2], {"error", "stack_trace"}).find("raise ValueError"), std::string::npos);
+  EXPECT_EQ(text(docs[2], {"labels", "location"}), "/var/task/app.py:handler:9");
+  // Node.js Error object as the message.
+  EXPECT_EQ(text(docs[4], {"error", "type"}), "TypeError");
+  // Java's AWSRequestId.
+  EXPECT_EQ(text(docs[5], {"faas", "execution"}), "79b4f56e-95b1-4643-9700-2807f4e68189");
+  // .NET "Information" and its template properties.
+  EXPECT_EQ(text(docs[6], {"log", "level"}), "info");
+  EXPECT_EQ(at(docs[6], {"labels", "count"})->as_int64(), 3);
+  EXPECT_EQ(text(docs[6], {"trace", "id"}), "1-66338880-0a1b2c3d4e5f60718293a4b5");
+  // Ruby's microseconds are cut to milliseconds.
+  EXPECT_EQ(text(docs[7], {"@timestamp"}), "2024-05-02T12:00:00.017Z");
+}
+
+TEST(Enrich, TheExtraFieldsRootIsConfigurable) {
+  Enricher e(context(), {}, "lambda_fields");
+  auto batch = telemetry::parse_batch(test::telemetry_sample("function-json-logs.json"), EpochMs{0});
+  const auto docs = enrich_all(e, batch->events);
+  EXPECT_EQ(text(docs[1], {"lambda_fields", "logger"}), "root");
+  EXPECT_FALSE(at(docs[1], {"labels"}));
+}
+
+TEST(Enrich, LogsDroppedIsAWarningWithTheCounts) {
+  const auto docs = of_action(enrich_sample("platform-restore-timeout-errors.json"), "platform.logsDropped");
+  ASSERT_EQ(docs.size(), 1u);
+  EXPECT_EQ(text(docs[0], {"log", "level"}), "warn");
+  EXPECT_EQ(at(docs[0], {"aws", "lambda", "dropped_records"})->as_int64(), 4096);
+  EXPECT_EQ(at(docs[0], {"aws", "lambda", "dropped_bytes"})->as_int64(), 524288);
+  EXPECT_NE(text(docs[0], {"message"}).find("dropped 4096 log records"), std::string::npos);
+}
+
+TEST(Enrich, PlatformEventsBecomeReadableDocuments) {
   const auto docs = enrich_sample("platform-cold-start-invocation.json");
-  EXPECT_EQ(docs.front().at("@timestamp"), "2024-05-02T10:15:30.100Z");
+  const auto start = of_action(docs, "platform.start");
+  ASSERT_EQ(start.size(), 1u);
+  EXPECT_EQ(text(start[0], {"message"}), "START RequestId: 8476a536-e9f4-4b1a-9f5a-2e8c1a0f3b7d Version: $LATEST");
+  const auto init = of_action(docs, "platform.initStart");
+  ASSERT_EQ(init.size(), 1u);
+  EXPECT_EQ(text(init[0], {"aws", "lambda", "initialization_type"}), "on-demand");
+  EXPECT_EQ(text(init[0], {"aws", "lambda", "runtime_version"}), "nodejs:20.v22");
+  const auto done = of_action(docs, "platform.runtimeDone");
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(text(done[0], {"message"}), "END RequestId: 8476a536-e9f4-4b1a-9f5a-2e8c1a0f3b7d");
+  EXPECT_TRUE(at(done[0], {"aws", "lambda", "spans"})->is_array());
+  const auto initReport = of_action(docs, "platform.initReport");
+  ASSERT_EQ(initReport.size(), 1u);
+  EXPECT_TRUE(at(initReport[0], {"event", "duration"}));
 }
 
-TEST(Enrich, JsonRecordsGiveTheirMessageAndRequestId) {
-  const auto docs = enrich_sample("function-json-logs.json");
-  bool seen = false;
+TEST(Enrich, ASuppressedInitFailureIsAnError) {
+  const auto docs = of_action(enrich_sample("platform-restore-timeout-errors.json"), "platform.initReport");
+  ASSERT_FALSE(docs.empty());
+  EXPECT_EQ(text(docs.back(), {"error", "type"}), "Runtime.ExitError");
+  EXPECT_EQ(text(docs.back(), {"aws", "lambda", "phase"}), "invoke");
+}
+
+TEST(Enrich, RequestIdsFollowTheInvocationWindowAcrossBatches) {
+  Enricher e(context(), {});
+  auto ev = [](std::string type, json::value record) {
+    return telemetry::Event{std::move(type), "", EpochMs{1}, std::move(record)};
+  };
+  std::vector<json::object> docs;
+  auto feed = [&](std::vector<telemetry::Event> batch) {
+    for (auto& d : enrich_all(e, batch)) docs.push_back(std::move(d));
+  };
+  feed({ev("function", "init line\n"), ev("platform.start", json::object{{"requestId", "r1"}}), ev("function", "a\n")});
+  feed({ev("function", "b\n"), ev("platform.runtimeDone", json::object{{"requestId", "r1"}, {"status", "success"}})});
+  feed({ev("function", "between\n"), ev("platform.start", json::object{{"requestId", "r2"}}), ev("function", "c\n")});
+  std::vector<std::string> ids;
   for (const auto& d : docs)
-    if (d.at("event").at("action") == "function" && d.at("faas").as_object().contains("execution")) seen = true;
-  EXPECT_TRUE(seen);
+    if (text(d, {"event", "action"}) == "function") ids.push_back(text(d, {"faas", "execution"}));
+  EXPECT_EQ(ids, (std::vector<std::string>{"", "r1", "r1", "", "r2"}));
 }
 
-TEST(Enrich, KeepsAMultiLineRecordAsOneDocumentWithoutTheTrailingNewline) {
-  Enricher e({"f", "1", "r", ""});
-  telemetry::Event ev{"function", "t", EpochMs{0}, json::value("a\n  at b\n  at c\n")};
-  const auto d = json::parse(e.enrich(ev).json);
-  EXPECT_EQ(d.at("message"), "a\n  at b\n  at c");
+TEST(Enrich, IncludeExcludeDropLinesButNeverPlatformEvents) {
+  Rules rules;
+  rules.exclude = std::regex(".");  // everything
+  Enricher e(context(), rules);
+  auto batch = telemetry::parse_batch(test::telemetry_sample("platform-cold-start-invocation.json"), EpochMs{0});
+  const auto docs = enrich_all(e, batch->events);
+  for (const auto& d : docs) EXPECT_TRUE(text(d, {"event", "action"}).starts_with("platform.")) << text(d, {"message"});
+  EXPECT_EQ(e.stats().filtered, 4u);  // 3 function lines + 1 extension line
+}
+
+TEST(Enrich, LongMessagesAreTruncatedWithTheirOriginalSize) {
+  Rules rules;
+  rules.max_message_bytes = 1024;
+  Enricher e(context(), rules);
+  telemetry::Event ev{"function", "", EpochMs{1}, json::value(std::string(5000, 'x'))};
+  const auto d = json::parse(e.enrich(ev)->json).as_object();
+  EXPECT_EQ(at(d, {"event", "original_size"})->as_int64(), 5000);
+  EXPECT_TRUE(text(d, {"message"}).ends_with(truncated_marker));
+  EXPECT_EQ(e.stats().truncated, 1u);
+}
+
+TEST(Enrich, RedactsMessages) {
+  Rules rules;
+  rules.redact_aws_access_keys = true;
+  Enricher e(context(), rules);
+  telemetry::Event ev{"function", "", EpochMs{1}, json::value("using AKIAIOSFODNN7EXAMPLE\n")};
+  EXPECT_EQ(text(json::parse(e.enrich(ev)->json).as_object(), {"message"}), "using [REDACTED]");
+  EXPECT_EQ(e.stats().redacted, 1u);
+}
+
+TEST(Enrich, TakesAccountAndFunctionIdFromTheInvokeArn) {
+  auto ctx = context();
+  ctx.account_id.clear();
+  Enricher e(ctx, {});
+  e.on_invoke("arn:aws:lambda:eu-west-1:210987654321:function:my-fn:prod");
+  telemetry::Event ev{"function", "", EpochMs{1}, json::value("x")};
+  const auto d = json::parse(e.enrich(ev)->json).as_object();
+  EXPECT_EQ(text(d, {"cloud", "account", "id"}), "210987654321");
+  EXPECT_EQ(text(d, {"faas", "id"}), "arn:aws:lambda:eu-west-1:210987654321:function:my-fn");
+}
+
+TEST(Enrich, ControlCharactersAndInvalidUtf8StillGiveValidJson) {
+  Enricher e(context(), {});
+  telemetry::Event ev{"function", "", EpochMs{1}, json::value(std::string("a\x01\x7f\xff\xfe b\0c", 9))};
+  const auto d = e.enrich(ev);
+  ASSERT_TRUE(d);
+  EXPECT_NO_THROW((void)json::parse(d->json));
+}
+
+TEST(Enrich, APlainLineWithoutALevelIsInfo) {
+  Enricher e(context(), {});
+  telemetry::Event ev{"function", "", EpochMs{0}, json::value("hello from print()\n")};
+  EXPECT_EQ(text(json::parse(e.enrich(ev)->json).as_object(), {"log", "level"}), "info");
+}
+
+TEST(Enrich, KeepsAMultiLineRecordAsOneDocument) {
+  Enricher e(context(), {});
+  telemetry::Event ev{"function", "", EpochMs{0}, json::value("Error: boom\n    at a (x.js:1)\n    at b (y.js:2)\n")};
+  const auto d = json::parse(e.enrich(ev)->json).as_object();
+  EXPECT_EQ(text(d, {"message"}), "Error: boom\n    at a (x.js:1)\n    at b (y.js:2)");
 }
 
 }  // namespace

@@ -1,0 +1,50 @@
+// A local Lambda execution environment for extensions: it starts every executable in a directory as
+// Lambda starts /opt/extensions/*, serves the Extensions, Telemetry and Logs APIs on 127.0.0.1, plays a
+// scripted function (init, N invocations, shutdown) with Lambda's freeze and deadlines, delivers the
+// telemetry with Lambda's buffering and retries, and reports what happened. Single-threaded: one
+// io_context, coroutines.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "script.h"
+
+namespace elk::emulator {
+
+struct Options {
+  std::filesystem::path extensions_dir;
+  int invocations = 3;
+  int lines = 5;  // function log lines per invocation
+  FunctionSetup function;
+  std::chrono::milliseconds invoke{5};  // how long the handler runs (the lines are spread over it)
+  std::chrono::milliseconds function_timeout{3000};
+  std::chrono::milliseconds shutdown_deadline{2000};
+  std::chrono::milliseconds idle{0};  // frozen time between invocations
+  std::string shutdown_reason = "spindown";
+  bool telemetry_api = true;  // off: PUT /2022-07-01/telemetry answers 404
+  std::uint16_t port = 0;     // 0: ephemeral
+  std::optional<std::filesystem::path> report;
+  bool quiet = false;
+};
+
+// Exit codes of the emulator.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitInternal = 1;    // usage or internal error
+inline constexpr int kExitInitError = 2;   // an extension failed init (init/error, crash during init)
+inline constexpr int kExitMisbehaved = 3;  // missed a deadline, was killed, crashed, exit/error, exit code != 0
+
+struct Outcome {
+  int exit_code = kExitOk;
+  std::set<std::pair<int, int>> sent_tokens;  // (invocation, line) of every function line generated
+};
+
+// Runs one environment lifetime. Errors are on stderr, prefixed "[emulator]".
+[[nodiscard]] Outcome run(const Options& options);
+
+}  // namespace elk::emulator

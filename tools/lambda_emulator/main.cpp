@@ -1,0 +1,185 @@
+// lambda-emulator: runs Lambda extensions locally (Extensions, Telemetry and Logs APIs, scripted
+// invocations, freeze, shutdown deadline) and reports what they did. See --help.
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "emulator.h"
+#include "script.h"
+
+namespace {
+
+using elk::emulator::Options;
+
+constexpr std::string_view kUsage = R"(usage: lambda-emulator --extensions-dir DIR [options]
+
+Starts every executable in DIR as Lambda starts /opt/extensions/*, serves the Extensions API, the
+Telemetry API and the Logs API on 127.0.0.1, plays init, N invocations and shutdown, and reports.
+
+  --extensions-dir DIR        the extensions to run (required)
+  --invocations N             invocations to play (default 3)
+  --lines M                   function log lines per invocation (default 5)
+  --log-format text|json      the function's log format (default text)
+  --runtime node|python|mixed log line style (default mixed: node, python, plain print in turn)
+  --function-name NAME        (default demo-function)
+  --memory-mb MB              128..10240 (default 128)
+  --invoke-ms MS              how long each invocation runs (default 5)
+  --function-timeout-ms MS    bound on an invocation incl. the extensions' work (default 3000)
+  --shutdown-deadline-ms MS   time the extensions get after SHUTDOWN before SIGKILL (default 2000)
+  --shutdown-reason REASON    shutdownReason of the SHUTDOWN event (default spindown)
+  --idle-ms MS                frozen time between invocations (default 0)
+  --telemetry-api on|off      off: the Telemetry API answers 404, only the Logs API works (default on)
+  --port PORT                 port of the APIs; 0 picks a free one (default 0)
+  --report FILE               write a JSON report of the run
+  --summarize-dir DIR         afterwards, summarize the *.ndjson documents found in DIR on stdout
+  --quiet                     print errors only
+
+Exit codes: 0 as planned; 1 usage or internal error; 2 an extension failed init; 3 an extension
+missed a deadline, was killed, crashed, exited non-zero or posted exit/error.
+)";
+
+struct Cli {
+  Options options;
+  std::optional<std::filesystem::path> summarize_dir;
+  bool help = false;
+};
+
+bool parse_int(std::string_view text, long long lo, long long hi, long long& out) {
+  long long v = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || ptr != text.data() + text.size() || v < lo || v > hi) return false;
+  out = v;
+  return true;
+}
+
+// Every problem is reported, in one pass.
+std::vector<std::string> parse(int argc, char** argv, Cli& cli) {
+  std::vector<std::string> problems;
+  Options& o = cli.options;
+  bool have_dir = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      cli.help = true;
+      continue;
+    }
+    if (arg == "--quiet") {
+      o.quiet = true;
+      continue;
+    }
+    if (!arg.starts_with("--")) {
+      problems.push_back("unexpected argument '" + std::string(arg) + "'");
+      continue;
+    }
+    std::string_view name = arg, value;
+    if (const auto eq = arg.find('='); eq != std::string_view::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      problems.push_back(std::string(name) + " needs a value");
+      continue;
+    }
+    const auto number = [&](long long lo, long long hi, auto& out) {
+      long long v = 0;
+      if (parse_int(value, lo, hi, v))
+        out = static_cast<std::remove_reference_t<decltype(out)>>(v);
+      else
+        problems.push_back(std::string(name) + " '" + std::string(value) + "': expected an integer from " +
+                           std::to_string(lo) + " to " + std::to_string(hi));
+    };
+    const auto millis = [&](long long lo, long long hi, std::chrono::milliseconds& out) {
+      long long v = out.count();
+      number(lo, hi, v);
+      out = std::chrono::milliseconds(v);
+    };
+    const auto choice = [&](std::initializer_list<std::string_view> allowed) {
+      for (auto a : allowed)
+        if (value == a) return true;
+      std::string list;
+      for (auto a : allowed) list += (list.empty() ? "" : "|") + std::string(a);
+      problems.push_back(std::string(name) + " '" + std::string(value) + "': expected " + list);
+      return false;
+    };
+    if (name == "--extensions-dir") {
+      o.extensions_dir = std::string(value);
+      have_dir = true;
+    } else if (name == "--invocations") {
+      number(0, 100000, o.invocations);
+    } else if (name == "--lines") {
+      number(0, 100000, o.lines);
+    } else if (name == "--log-format") {
+      if (choice({"text", "json"}))
+        o.function.log_format = value == "json" ? elk::emulator::LogFormat::json : elk::emulator::LogFormat::text;
+    } else if (name == "--runtime") {
+      if (choice({"node", "python", "mixed"}))
+        o.function.runtime = value == "node"     ? elk::emulator::Runtime::node
+                             : value == "python" ? elk::emulator::Runtime::python
+                                                 : elk::emulator::Runtime::mixed;
+    } else if (name == "--function-name") {
+      const bool valid = !value.empty() && value.size() <= 64 &&
+                         value.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") ==
+                             std::string_view::npos;
+      if (valid)
+        o.function.function_name = std::string(value);
+      else
+        problems.push_back("--function-name '" + std::string(value) + "': 1 to 64 of A-Z a-z 0-9 - _");
+    } else if (name == "--memory-mb") {
+      number(128, 10240, o.function.memory_mb);
+    } else if (name == "--invoke-ms") {
+      millis(0, 900000, o.invoke);
+    } else if (name == "--function-timeout-ms") {
+      millis(1, 900000, o.function_timeout);
+    } else if (name == "--shutdown-deadline-ms") {
+      millis(0, 600000, o.shutdown_deadline);
+    } else if (name == "--idle-ms") {
+      millis(0, 3600000, o.idle);
+    } else if (name == "--shutdown-reason") {
+      if (value.empty()) problems.emplace_back("--shutdown-reason must not be empty");
+      o.shutdown_reason = std::string(value);
+    } else if (name == "--telemetry-api") {
+      if (choice({"on", "off"})) o.telemetry_api = value == "on";
+    } else if (name == "--port") {
+      number(0, 65535, o.port);
+    } else if (name == "--report") {
+      o.report = std::string(value);
+    } else if (name == "--summarize-dir") {
+      cli.summarize_dir = std::string(value);
+    } else {
+      problems.push_back("unknown option " + std::string(name));
+    }
+  }
+  if (!have_dir && !cli.help) problems.emplace_back("--extensions-dir is required");
+  if (o.invoke >= o.function_timeout) problems.emplace_back("--invoke-ms must be shorter than --function-timeout-ms");
+  return problems;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Cli cli;
+  if (const char* region = std::getenv("AWS_REGION"); region && *region) cli.options.function.region = region;
+  const auto problems = parse(argc, argv, cli);
+  if (cli.help) {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (!problems.empty()) {
+    for (const auto& p : problems) std::fprintf(stderr, "[emulator] error: %s\n", p.c_str());
+    std::fprintf(stderr, "[emulator] see lambda-emulator --help\n");
+    return elk::emulator::kExitInternal;
+  }
+  auto outcome = elk::emulator::run(cli.options);
+  if (cli.summarize_dir && outcome.exit_code != elk::emulator::kExitInternal) {
+    if (auto st = elk::emulator::summarize(*cli.summarize_dir, outcome.sent_tokens, std::cout); !st) {
+      std::fprintf(stderr, "[emulator] error: %s\n", st.error().message.c_str());
+      if (outcome.exit_code == elk::emulator::kExitOk) outcome.exit_code = elk::emulator::kExitInternal;
+    }
+  }
+  return outcome.exit_code;
+}
