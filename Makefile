@@ -5,6 +5,7 @@
 .PHONY: demo test build deps bench clean
 
 JOBS ?= 2
+BENCH_INVOCATIONS ?= 200
 CMAKE_COMMON = -G Ninja -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
 
 deps:
@@ -28,7 +29,12 @@ test:
 
 bench: build
 	@scripts/install-deps.sh bench
-	@scripts/bench.sh build/release
+	@cmake -S . -B build/bench $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Release -DELK_TESTS=OFF -DELK_BENCH=ON >/dev/null
+	@cmake --build build/bench -j $(JOBS) --target pipeline_bench
+	@echo "== record path: parse + enrich + encode, one core =="
+	@build/bench/bench/pipeline_bench --benchmark_min_time=1
+	@echo "== the extension under the emulator: $(BENCH_INVOCATIONS) invocations x 10 lines, file destination =="
+	@scripts/bench.sh build/release $(BENCH_INVOCATIONS) 10
 
 clean:
 	rm -rf build dist

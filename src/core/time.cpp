@@ -34,17 +34,33 @@ EpochMs now_epoch_ms() {
 }
 
 std::string format_iso8601_ms(EpochMs t) {
-  using namespace std::chrono;
-  const sys_time<milliseconds> tp{milliseconds{t.value}};
-  const auto day = floor<days>(tp);
-  const year_month_day ymd{day};
-  const hh_mm_ss hms{tp - day};
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                static_cast<int>(hms.seconds().count()), static_cast<int>(hms.subseconds().count()));
-  return buf;
+  // Written by hand: this runs once per document.
+  std::int64_t ms = t.value % 1000, secs = t.value / 1000;
+  if (ms < 0) ms += 1000, --secs;
+  std::int64_t days = secs / 86400, rem = secs % 86400;
+  if (rem < 0) rem += 86400, --days;
+  // Howard Hinnant's civil_from_days.
+  const std::int64_t z = days + 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2);
+  char buf[25] = "0000-00-00T00:00:00.000Z";
+  auto put = [&](int pos, int width, std::int64_t v) {
+    for (int i = pos + width - 1; i >= pos; --i, v /= 10) buf[i] = static_cast<char>('0' + v % 10);
+  };
+  put(0, 4, y);
+  put(5, 2, m);
+  put(8, 2, d);
+  put(11, 2, rem / 3600);
+  put(14, 2, rem / 60 % 60);
+  put(17, 2, rem % 60);
+  put(20, 3, ms);
+  return std::string(buf, 24);
 }
 
 std::optional<EpochMs> parse_iso8601(std::string_view s) {

@@ -31,6 +31,9 @@ struct Enricher::Fields {
 
 namespace {
 
+constexpr std::string_view ecs_member = R"("ecs":{"version":"8.11.0"})";
+static_assert(ecs_member.find(ecs_version) != std::string_view::npos, "ecs_member must carry ecs_version");
+
 const json::value* member(const json::value& v, std::string_view key) {
   const auto* o = v.if_object();
   return o ? o->if_contains(key) : nullptr;
@@ -111,8 +114,28 @@ void Enricher::on_invoke(std::string_view arn) {
   }
   if (parts.size() < 7 || parts[0] != "arn" || parts[2] != "lambda") return;
   if (context_.account_id.empty()) context_.account_id = std::string(parts[4]);
-  function_id_.clear();
-  for (std::size_t i = 0; i < 7; ++i) function_id_ += (i ? ":" : "") + std::string(parts[i]);
+  std::string id;
+  for (std::size_t i = 0; i < 7; ++i) id += (i ? ":" : "") + std::string(parts[i]);
+  if (id != function_id_) {
+    function_id_ = std::move(id);
+    render_constant_fields();
+  }
+}
+
+void Enricher::render_constant_fields() {
+  faas_constant_.clear();
+  JsonWriter f(faas_constant_);
+  f.field("name", context_.function_name);
+  if (!context_.function_version.empty()) f.field("version", context_.function_version);
+  if (!function_id_.empty()) f.field("id", function_id_);
+  cloud_constant_.clear();
+  JsonWriter c(cloud_constant_);
+  c.key("cloud"), c.begin_object();
+  c.field("provider", "aws");
+  if (!context_.region.empty()) c.field("region", context_.region);
+  if (!context_.account_id.empty()) c.key("account"), c.begin_object(), c.field("id", context_.account_id), c.end_object();
+  c.key("service"), c.begin_object(), c.field("name", "lambda"), c.end_object();
+  c.end_object();
 }
 
 std::optional<Document> Enricher::enrich(const telemetry::Event& ev) {
@@ -133,9 +156,11 @@ std::optional<Document> Enricher::enrich(const telemetry::Event& ev) {
 std::optional<Document> Enricher::log_record(const telemetry::Event& ev, Fields& f) {
   const bool function = ev.type == "function";
   if (const auto* s = ev.record.if_string()) {
-    if (function && parse_platform_line(*s)) {
-      text_platform_line(*s, f);
-      return Document{};
+    if (function) {
+      if (const auto pl = parse_platform_line(*s)) {
+        text_platform_line(*s, *pl, f);
+        return Document{};
+      }
     }
     const auto p = parse_log_line(*s);
     if (p.timestamp) f.timestamp = *p.timestamp;
@@ -176,8 +201,7 @@ std::optional<Document> Enricher::log_record(const telemetry::Event& ev, Fields&
   return Document{};
 }
 
-void Enricher::text_platform_line(std::string_view line, Fields& f) {
-  const auto p = *parse_platform_line(line);
+void Enricher::text_platform_line(std::string_view line, const PlatformLine& p, Fields& f) {
   f.message = strip_newlines(line);
   f.request_id = std::string(p.request_id);
   f.level = "info";
@@ -202,7 +226,9 @@ void Enricher::text_platform_line(std::string_view line, Fields& f) {
       f.lambda.emplace_back("status", p.status.empty() ? std::string_view("success") : p.status);
       if (!p.status.empty() && p.status != "success") {
         f.level = "error";
-        f.error_type = p.status == "timeout" ? "Sandbox.Timeout" : std::string(p.status);
+        f.error_type = !p.error_type.empty()    ? std::string(p.error_type)
+                       : p.status == "timeout" ? std::string("Sandbox.Timeout")
+                                               : std::string(p.status);
       }
       if (p.duration_ms) f.duration_ns = static_cast<std::int64_t>(*p.duration_ms * 1e6);
       break;
@@ -362,21 +388,14 @@ std::string Enricher::write(const telemetry::Event&, const Fields& f) const {
     w.end_object();
   }
   w.key("faas"), w.begin_object();
-  w.field("name", context_.function_name);
-  if (!context_.function_version.empty()) w.field("version", context_.function_version);
-  if (!function_id_.empty()) w.field("id", function_id_);
+  w.raw_members(faas_constant_);
   if (!f.request_id.empty()) {
     w.field("execution", f.request_id);
     const bool cold_type = context_.initialization_type != "provisioned-concurrency";
     w.field("coldstart", cold_type && f.request_id == first_request_);
   }
   w.end_object();
-  w.key("cloud"), w.begin_object();
-  w.field("provider", "aws");
-  if (!context_.region.empty()) w.field("region", context_.region);
-  if (!context_.account_id.empty()) w.key("account"), w.begin_object(), w.field("id", context_.account_id), w.end_object();
-  w.key("service"), w.begin_object(), w.field("name", "lambda"), w.end_object();
-  w.end_object();
+  w.raw_members(cloud_constant_);
   if (!f.trace_id.empty()) w.key("trace"), w.begin_object(), w.field("id", f.trace_id), w.end_object();
   if (!f.span_id.empty()) w.key("span"), w.begin_object(), w.field("id", f.span_id), w.end_object();
   if (!f.lambda.empty()) {
@@ -388,12 +407,12 @@ std::string Enricher::write(const telemetry::Event&, const Fields& f) const {
     bool opened = false;
     for (const auto& kv : *f.extra) {
       if (mapped_key(kv.key())) continue;
-      if (!opened) w.key(extra_root_), w.begin_object(), opened = true;
-      w.key(kv.key()), w.value(kv.value());
+      if (!opened) w.key_escaped(extra_root_), w.begin_object(), opened = true;
+      w.key_escaped(kv.key()), w.value(kv.value());
     }
     if (opened) w.end_object();
   }
-  w.key("ecs"), w.begin_object(), w.field("version", ecs_version), w.end_object();
+  w.raw_members(ecs_member);
   w.end_object();
   return out;
 }

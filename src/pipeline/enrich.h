@@ -37,7 +37,9 @@ struct EnrichStats {
 class Enricher {
  public:
   Enricher(FunctionContext context, Rules rules, std::string extra_fields_root = "labels")
-      : context_(std::move(context)), rules_(std::move(rules)), extra_root_(std::move(extra_fields_root)) {}
+      : context_(std::move(context)), rules_(std::move(rules)), extra_root_(std::move(extra_fields_root)) {
+    render_constant_fields();
+  }
 
   // The document for one record; nullopt when the rules filter the record out.
   [[nodiscard]] std::optional<Document> enrich(const telemetry::Event& event);
@@ -51,13 +53,17 @@ class Enricher {
   struct Fields;
   std::optional<Document> log_record(const telemetry::Event& event, Fields& f);
   void platform_record(const telemetry::Event& event, Fields& f);
-  void text_platform_line(std::string_view line, Fields& f);
+  void text_platform_line(std::string_view line, const struct PlatformLine& parsed, Fields& f);
   std::string write(const telemetry::Event& event, const Fields& f) const;
+  void render_constant_fields();
 
   FunctionContext context_;
   Rules rules_;
   std::string extra_root_;
   std::string function_id_;      // faas.id: the function ARN without version or alias
+  // The fields every document shares, rendered once: faas.name/version/id and the cloud object.
+  std::string faas_constant_;
+  std::string cloud_constant_;
   std::string current_request_;  // between platform.start and platform.runtimeDone
   std::string first_request_;    // the first invocation of this environment
   bool seen_start_ = false;

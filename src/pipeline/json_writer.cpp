@@ -1,5 +1,6 @@
 #include "pipeline/json_writer.h"
 
+#include <array>
 #include <charconv>
 #include <cmath>
 
@@ -29,6 +30,13 @@ std::size_t utf8_length(std::string_view s, std::size_t i) {
 
 }  // namespace
 
+// Bytes that go into a JSON string as they are: printable ASCII but '"' and '\\'.
+constexpr auto plain_bytes = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0x20; c < 0x80; ++c) t[c] = c != '"' && c != '\\';
+  return t;
+}();
+
 void JsonWriter::escape(std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out_.reserve(out_.size() + s.size() + 2);
@@ -36,7 +44,7 @@ void JsonWriter::escape(std::string_view s) {
   std::size_t run = 0;  // start of the pending run of bytes that need no escaping
   for (std::size_t i = 0; i < s.size();) {
     const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+    if (plain_bytes[c]) {
       ++i;
       continue;
     }
@@ -98,7 +106,7 @@ void JsonWriter::value(const boost::json::value& v) {
     case boost::json::kind::object:
       begin_object();
       for (const auto& kv : v.get_object()) {
-        key(kv.key());
+        key_escaped(kv.key());
         value(kv.value());
       }
       end_object();

@@ -32,12 +32,20 @@ class JsonWriter {
     out_ += ']';
     first_ = false;
   }
-  // A key; the next call writes its value.
+  // A key of ours (a literal with nothing to escape); the next call writes its value.
   void key(std::string_view k) {
+    comma();
+    out_ += '"';
+    out_ += k;
+    out_ += "\":";
+    first_ = true;  // the value follows without a comma
+  }
+  // A key from the outside world (a JSON log record's own keys): escaped.
+  void key_escaped(std::string_view k) {
     comma();
     escape(k);
     out_ += ':';
-    first_ = true;  // the value follows without a comma
+    first_ = true;
   }
   void string(std::string_view s) {
     comma();
@@ -54,6 +62,12 @@ class JsonWriter {
   }
   // Any Boost.JSON value, as is (strings re-escaped through the same rules).
   void value(const boost::json::value& v);
+
+  // Pre-rendered members ("key":value[,"key":value...]) appended as they are.
+  void raw_members(std::string_view fragment) {
+    comma();
+    out_ += fragment;
+  }
 
   // Shorthands for a key and its value.
   void field(std::string_view k, std::string_view v) { key(k), string(v); }

@@ -1,5 +1,6 @@
 #include "telemetry/parse.h"
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 
 #include "core/time.h"
@@ -8,7 +9,9 @@ namespace elk::telemetry {
 
 Result<Batch> parse_batch(std::string_view body, EpochMs received) {
   boost::system::error_code ec;
-  boost::json::value doc = boost::json::parse(body, ec);
+  // One arena per delivery: the records' strings and objects are freed together, with the batch.
+  auto arena = boost::json::make_shared_resource<boost::json::monotonic_resource>();
+  boost::json::value doc = boost::json::parse(body, ec, arena);
   if (ec) return fail("telemetry body is not JSON (" + ec.message() + ")");
   if (!doc.is_array()) return fail("telemetry body is JSON but not an array");
 
@@ -22,14 +25,14 @@ Result<Batch> parse_batch(std::string_view body, EpochMs received) {
       ++out.skipped;
       continue;
     }
-    Event ev;
-    ev.type = std::string(type->get_string());
-    if (const auto* t = obj->if_contains("time"); t && t->is_string()) ev.time = std::string(t->get_string());
-    const auto parsed = parse_iso8601(ev.time);
-    ev.time_ms = parsed ? *parsed : received;
-    if (ev.time.empty() || !parsed) ev.time = format_iso8601_ms(received);
-    if (auto* r = obj->if_contains("record")) ev.record = std::move(*r);
-    out.events.push_back(std::move(ev));
+    std::string time;
+    if (const auto* t = obj->if_contains("time"); t && t->is_string()) time = std::string(t->get_string());
+    const auto parsed = parse_iso8601(time);
+    if (!parsed) time = format_iso8601_ms(received);
+    // Move-constructed, so that the record keeps living in the arena instead of being copied out.
+    auto* r = obj->if_contains("record");
+    out.events.push_back(Event{std::string(type->get_string()), std::move(time), parsed ? *parsed : received,
+                               r ? boost::json::value(std::move(*r)) : boost::json::value(nullptr)});
   }
   return out;
 }

@@ -35,7 +35,9 @@ bool is_one_of(std::string_view v, std::initializer_list<std::string_view> set) 
   return false;
 }
 
-bool has_blank_or_eol(std::string_view s) { return s.find_first_of(" \t\r\n") != std::string_view::npos; }
+bool has_blank_or_eol(std::string_view s) {
+  return s.find_first_of(" \t\r\n") != std::string_view::npos;
+}
 
 void check_log_line(std::string_view input) {
   const ParsedLine p = elk::pipeline::parse_log_line(input);

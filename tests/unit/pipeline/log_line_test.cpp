@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <ostream>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -30,6 +31,11 @@ struct Case {
   std::string_view timestamp;  // ISO 8601 ms Z, "" for none
   std::string_view error_type;
 };
+
+// gtest prints a failing case by its name, not as bytes.
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.name;
+}
 
 std::string show(const std::optional<EpochMs>& t) {
   return t ? format_iso8601_ms(*t) : std::string();
@@ -518,6 +524,10 @@ struct RequestIdCase {
   std::string_view token;
   bool accepted;
 };
+
+void PrintTo(const RequestIdCase& c, std::ostream* os) {
+  *os << c.token;
+}
 
 class LooksLikeRequestIdTable : public ::testing::TestWithParam<RequestIdCase> {};
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -65,8 +66,9 @@ struct Case {
   std::string_view expected;  // describe() of the result
 };
 
-constexpr std::string_view kArn =
-    "arn:aws:lambda:eu-central-1::runtime:edb5a058bfa782cb9cedc6d534ac8b8c193bc28e9a9879d9f5ebaaf619cd0fc0";
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.name;
+}
 
 const Case kParsed[] = {
     {"StartWithLatestVersion", "START RequestId: 8f507cfc-xmpl-4697-b07a-ac58fc914c95 Version: $LATEST",
@@ -179,6 +181,10 @@ const Rejected kRejected[] = {
     {"UnknownKeyword", "EXTENSION Name: logship State: Ready Events: [INVOKE, SHUTDOWN]"},
     {"ColonlessGarbageField", "START RequestId: c0ffee00-1111-4222-8333-944455556666\t!!!"},
 };
+
+void PrintTo(const Rejected& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class ParsePlatformLineRejects : public ::testing::TestWithParam<Rejected> {};
 
