@@ -6,6 +6,7 @@
 
 JOBS ?= 2
 BENCH_INVOCATIONS ?= 200
+FUZZ_RUNS ?= 200000
 CMAKE_COMMON = -G Ninja -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
 
 deps:
@@ -24,6 +25,8 @@ test:
 	@cmake -S . -B build/debug $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Debug -DELK_SANITIZE=ON >/dev/null
 	@cmake --build build/debug -j $(JOBS)
 	@$(MAKE) --no-print-directory build
+	@echo "== fuzzing the parsers (libFuzzer, fixed number of runs) =="
+	@scripts/fuzz.sh $(FUZZ_RUNS)
 	@cd build/debug && ELK_RELEASE_BIN=$(CURDIR)/build/release/elk-extension \
 	  ctest --output-on-failure -j $(JOBS) --timeout 600
 

@@ -6,7 +6,7 @@ want=(g++ make cmake ninja-build ccache pkg-config file
       libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
       libssl-dev zlib1g-dev libzstd-dev)
 case "${1:-build}" in
-  test)  want+=(libgtest-dev libgmock-dev) ;;
+  test)  want+=(libgtest-dev libgmock-dev clang libclang-rt-14-dev) ;;
   bench) want+=(libbenchmark-dev jq) ;;
 esac
 missing=()
