@@ -439,6 +439,11 @@ void pretty_into(const json::value& v, std::string& out, int indent) {
     out += "\n";
     pad(indent);
     out += "]";
+  } else if (v.is_double()) {
+    // Boost.JSON writes 100.639 as 1.00639E2; show numbers as people write them.
+    char buf[32];
+    const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v.get_double());
+    out.append(buf, ec == std::errc{} ? end : buf);
   } else {
     out += json::serialize(v);
   }
