@@ -147,7 +147,15 @@ std::optional<Document> Enricher::enrich(const telemetry::Event& ev) {
   } else {
     platform_record(ev, f);
   }
-  Document d{write(ev, f), f.timestamp};
+  Document d{write(ev, f), f.timestamp, {}};
+  if (keep_raw_) {
+    JsonWriter w(d.raw);
+    w.begin_object();
+    w.field("time", ev.time);
+    w.field("type", ev.type);
+    w.key("record"), w.value(ev.record);
+    w.end_object();
+  }
   if (ev.type == "platform.runtimeDone" || ev.type == "platform.end") current_request_.clear();
   return d;
 }

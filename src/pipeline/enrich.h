@@ -18,6 +18,7 @@ inline constexpr std::string_view ecs_version = "8.11.0";
 struct Document {
   std::string json;  // one JSON object, no trailing newline
   EpochMs timestamp;
+  std::string raw;   // the telemetry record as received ({"time","type","record"}), when asked for
 };
 
 struct FunctionContext {
@@ -36,8 +37,9 @@ struct EnrichStats {
 
 class Enricher {
  public:
-  Enricher(FunctionContext context, Rules rules, std::string extra_fields_root = "labels")
-      : context_(std::move(context)), rules_(std::move(rules)), extra_root_(std::move(extra_fields_root)) {
+  Enricher(FunctionContext context, Rules rules, std::string extra_fields_root = "labels", bool keep_raw = false)
+      : context_(std::move(context)), rules_(std::move(rules)), extra_root_(std::move(extra_fields_root)),
+        keep_raw_(keep_raw) {
     render_constant_fields();
   }
 
@@ -60,6 +62,7 @@ class Enricher {
   FunctionContext context_;
   Rules rules_;
   std::string extra_root_;
+  bool keep_raw_;  // fill Document::raw (a destination ships records as received)
   std::string function_id_;      // faas.id: the function ARN without version or alias
   // The fields every document shares, rendered once: faas.name/version/id and the cloud object.
   std::string faas_constant_;

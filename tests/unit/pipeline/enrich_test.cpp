@@ -275,6 +275,14 @@ TEST(Enrich, ControlCharactersAndInvalidUtf8StillGiveValidJson) {
   EXPECT_NO_THROW((void)json::parse(d->json));
 }
 
+TEST(Enrich, KeepsTheRawRecordOnlyWhenAskedTo) {
+  telemetry::Event ev{"function", "2024-05-02T11:00:00.102Z", EpochMs{0}, json::value("hi\n")};
+  Enricher plain(context(), {});
+  EXPECT_TRUE(plain.enrich(ev)->raw.empty());
+  Enricher raw(context(), {}, "labels", true);
+  EXPECT_EQ(raw.enrich(ev)->raw, R"({"time":"2024-05-02T11:00:00.102Z","type":"function","record":"hi\n"})");
+}
+
 TEST(Enrich, APlainLineWithoutALevelIsInfo) {
   Enricher e(context(), {});
   telemetry::Event ev{"function", "", EpochMs{0}, json::value("hello from print()\n")};
