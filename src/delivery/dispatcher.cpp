@@ -40,6 +40,7 @@ boost::asio::awaitable<void> Dispatcher::deliver(std::vector<buffer::Batch> batc
 boost::asio::awaitable<void> Dispatcher::drain(Lane& lane, SteadyTime deadline) {
   using Kind = destinations::SendResult::Kind;
   while (!lane.queue.empty() && std::chrono::steady_clock::now() < deadline) {
+    merge_head(lane);
     const auto batch = lane.queue.front();
     const auto result = co_await lane.destination->send(*batch, deadline);
     const std::string dest(lane.destination->name());
@@ -54,9 +55,10 @@ boost::asio::awaitable<void> Dispatcher::drain(Lane& lane, SteadyTime deadline) 
         lane.stats.dropped_permanent += batch->documents.size();
         lane.queued_bytes -= batch->bytes;
         lane.queue.pop_front();
-        log_.error("destination " + dest + " refused " + std::to_string(batch->documents.size()) +
-                   " records for good: " + result.message + "; dropped (" +
-                   std::to_string(lane.stats.dropped_permanent) + " so far)");
+        if (lane.report.allow(std::chrono::steady_clock::now()))
+          log_.error("destination " + dest + " refused " + std::to_string(batch->documents.size()) +
+                     " records for good: " + result.message + "; dropped (" +
+                     std::to_string(lane.stats.dropped_permanent) + " so far; reported at most once a minute)");
         continue;
       case Kind::partial: {
         ++lane.stats.failed_attempts;
@@ -80,6 +82,21 @@ boost::asio::awaitable<void> Dispatcher::drain(Lane& lane, SteadyTime deadline) 
                 " records kept for the next flush");
     co_return;  // try again at the next flush
   }
+}
+
+void Dispatcher::merge_head(Lane& lane) {
+  const auto limit = lane.destination->max_batch_bytes();
+  if (limit == 0 || lane.queue.size() < 2) return;
+  std::size_t bytes = lane.queue.front()->bytes, n = 1;
+  while (n < lane.queue.size() && bytes + lane.queue[n]->bytes <= limit) bytes += lane.queue[n++]->bytes;
+  if (n == 1) return;
+  auto merged = std::make_shared<buffer::Batch>();
+  for (std::size_t i = 0; i < n; ++i) {
+    merged->bytes += lane.queue[i]->bytes;
+    merged->documents.insert(merged->documents.end(), lane.queue[i]->documents.begin(), lane.queue[i]->documents.end());
+  }
+  lane.queue.erase(lane.queue.begin(), lane.queue.begin() + static_cast<std::ptrdiff_t>(n));
+  lane.queue.push_front(std::move(merged));
 }
 
 std::size_t Dispatcher::queued_documents() const {

@@ -44,6 +44,8 @@ class Dispatcher {
   };
   boost::asio::awaitable<void> drain(Lane& lane, SteadyTime deadline);
   void push(Lane& lane, std::shared_ptr<const buffer::Batch> batch);
+  // Merges the batches at the head of the queue up to the destination's max_batch_bytes.
+  static void merge_head(Lane& lane);
 
   std::vector<Lane> lanes_;
   const Logger& log_;

@@ -2,6 +2,7 @@
 // classifies the answer; it never sleeps or retries — the delivery layer alone does that.
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <memory>
@@ -45,6 +46,11 @@ class Destination {
   [[nodiscard]] virtual std::string_view name() const = 0;
   // Delivers one batch before `deadline`, or says why not.
   [[nodiscard]] virtual boost::asio::awaitable<SendResult> send(const buffer::Batch& batch, SteadyTime deadline) = 0;
+  // Whether documents must carry the raw telemetry record (Document::raw).
+  [[nodiscard]] virtual bool needs_raw() const { return false; }
+  // The largest batch this destination takes at once; queued batches are merged up to it, so that,
+  // e.g., one flush becomes one S3 object. 0: batches as the batcher cut them.
+  [[nodiscard]] virtual std::size_t max_batch_bytes() const { return 0; }
 };
 
 // What a destination's factory may use.
@@ -53,6 +59,8 @@ struct Context {
   const pipeline::FunctionContext& function;
   std::string environment_id;  // unique per execution environment (extension process), for unique names
   const Logger& log;
+  boost::asio::any_io_executor executor;  // where network destinations run their connections
+  config::Environment environment;        // AWS credentials, region, endpoints, CA paths
 };
 
 // A destination kind: its name (as written in EXTENSION_LOG_DESTINATIONS), its settings rows and its

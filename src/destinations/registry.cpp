@@ -1,11 +1,12 @@
 #include "destinations/registry.h"
 
 #include "destinations/file.h"
+#include "destinations/s3.h"
 
 namespace elk::destinations {
 
 std::span<const DestinationType> destination_types() {
-  static const DestinationType types[] = {file_destination()};
+  static const DestinationType types[] = {file_destination(), s3_destination()};
   return types;
 }
 

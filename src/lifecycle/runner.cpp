@@ -177,11 +177,14 @@ asio::awaitable<Status> Runner::init(const ExtensionId& id) {
   function_.region = env("AWS_REGION").value_or(env("AWS_DEFAULT_REGION").value_or(""));
   function_.initialization_type = env("AWS_LAMBDA_INITIALIZATION_TYPE").value_or("on-demand");
 
-  destinations::Context ctx{config_, function_, random_hex(8), log_};
+  destinations::Context ctx{config_, function_, random_hex(8), log_, io_.get_executor(), env};
   auto dests = destinations::make_destinations(ctx);
   if (!dests) co_return std::unexpected(dests.error());
+  bool keep_raw = false;
+  for (const auto& d : *dests) keep_raw |= d->needs_raw();
   dispatcher_.emplace(std::move(*dests), log_, max_queued_bytes);
-  enricher_.emplace(function_, pipeline::rules_from(config_), config_.text(config::names::extra_fields_root));
+  enricher_.emplace(function_, pipeline::rules_from(config_), config_.text(config::names::extra_fields_root),
+                    keep_raw);
   const auto max_bytes = config_.integer(config::names::max_bytes);
   batcher_.emplace(buffer::Limits{static_cast<std::size_t>(config_.integer(config::names::max_items)),
                                   static_cast<std::size_t>(max_bytes),

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -17,6 +18,20 @@ struct Batch {
 
 // An error when the body is not a JSON array at all. Items without a string `type` are skipped and
 // counted; a missing `record` becomes null; a missing or malformed `time` takes `received`.
+// Exactly what Boost.JSON's DOM parse of the body gives (the body must be valid JSON throughout, nesting at
+// most 32 deep; of duplicate keys, the last wins), but read in one streaming pass: string records (text log
+// lines) are unescaped straight into the delivery's arena, and only object (or other non-string) records go
+// through Boost.JSON's parser, one record at a time.
 [[nodiscard]] Result<Batch> parse_batch(std::string_view body, EpochMs received);
+
+namespace detail {
+
+// The two halves of parse_batch, for tests and the fuzz target. The streaming reader alone: nullopt when it
+// does not read the body (then parse_batch asks the DOM parse, for its verdict and its error message).
+[[nodiscard]] std::optional<Batch> read_batch_streaming(std::string_view body, EpochMs received);
+// The reference: Boost.JSON's DOM parse of the whole body, then a walk over the items.
+[[nodiscard]] Result<Batch> parse_batch_dom(std::string_view body, EpochMs received);
+
+}  // namespace detail
 
 }  // namespace elk::telemetry

@@ -6,8 +6,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <cctype>
 #include <chrono>
 #include <fstream>
 #include <regex>
@@ -40,6 +43,61 @@ fs::path fresh_dir() {
 }
 
 }  // namespace
+
+namespace {
+
+std::string gunzip(const std::string& data) {
+  z_stream z{};
+  inflateInit2(&z, 15 + 32);
+  std::string out;
+  char buf[65536];
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    z.next_out = reinterpret_cast<Bytef*>(buf);
+    z.avail_out = sizeof buf;
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.append(buf, sizeof buf - z.avail_out);
+  }
+  inflateEnd(&z);
+  if (rc != Z_STREAM_END) throw std::runtime_error("not a complete gzip stream");
+  return out;
+}
+
+}  // namespace
+
+void collect_documents(RunResult& r, const fs::path& dir) {
+  std::vector<fs::path> files;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    const auto name = f.filename().string();
+    if (name.starts_with(".")) continue;  // temporary files
+    std::string text = slurp(f);
+    if (text.size() >= 2 && static_cast<unsigned char>(text[0]) == 0x1f && static_cast<unsigned char>(text[1]) == 0x8b)
+      text = gunzip(text);
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+      auto v = json::parse(line).as_object();
+      // An enriched document, or a raw telemetry record ({"time","type","record"}).
+      std::string action, message;
+      if (const auto* ev = v.if_contains("event")) {
+        action = std::string(ev->at("action").as_string());
+        if (const auto* m = v.if_contains("message"); m && m->is_string()) message = std::string(m->get_string());
+      } else if (const auto* t = v.if_contains("type")) {
+        action = std::string(t->as_string());
+        const auto& rec = v.at("record");
+        message = rec.is_string() ? std::string(rec.get_string()) : json::serialize(rec);
+      }
+      r.documents.push_back(std::move(v));
+      auto token = token_of(message);
+      if (!token.empty() && action == "function") r.file_tokens[fs::relative(f, dir).string()].push_back(token);
+    }
+  }
+}
 
 std::string token_of(std::string_view text) {
   static const std::regex re(R"(inv=\d+ line=\d+)");
@@ -112,24 +170,85 @@ RunResult run(const RunOptions& o) {
     auto v = json::parse(slurp(r.dir / "report.json"), ec);
     if (!ec && v.is_object()) r.report = v.as_object();
   }
-  std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator(r.dir / "out")) files.push_back(e.path());
-  std::sort(files.begin(), files.end());
-  for (const auto& f : files) {
-    if (f.extension() != ".ndjson") continue;
-    std::istringstream in(slurp(f));
-    std::string line;
-    while (std::getline(in, line)) {
-      auto v = json::parse(line);
-      r.documents.push_back(v.as_object());
-      if (const auto* m = v.as_object().if_contains("message"); m && m->is_string()) {
-        auto t = token_of(m->get_string());
-        const auto* action = v.as_object().at("event").as_object().if_contains("action");
-        if (!t.empty() && action && *action == "function") r.file_tokens[f.filename().string()].push_back(t);
-      }
-    }
-  }
+  collect_documents(r, r.dir / "out");
   return r;
+}
+
+namespace {
+
+std::vector<char*> c_strings(std::vector<std::string>& v) {
+  std::vector<char*> out;
+  for (auto& s : v) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+pid_t spawn(std::vector<std::string> argv, const std::string& output, std::vector<std::string> env) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  pid_t pid = -1;
+  auto args = c_strings(argv);
+  auto envp = c_strings(env);
+  const int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
+  return pid;
+}
+
+std::vector<std::string> environment_with(const std::map<std::string, std::string>& extra) {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e; ++e) {
+    std::string kv(*e);
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  for (const auto& [k, v] : extra) env[k] = v;
+  std::vector<std::string> out;
+  for (const auto& [k, v] : env) out.push_back(k + "=" + v);
+  return out;
+}
+
+}  // namespace
+
+Process::Process(std::vector<std::string> argv, const std::filesystem::path& output) : output_(output) {
+  pid_ = spawn(std::move(argv), output.string(), environment_with({}));
+}
+
+Process::~Process() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    int status;
+    ::waitpid(pid_, &status, 0);
+  }
+}
+
+long Process::wait_for_number_after(const std::string& prefix, int seconds) const {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < until) {
+    const auto text = slurp(output_);
+    if (auto p = text.find(prefix); p != std::string::npos) {
+      std::size_t i = p + prefix.size();
+      long v = 0;
+      bool any = false;
+      while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) v = v * 10 + (text[i++] - '0'), any = true;
+      if (any) return v;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return -1;
+}
+
+std::pair<int, std::string> run_command(const std::vector<std::string>& argv,
+                                        const std::map<std::string, std::string>& extra_env) {
+  const auto out = fs::temp_directory_path() / ("elk-cmd-" + std::to_string(::getpid()) + ".txt");
+  const pid_t pid = spawn(argv, out.string(), environment_with(extra_env));
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  auto text = slurp(out);
+  fs::remove(out);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), text};
 }
 
 std::vector<std::string> RunResult::sent_tokens() const {

@@ -4,6 +4,7 @@
 #include <boost/json/object.hpp>
 #include <filesystem>
 #include <map>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,29 @@ struct RunResult {
 };
 
 RunResult run(const RunOptions& options);
+
+// Reads every NDJSON file below `dir` (gzip'd or not; enriched documents or raw telemetry records)
+// into r.documents and r.file_tokens.
+void collect_documents(RunResult& r, const std::filesystem::path& dir);
+
+// A child process with its output in a file; killed (and reaped) when destroyed.
+class Process {
+ public:
+  Process(std::vector<std::string> argv, const std::filesystem::path& output);
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+  // Waits (up to `seconds`) for the output to contain `prefix` followed by a number; returns it or -1.
+  long wait_for_number_after(const std::string& prefix, int seconds) const;
+
+ private:
+  int pid_ = -1;
+  std::filesystem::path output_;
+};
+
+// Runs a command to completion; returns its exit code and output (stdout + stderr).
+std::pair<int, std::string> run_command(const std::vector<std::string>& argv,
+                                        const std::map<std::string, std::string>& extra_env = {});
 
 // The first "inv=I line=J" token in a text, or "".
 std::string token_of(std::string_view text);

@@ -21,7 +21,7 @@ struct FileDestinationTest : ::testing::Test {
   Result<std::unique_ptr<Destination>> make(const fs::path& directory) {
     config::Config cfg;
     cfg.set("EXTENSION_LOG_DESTINATION_FILE_DIRECTORY", directory.string());
-    return file_destination().make(Context{cfg, function, "env1", log});
+    return file_destination().make(Context{cfg, function, "env1", log, io.get_executor(), config::process_environment()});
   }
   static buffer::Batch batch(std::initializer_list<std::string> docs) {
     buffer::Batch b;

@@ -1,0 +1,279 @@
+#include "destinations/s3.h"
+
+#include <zlib.h>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <charconv>
+#include <cstdio>
+
+#include "aws/credentials.h"
+#include "aws/sigv4.h"
+#include "core/time.h"
+#include "http/client.h"
+#include "http/url.h"
+
+namespace elk::destinations {
+namespace {
+
+using config::Kind;
+using config::OnInvalid;
+
+constexpr std::string_view bucket_setting = "EXTENSION_LOG_DESTINATION_S3_BUCKET_NAME";
+constexpr std::string_view prefix_setting = "EXTENSION_LOG_DESTINATION_S3_OBJECT_NAME";
+constexpr std::string_view endpoint_setting = "EXTENSION_LOG_DESTINATION_S3_ENDPOINT";
+constexpr std::string_view path_style_setting = "EXTENSION_LOG_DESTINATION_S3_FORCE_PATH_STYLE";
+constexpr std::string_view key_format_setting = "EXTENSION_LOG_DESTINATION_S3_KEY_FORMAT";
+constexpr std::string_view format_setting = "EXTENSION_LOG_DESTINATION_S3_FORMAT";
+constexpr std::string_view compression_setting = "EXTENSION_LOG_DESTINATION_S3_COMPRESSION";
+constexpr std::string_view storage_class_setting = "EXTENSION_LOG_DESTINATION_S3_STORAGE_CLASS";
+constexpr std::string_view sse_setting = "EXTENSION_LOG_DESTINATION_S3_SSE";
+constexpr std::string_view kms_key_setting = "EXTENSION_LOG_DESTINATION_S3_SSE_KMS_KEY_ID";
+constexpr std::string_view max_object_setting = "EXTENSION_LOG_DESTINATION_S3_MAX_OBJECT_BYTES";
+constexpr std::string_view ca_file_setting = "EXTENSION_LOG_DESTINATION_S3_CA_FILE";
+
+constexpr config::Setting settings[] = {
+    {bucket_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject, "The bucket the logs go to.", "s3", true},
+    {prefix_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject,
+     "Key prefix of the objects (default: the function name).", "s3"},
+    {endpoint_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject,
+     "An S3-compatible endpoint, e.g. http://127.0.0.1:9000 (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, "
+     "else AWS S3 in AWS_REGION).",
+     "s3"},
+    {path_style_setting, Kind::choice, "auto", 0, 0, "", "auto|true|false", OnInvalid::reject,
+     "Path-style URLs (https://host/bucket/key); auto: virtual-hosted for AWS, path style for a custom endpoint.",
+     "s3"},
+    {key_format_setting, Kind::choice, "seed", 0, 0, "", "seed|partitioned", OnInvalid::reject,
+     "seed: <prefix>-<time>-<unique>.log; partitioned: <prefix>/year=/month=/day=/hour=/<function>-<time>-<unique>"
+     ".ndjson[.gz], ready for Athena and Glue.",
+     "s3"},
+    {format_setting, Kind::choice, "ndjson", 0, 0, "", "ndjson|raw", OnInvalid::reject,
+     "ndjson: the enriched documents; raw: the telemetry records as Lambda sent them. One per line.", "s3"},
+    {compression_setting, Kind::choice, "auto", 0, 0, "", "auto|none|gzip", OnInvalid::reject,
+     "gzip sets Content-Encoding and adds .gz to partitioned keys; auto: none for the seed key format, gzip for "
+     "partitioned.",
+     "s3"},
+    {storage_class_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject,
+     "x-amz-storage-class, e.g. STANDARD_IA or INTELLIGENT_TIERING (default: the bucket's, STANDARD).", "s3"},
+    {sse_setting, Kind::choice, "none", 0, 0, "", "none|AES256|aws:kms", OnInvalid::reject,
+     "Server-side encryption requested per object (buckets encrypt with SSE-S3 by default anyway).", "s3"},
+    {kms_key_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject,
+     "With aws:kms: the KMS key id or ARN (default: the account's aws/s3 key).", "s3"},
+    {max_object_setting, Kind::integer, "8388608", 65536, 67108864, "bytes", "", OnInvalid::clamp,
+     "Largest object written at once; a larger flush is split into several objects.", "s3"},
+    {ca_file_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject,
+     "PEM file of the CA that signed a custom endpoint's certificate (default: the system's CA bundle).", "s3"},
+};
+
+std::string xml_element(std::string_view xml, std::string_view name) {
+  const std::string open = "<" + std::string(name) + ">", close = "</" + std::string(name) + ">";
+  const auto b = xml.find(open);
+  if (b == std::string_view::npos) return {};
+  const auto e = xml.find(close, b + open.size());
+  if (e == std::string_view::npos) return {};
+  return std::string(xml.substr(b + open.size(), e - b - open.size()));
+}
+
+std::optional<std::chrono::milliseconds> retry_after(const http::Response& r) {
+  const auto h = r.header("Retry-After");
+  if (!h) return std::nullopt;
+  long seconds = 0;
+  const auto [p, ec] = std::from_chars(h->data(), h->data() + h->size(), seconds);
+  if (ec != std::errc{} || seconds < 0) return std::nullopt;
+  return std::chrono::seconds(std::min(seconds, 300L));
+}
+
+class S3Destination final : public Destination {
+ public:
+  struct Options {
+    std::string bucket;
+    s3::KeyParts key;
+    http::Url url;          // origin (+ /bucket for path style)
+    std::string key_base;   // target path before the key: "" or "/<bucket>"
+    std::string region;
+    std::string storage_class, sse, kms_key_id;
+    std::size_t max_object_bytes;
+    aws::Credentials credentials;
+    std::string environment_id;
+  };
+
+  S3Destination(Options o, std::unique_ptr<http::Client> client)
+      : o_(std::move(o)), client_(std::move(client)) {}
+
+  std::string_view name() const override { return "s3"; }
+  bool needs_raw() const override { return o_.key.raw; }
+  std::size_t max_batch_bytes() const override { return o_.max_object_bytes; }
+
+  boost::asio::awaitable<SendResult> send(const buffer::Batch& batch, SteadyTime deadline) override {
+    // One object per piece of at most max_object_bytes (a batch is merged up to it by the dispatcher).
+    std::size_t begin = 0;
+    while (begin < batch.documents.size()) {
+      std::string body;
+      std::size_t end = begin;
+      for (; end < batch.documents.size(); ++end) {
+        const auto& d = batch.documents[end];
+        const std::string& line = o_.key.raw ? d.raw : d.json;
+        if (end > begin && body.size() + line.size() + 1 > o_.max_object_bytes) break;
+        body += line;
+        body += '\n';
+      }
+      auto result = co_await put(std::move(body), deadline);
+      if (result.kind != SendResult::Kind::ok) {
+        if (begin == 0) co_return result;
+        // The first objects are stored: only the rest is to be retried.
+        SendResult partial{SendResult::Kind::partial, result.message, result.retry_after, {}};
+        for (std::size_t i = begin; i < batch.documents.size(); ++i) partial.failed.push_back(i);
+        co_return partial;
+      }
+      begin = end;
+    }
+    co_return SendResult::ok();
+  }
+
+ private:
+  boost::asio::awaitable<SendResult> put(std::string body, SteadyTime deadline) {
+    const auto key = s3::object_key(o_.key, now_epoch_ms(),
+                                    o_.environment_id + "-" + std::to_string(++sequence_));
+    http::Request req;
+    req.method = "PUT";
+    req.target = o_.url.path + o_.key_base + "/" + aws::uri_encode(key, false);
+    if (o_.key.gzip) {
+      body = s3::gzip(body);
+      req.headers.push_back({"Content-Encoding", "gzip"});
+    }
+    req.headers.push_back({"Content-Type", "application/x-ndjson"});
+    if (!o_.storage_class.empty()) req.headers.push_back({"x-amz-storage-class", o_.storage_class});
+    if (!o_.sse.empty() && o_.sse != "none") {
+      req.headers.push_back({"x-amz-server-side-encryption", o_.sse});
+      if (o_.sse == "aws:kms" && !o_.kms_key_id.empty())
+        req.headers.push_back({"x-amz-server-side-encryption-aws-kms-key-id", o_.kms_key_id});
+    }
+    req.body = std::move(body);
+    aws::SigningParams params{o_.region, "s3", std::chrono::system_clock::now(), true, true};
+    auto signed_ = aws::sign(req, o_.url.host_header(), o_.credentials, params);
+    if (!signed_) co_return SendResult::permanent("cannot sign the request: " + signed_.error().message);
+
+    const std::string where = "s3://" + o_.bucket + "/" + key;
+    auto res = co_await client_->send(std::move(req), deadline);
+    if (!res) co_return SendResult::retryable("PUT " + where + " failed: " + res.error().message);
+    if (res->status >= 200 && res->status < 300) co_return SendResult::ok();
+    const auto err = s3::parse_error(res->body);
+    const std::string what = "PUT " + where + " answered " + std::to_string(res->status) +
+                             (err.code.empty() ? "" : " " + err.code) + (err.message.empty() ? "" : ": " + err.message);
+    if (res->status >= 500 || res->status == 429 || err.code == "SlowDown" || err.code == "RequestTimeout" ||
+        err.code == "InternalError" || err.code == "ServiceUnavailable" || err.code == "RequestTimeTooSkewed")
+      co_return SendResult::retryable(what, retry_after(*res));
+    std::string hint;
+    if (err.code == "AccessDenied" || res->status == 403)
+      hint = "; the function's execution role needs s3:PutObject on arn:aws:s3:::" + o_.bucket + "/*" +
+             (o_.sse == "aws:kms" ? " and kms:GenerateDataKey on the key" : "");
+    if (err.code == "NoSuchBucket")
+      hint = "; check " + std::string(bucket_setting) + " (and that the bucket is in " + o_.region + ")";
+    if (err.code == "InvalidAccessKeyId" || err.code == "SignatureDoesNotMatch" || err.code == "ExpiredToken" ||
+        err.code == "InvalidToken")
+      hint = "; the credentials in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN were refused";
+    co_return SendResult::permanent(what + hint);
+  }
+
+  Options o_;
+  std::unique_ptr<http::Client> client_;
+  std::uint64_t sequence_ = 0;
+};
+
+Result<std::unique_ptr<Destination>> make(const Context& ctx) {
+  const auto& c = ctx.config;
+  S3Destination::Options o;
+  o.bucket = c.text(bucket_setting);
+  auto region = aws::region_from_environment(ctx.environment);
+  if (!region) return fail("the s3 destination needs a region: " + region.error().message);
+  o.region = *region;
+  auto credentials = aws::credentials_from_environment(ctx.environment);
+  if (!credentials) return fail("the s3 destination needs credentials: " + credentials.error().message);
+  o.credentials = std::move(*credentials);
+
+  std::string endpoint = c.text(endpoint_setting);
+  std::string endpoint_from = std::string(endpoint_setting);
+  for (const char* name : {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"})
+    if (endpoint.empty()) {
+      endpoint = ctx.environment(name).value_or("");
+      endpoint_from = name;
+    }
+  const bool custom = !endpoint.empty();
+  const auto path_style_text = c.text(path_style_setting);
+  const bool path_style = path_style_text == "true" || (path_style_text == "auto" && custom) ||
+                          o.bucket.find('.') != std::string::npos;  // dotted names break the TLS wildcard
+  if (!custom)
+    endpoint = path_style ? "https://s3." + o.region + ".amazonaws.com"
+                          : "https://" + o.bucket + ".s3." + o.region + ".amazonaws.com";
+  else if (!path_style) {
+    // Virtual-hosted on a custom endpoint: the bucket becomes the first label of its host.
+    auto base = http::parse_url(endpoint);
+    if (!base) return fail(endpoint_from + "='" + endpoint + "': " + base.error().message);
+    endpoint = base->scheme + "://" + o.bucket + "." + base->host + ":" + std::to_string(base->port) + base->path;
+  }
+  auto url = http::parse_url(endpoint);
+  if (!url) return fail(endpoint_from + "='" + endpoint + "': " + url.error().message);
+  o.url = *url;
+  o.key_base = path_style ? "/" + aws::uri_encode(o.bucket, true) : "";
+
+  o.key.function = ctx.function.function_name.empty() ? "lambda" : ctx.function.function_name;
+  o.key.prefix = c.text(prefix_setting).empty() ? o.key.function : c.text(prefix_setting);
+  o.key.partitioned = c.text(key_format_setting) == "partitioned";
+  o.key.raw = c.text(format_setting) == "raw";
+  const auto compression = c.text(compression_setting);
+  o.key.gzip = compression == "gzip" || (compression == "auto" && o.key.partitioned);
+  o.storage_class = c.text(storage_class_setting);
+  o.sse = c.text(sse_setting);
+  o.kms_key_id = c.text(kms_key_setting);
+  if (!o.kms_key_id.empty() && o.sse != "aws:kms")
+    return fail(std::string(kms_key_setting) + " is set but " + std::string(sse_setting) + " is not aws:kms");
+  o.max_object_bytes = static_cast<std::size_t>(c.integer(max_object_setting));
+  o.environment_id = ctx.environment_id;
+
+  http::TlsOptions tls;
+  tls.ca_file = c.text(ca_file_setting);
+  auto client = http::Client::make(ctx.executor, o.url, tls, ctx.environment);
+  if (!client) return fail("the s3 destination cannot reach " + o.url.origin() + ": " + client.error().message);
+  return std::make_unique<S3Destination>(std::move(o), std::move(*client));
+}
+
+}  // namespace
+
+namespace s3 {
+
+std::string object_key(const KeyParts& p, EpochMs t, std::string_view unique) {
+  const std::string iso = format_iso8601_ms(t);  // 2024-05-02T10:15:30.520Z
+  if (!p.partitioned) return p.prefix + "-" + iso + "-" + std::string(unique) + ".log";
+  std::string compact = iso;
+  std::erase(compact, ':');
+  std::erase(compact, '-');
+  std::string key = p.prefix + "/year=" + iso.substr(0, 4) + "/month=" + iso.substr(5, 2) + "/day=" +
+                    iso.substr(8, 2) + "/hour=" + iso.substr(11, 2) + "/" + p.function + "-" + compact + "-" +
+                    std::string(unique) + ".ndjson";
+  if (p.gzip) key += ".gz";
+  return key;
+}
+
+S3Error parse_error(std::string_view xml) { return {xml_element(xml, "Code"), xml_element(xml, "Message")}; }
+
+std::string gzip(std::string_view data) {
+  z_stream z{};
+  deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&z, static_cast<uLong>(data.size())) + 32, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+}  // namespace s3
+
+const DestinationType& s3_destination() {
+  static const DestinationType type{"s3", settings, &make};
+  return type;
+}
+
+}  // namespace elk::destinations
