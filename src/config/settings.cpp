@@ -13,8 +13,9 @@ namespace {
 using namespace std::string_view_literals;
 
 constexpr Setting general[] = {
-    {names::destinations, Kind::list, "", 0, 0, "", "", OnInvalid::reject,
-     "Where the logs go: a comma-separated list of destination names; several at once are allowed."},
+    {names::destinations, Kind::list, "s3", 0, 0, "", "", OnInvalid::reject,
+     "Where the logs go: a comma-separated list of destination names; several at once are allowed. The "
+     "default, s3, is the seed extension's one destination."},
     {names::max_items, Kind::integer, "10000", 1000, 10000, "items", "", OnInvalid::clamp,
      "Most records in one Telemetry API delivery and in one batch of ours."},
     {names::max_bytes, Kind::integer, "262144", 262144, 1048576, "bytes", "", OnInvalid::clamp,
@@ -146,8 +147,11 @@ Loaded load(std::span<const Setting> rows, const Environment& env) {
 
   // Which destinations are on decides which destination rows apply.
   std::set<std::string, std::less<>> enabled;
-  if (auto raw = env(names::destinations))
-    for (auto& d : split_list(*raw)) enabled.insert(d);
+  auto chosen = env(names::destinations);
+  if (!chosen || trim(*chosen).empty())
+    for (const auto& r : rows)
+      if (r.name == names::destinations) chosen = std::string(r.default_value);
+  for (auto& d : split_list(chosen.value_or(""))) enabled.insert(d);
 
   for (const auto& row : rows) {
     if (!row.destination.empty() && !enabled.contains(row.destination)) continue;
@@ -155,10 +159,9 @@ Loaded load(std::span<const Setting> rows, const Environment& env) {
     const auto raw = env(row.name);
     const std::string given = raw ? trim(*raw) : std::string();
     if (given.empty()) {
-      if (row.required || (row.name == names::destinations)) {
+      if (row.required) {
         std::string msg = name + " is required";
         if (!row.destination.empty()) msg += " by the " + std::string(row.destination) + " destination";
-        if (row.name == names::destinations) msg += " (one or more of: " + join(dest_names, ", ") + ")";
         msg += ": " + std::string(row.help);
         out.errors.push_back(std::move(msg));
         continue;
@@ -230,7 +233,7 @@ Environment process_environment() {
 namespace {
 std::string default_text(const Setting& r) {
   if (r.required) return "(required)";
-  if (r.default_value.empty()) return r.name == names::destinations ? "(required)" : "(none)";
+  if (r.default_value.empty()) return "(none)";
   return std::string(r.default_value);
 }
 std::string allowed_text(const Setting& r, const std::string& dest_choices) {

@@ -285,7 +285,7 @@ class Reader {
   }
 
   // A record that is not a string: Boost.JSON's parser, on this value only, into the delivery's arena.
-  bool record_value(json::value& record) {
+  bool record_value(std::optional<json::value>& record) {
     if (!parser_) {
       json::parse_options options;
       options.max_depth = kMemberDepth;
@@ -295,7 +295,7 @@ class Reader {
     json::error_code ec;
     const auto n = parser_->write_some(p_, static_cast<std::size_t>(end_ - p_), ec);
     if (ec) return false;
-    record = parser_->release();
+    record.emplace(parser_->release());
     p_ += n;
     return true;
   }
@@ -305,8 +305,9 @@ class Reader {
     ++p_;
     ws();
     std::string_view type, time;
-    bool type_is_string = false, time_is_string = false, has_record = false;
-    json::value record;
+    bool type_is_string = false, time_is_string = false;
+    // Constructed in place: assigning a value of the arena to one of the default storage would copy it.
+    std::optional<json::value> record;
     if (p_ != end_ && *p_ == '}') {
       ++p_;
       ++out.skipped;
@@ -335,11 +336,10 @@ class Reader {
           if (is_string) {
             std::string_view text;
             if (!string(record_, text)) return false;
-            record = json::value(json::string_view(text.data(), text.size()), arena_);
+            record.emplace(json::string_view(text.data(), text.size()), arena_);
           } else if (!record_value(record)) {
             return false;
           }
-          has_record = true;
           break;
         case Key::other:
           if (!skip_value(kMemberDepth)) return false;
@@ -364,7 +364,7 @@ class Reader {
     if (!parsed && received_text_.empty()) received_text_ = format_iso8601_ms(received_);
     out.events.push_back(Event{std::string(type), parsed ? std::string(time) : received_text_,
                                parsed ? *parsed : received_,
-                               has_record ? std::move(record) : json::value(nullptr)});
+                               record ? std::move(*record) : json::value(nullptr)});
     return true;
   }
 

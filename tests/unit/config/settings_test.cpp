@@ -87,13 +87,18 @@ TEST(Settings, RejectedValuesAreErrorsNamingVariableValueAndRange) {
 TEST(Settings, AnUnknownDestinationIsAnError) {
   const auto l = load_with({{"EXTENSION_LOG_DESTINATIONS", "file,kafka"}});
   ASSERT_EQ(l.errors.size(), 1u);
-  EXPECT_EQ(l.errors[0], "EXTENSION_LOG_DESTINATIONS='file,kafka': unknown destination 'kafka'; allowed: file");
+  EXPECT_EQ(l.errors[0], "EXTENSION_LOG_DESTINATIONS='file,kafka': unknown destination 'kafka'; allowed: file, s3");
 }
 
-TEST(Settings, NoDestinationIsAnError) {
+TEST(Settings, WithoutDestinationsTheSeedsS3IsUsedAndItsBucketDemanded) {
   const auto l = load(destinations::all_settings(), env_of({}));
   ASSERT_EQ(l.errors.size(), 1u);
-  EXPECT_NE(l.errors[0].find("EXTENSION_LOG_DESTINATIONS is required"), std::string::npos) << l.errors[0];
+  EXPECT_NE(l.errors[0].find("EXTENSION_LOG_DESTINATION_S3_BUCKET_NAME is required by the s3 destination"),
+            std::string::npos)
+      << l.errors[0];
+  const auto ok = load(destinations::all_settings(), env_of({{"EXTENSION_LOG_DESTINATION_S3_BUCKET_NAME", "b"}}));
+  EXPECT_TRUE(ok.errors.empty());
+  EXPECT_EQ(ok.config.text(names::destinations), "s3");
 }
 
 TEST(Settings, ADestinationsRequiredSettingIsDemandedOnlyWhenItIsOn) {
