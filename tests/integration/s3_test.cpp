@@ -26,18 +26,31 @@ const std::map<std::string, std::string> s3rver_credentials = {
 // s3rver with the bucket, and the verifying proxy in front of it.
 class S3Server {
  public:
-  explicit S3Server(std::vector<std::string> proxy_args = {}) {
+  struct Tls {};
+  // s3rver itself speaking HTTPS with a certificate for 127.0.0.1 made for the test (no proxy).
+  explicit S3Server(Tls) : S3Server(std::vector<std::string>{}, true) {}
+
+  explicit S3Server(std::vector<std::string> proxy_args = {}, bool tls = false) {
     static int n = 0;
     dir_ = fs::temp_directory_path() / ("elk-s3-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "data");
     const fs::path s3rver = fs::path(ELK_SOURCE_DIR) / "build/test-tools/node_modules/.bin/s3rver";
     if (!fs::exists(s3rver)) throw std::runtime_error(s3rver.string() + " is missing: run scripts/test-tools.sh");
-    s3rver_.emplace(std::vector<std::string>{s3rver.string(), "-d", (dir_ / "data").string(), "-a", "127.0.0.1",
-                                             "-p", "0", "--configure-bucket", bucket},
-                    dir_ / "s3rver.txt");
+    std::vector<std::string> server_args{s3rver.string(), "-d", (dir_ / "data").string(), "-a", "127.0.0.1",
+                                  "-p", "0", "--configure-bucket", bucket};
+    if (tls) {
+      auto [rc, out] = run_command({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                                    "-keyout", (dir_ / "key.pem").string(), "-out", cert().string()});
+      if (rc != 0) throw std::runtime_error("openssl req failed: " + out);
+      server_args.insert(server_args.end(), {"--key", (dir_ / "key.pem").string(), "--cert", cert().string()});
+    }
+    s3rver_.emplace(server_args, dir_ / "s3rver.txt");
     s3rver_port_ = s3rver_->wait_for_number_after("listening on 127.0.0.1:", 30);
     if (s3rver_port_ <= 0) throw std::runtime_error("s3rver did not start");
+    tls_ = tls;
+    if (tls) return;
     std::vector<std::string> args = {"/usr/bin/python3", std::string(ELK_SOURCE_DIR) + "/tests/integration/s3_proxy.py",
                                      "--upstream", "127.0.0.1:" + std::to_string(s3rver_port_)};
     args.insert(args.end(), proxy_args.begin(), proxy_args.end());
@@ -52,13 +65,16 @@ class S3Server {
     fs::remove_all(dir_, ec);
   }
 
-  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(proxy_port_); }
-  std::string direct() const { return "http://127.0.0.1:" + std::to_string(s3rver_port_); }
+  std::string endpoint() const {
+    return tls_ ? direct() : "http://127.0.0.1:" + std::to_string(proxy_port_);
+  }
+  std::string direct() const { return (tls_ ? "https://" : "http://") + std::string("127.0.0.1:") + std::to_string(s3rver_port_); }
+  fs::path cert() const { return dir_ / "cert.pem"; }
 
   // Every key in the bucket, read with awscli.
   std::vector<std::string> keys() const {
-    auto [rc, out] = run_command({aws_cli, "--endpoint-url", direct(), "s3api", "list-objects-v2", "--bucket", bucket,
-                                  "--output", "json"},
+    auto [rc, out] = run_command({aws_cli, "--endpoint-url", direct(), "--ca-bundle", cert().string(), "s3api",
+                                  "list-objects-v2", "--bucket", bucket, "--output", "json"},
                                  s3rver_credentials);
     if (rc != 0) throw std::runtime_error("aws s3api list-objects-v2 failed: " + out);
     std::vector<std::string> keys;
@@ -70,8 +86,8 @@ class S3Server {
   }
   // Downloads the whole bucket with awscli into `into`.
   void download(const fs::path& into) const {
-    auto [rc, out] = run_command({aws_cli, "--endpoint-url", direct(), "s3", "cp", "--recursive", "--quiet",
-                                  "s3://" + bucket, into.string()},
+    auto [rc, out] = run_command({aws_cli, "--endpoint-url", direct(), "--ca-bundle", cert().string(), "s3", "cp",
+                                  "--recursive", "--quiet", "s3://" + bucket, into.string()},
                                  s3rver_credentials);
     if (rc != 0) throw std::runtime_error("aws s3 cp failed: " + out);
   }
@@ -90,6 +106,7 @@ class S3Server {
   fs::path dir_;
   std::optional<Process> s3rver_, proxy_;
   long s3rver_port_ = 0, proxy_port_ = 0;
+  bool tls_ = false;
 };
 
 RunOptions s3_run(const S3Server& s3, int invocations, std::map<std::string, std::string> extra = {}) {
@@ -202,6 +219,23 @@ TEST(S3, TwoAnswersOf503ThenSuccessLoseNothingAndDoubleNothing) {
   expect_every_line_once(r, 6 * 5);
   EXPECT_NE(r.output.find("503 SlowDown"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("failed attempts 2"), std::string::npos) << r.output;
+}
+
+TEST(S3, ShipsOverHttpsVerifyingTheServersCertificate) {
+  S3Server s3{S3Server::Tls{}};
+  auto r = run(s3_run(s3, 5, {{"EXTENSION_LOG_DESTINATION_S3_CA_FILE", s3.cert().string()}}));
+  EXPECT_EQ(r.emulator_exit, 0) << r.output;
+  read_back(s3, r);
+  expect_every_line_once(r, 5 * 5);
+}
+
+TEST(S3, RefusesAServerItCannotVerifyAndSaysWhy) {
+  S3Server s3{S3Server::Tls{}};
+  auto r = run(s3_run(s3, 2, {{"SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt"}}));
+  EXPECT_EQ(r.extension().at("exitCode"), 0) << r.output;
+  EXPECT_TRUE(s3.keys().empty());
+  EXPECT_NE(r.output.find("certificate"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("NOT delivered"), std::string::npos) << r.output;
 }
 
 TEST(S3, AMissingBucketSettingFailsInitNamingIt) {
