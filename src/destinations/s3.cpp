@@ -205,9 +205,12 @@ Result<std::unique_ptr<Destination>> make(const Context& ctx) {
     endpoint = path_style ? "https://s3." + o.region + ".amazonaws.com"
                           : "https://" + o.bucket + ".s3." + o.region + ".amazonaws.com";
   else if (!path_style) {
-    // Virtual-hosted on a custom endpoint: the bucket becomes the first label of its host.
+    // Virtual-hosted on a custom endpoint: the bucket becomes the first label of its host name.
     auto base = http::parse_url(endpoint);
     if (!base) return fail(endpoint_from + "='" + endpoint + "': " + base.error().message);
+    if (base->host.find(':') != std::string::npos)
+      return fail(endpoint_from + "='" + endpoint + "': an IPv6 endpoint needs path-style URLs (" +
+                  std::string(path_style_setting) + "=true or auto)");
     endpoint = base->scheme + "://" + o.bucket + "." + base->host + ":" + std::to_string(base->port) + base->path;
   }
   auto url = http::parse_url(endpoint);

@@ -44,8 +44,10 @@ constexpr auto max_idle_age = std::chrono::seconds(30);
 constexpr SteadyTime no_deadline = SteadyTime::max();
 
 void arm(beast::tcp_stream& s, SteadyTime deadline) {
-  if (deadline == no_deadline) s.expires_never();
-  else s.expires_at(deadline);
+  if (deadline == no_deadline)
+    s.expires_never();
+  else
+    s.expires_at(deadline);
 }
 
 struct Connection {
@@ -169,15 +171,17 @@ struct Lookup {
 };
 
 asio::awaitable<std::pair<error_code, std::vector<tcp::endpoint>>> resolve(const asio::any_io_executor& ex,
-                                                                            const std::string& host,
-                                                                            std::uint16_t port, SteadyTime deadline) {
+                                                                           const std::string& host, std::uint16_t port,
+                                                                           SteadyTime deadline) {
   error_code ec;
   const auto address = asio::ip::make_address(host, ec);
   if (!ec) co_return std::pair{error_code{}, std::vector{tcp::endpoint(address, port)}};
 
   auto lookup = std::make_shared<Lookup>(ex);
-  if (deadline != no_deadline) lookup->wake.expires_at(deadline);
-  else lookup->wake.expires_at(asio::steady_timer::time_point::max());
+  if (deadline != no_deadline)
+    lookup->wake.expires_at(deadline);
+  else
+    lookup->wake.expires_at(asio::steady_timer::time_point::max());
   lookup->resolver.async_resolve(host, std::to_string(port),
                                  [lookup](const error_code& rec, const tcp::resolver::results_type& results) {
                                    lookup->done = true;
@@ -198,8 +202,7 @@ asio::awaitable<std::pair<error_code, std::vector<tcp::endpoint>>> resolve(const
 struct Client::Impl {
   Impl(asio::any_io_executor ex, Url url) : executor(std::move(ex)), origin(std::move(url)), name(origin.origin()) {}
 
-  static asio::awaitable<ClientResult<Response>> send(std::shared_ptr<Impl> self, Request request,
-                                                      SteadyTime deadline);
+  static asio::awaitable<ClientResult<Response>> send(std::shared_ptr<Impl> self, Request request, SteadyTime deadline);
   asio::awaitable<ClientResult<std::unique_ptr<Connection>>> connect(SteadyTime deadline);
   asio::awaitable<std::optional<ClientError>> handshake(TlsStream& stream, SteadyTime deadline);
 
@@ -281,8 +284,7 @@ asio::awaitable<std::optional<ClientError>> Client::Impl::handshake(TlsStream& s
   arm(beast::get_lowest_layer(stream), deadline);
   auto [hec] = co_await stream.async_handshake(ssl::stream_base::client, use_tuple);
   if (!hec) co_return std::nullopt;
-  if (hec == beast::error::timeout)
-    co_return ClientError{Kind::timeout, "timed out in the TLS handshake with " + name};
+  if (hec == beast::error::timeout) co_return ClientError{Kind::timeout, "timed out in the TLS handshake with " + name};
   std::string why = hec.message();
   if (const long result = SSL_get_verify_result(ssl); verify && result != X509_V_OK)
     why = std::string("certificate not accepted: ") + X509_verify_cert_error_string(result);
@@ -291,7 +293,7 @@ asio::awaitable<std::optional<ClientError>> Client::Impl::handshake(TlsStream& s
 }
 
 asio::awaitable<ClientResult<Response>> Client::Impl::send(std::shared_ptr<Impl> self, Request request,
-                                                            SteadyTime deadline) {
+                                                           SteadyTime deadline) {
   if (auto why = malformed(request))
     co_return std::unexpected(ClientError{Kind::io, "refusing to send to " + self->name + ": " + *why});
   if (deadline != no_deadline && std::chrono::steady_clock::now() >= deadline)
@@ -380,15 +382,22 @@ asio::awaitable<ClientResult<Response>> Client::send(Request request, SteadyTime
   return Impl::send(impl_, std::move(request), deadline);
 }
 
-const Url& Client::origin() const { return impl_->origin; }
-const std::string& Client::ca_source() const { return impl_->ca_source; }
-std::size_t Client::idle_connections() const { return impl_->idle.size(); }
+const Url& Client::origin() const {
+  return impl_->origin;
+}
+const std::string& Client::ca_source() const {
+  return impl_->ca_source;
+}
+std::size_t Client::idle_connections() const {
+  return impl_->idle.size();
+}
 
 asio::awaitable<ClientResult<Response>> send(const Endpoint& endpoint, Request request,
                                              std::chrono::milliseconds timeout) {
   const auto deadline = timeout.count() > 0 ? std::chrono::steady_clock::now() + timeout : no_deadline;
   auto executor = co_await asio::this_coro::executor;
-  auto client = Client::make(std::move(executor), Url{"http", endpoint.host, endpoint.port, ""}, TlsOptions{}, Getenv{});
+  auto client =
+      Client::make(std::move(executor), Url{"http", endpoint.host, endpoint.port, ""}, TlsOptions{}, Getenv{});
   if (!client) co_return std::unexpected(ClientError{Kind::connect, client.error().message});
   co_return co_await (*client)->send(std::move(request), deadline);
 }

@@ -39,7 +39,6 @@ inline constexpr std::array<std::string_view, 3> well_known_ca_files = {
 //  3. the first existing file of `well_known` (a parameter for tests).
 // Fails when none is found, saying what was tried and what to set.
 [[nodiscard]] Result<CaCertificates> find_ca_certificates(
-    std::string_view ca_file, const Getenv& getenv,
-    std::span<const std::string_view> well_known = well_known_ca_files);
+    std::string_view ca_file, const Getenv& getenv, std::span<const std::string_view> well_known = well_known_ca_files);
 
 }  // namespace elk::http

@@ -5,7 +5,9 @@
 namespace elk::http {
 namespace {
 
-constexpr char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+constexpr char lower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 std::string lowered(std::string_view s) {
   std::string out(s);
@@ -14,8 +16,7 @@ std::string lowered(std::string_view s) {
 }
 
 bool is_name_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-         c == '_';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
 }
 
 bool is_ipv6_char(char c) {
@@ -43,7 +44,9 @@ std::string Url::host_header() const {
   return out;
 }
 
-std::string Url::origin() const { return scheme + "://" + host_header(); }
+std::string Url::origin() const {
+  return scheme + "://" + host_header();
+}
 
 Result<Url> parse_url(std::string_view text) {
   const std::string display = shown(text);
@@ -52,15 +55,15 @@ Result<Url> parse_url(std::string_view text) {
   const auto sep = text.find("://");
   Url url;
   if (sep != std::string_view::npos) url.scheme = lowered(text.substr(0, sep));
-  if (url.scheme != "http" && url.scheme != "https")
-    return fail("'" + display + "' is not an http:// or https:// URL");
+  if (url.scheme != "http" && url.scheme != "https") return fail("'" + display + "' is not an http:// or https:// URL");
   for (const char c : text)
     if (static_cast<unsigned char>(c) <= ' ' || c == '\x7f') return bad("it contains a space or a control character");
 
   const std::string_view rest = text.substr(sep + 3);
   const auto authority_end = rest.find_first_of("/?#");
   const std::string_view authority = rest.substr(0, authority_end);
-  const std::string_view tail = authority_end == std::string_view::npos ? std::string_view{} : rest.substr(authority_end);
+  const std::string_view tail =
+      authority_end == std::string_view::npos ? std::string_view{} : rest.substr(authority_end);
   if (authority.find('@') != std::string_view::npos)
     return bad("user information ('user:password@') is not supported in the URL; give credentials in their settings");
   if (tail.find_first_of("?#") != std::string_view::npos)

@@ -10,10 +10,10 @@
 namespace elk::http {
 
 struct Url {
-  std::string scheme;       // "http" or "https"
-  std::string host;         // lower-case name, IPv4 address, or IPv6 address without brackets
-  std::uint16_t port = 0;   // the URL's port, or the scheme's default (80, 443)
-  std::string path;         // path prefix without a trailing '/': "" or "/es"; percent-encoding kept as given
+  std::string scheme;      // "http" or "https"
+  std::string host;        // lower-case name, IPv4 address, or IPv6 address without brackets
+  std::uint16_t port = 0;  // the URL's port, or the scheme's default (80, 443)
+  std::string path;        // path prefix without a trailing '/': "" or "/es"; percent-encoding kept as given
 
   [[nodiscard]] bool tls() const { return scheme == "https"; }
   // The Host header: the host (IPv6 in brackets), plus ":port" only when not the scheme's default.

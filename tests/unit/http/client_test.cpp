@@ -32,7 +32,9 @@ using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-SteadyTime in(std::chrono::milliseconds d) { return std::chrono::steady_clock::now() + d; }
+SteadyTime in(std::chrono::milliseconds d) {
+  return std::chrono::steady_clock::now() + d;
+}
 
 Getenv env(std::map<std::string, std::string> vars) {
   return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
@@ -70,7 +72,7 @@ struct TestCert {
 
 TestCert make_self_signed(const std::string& common_name, const std::string& subject_alt_names) {
   std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"),
-                                                           EVP_PKEY_free);
+                                                          EVP_PKEY_free);
   std::unique_ptr<X509, decltype(&X509_free)> x(X509_new(), X509_free);
   if (!key || !x) throw std::runtime_error("cannot make a test key");
   X509_set_version(x.get(), 2);
@@ -79,8 +81,8 @@ TestCert make_self_signed(const std::string& common_name, const std::string& sub
   X509_gmtime_adj(X509_getm_notAfter(x.get()), 24 * 3600);
   X509_set_pubkey(x.get(), key.get());
   X509_NAME* name = X509_get_subject_name(x.get());
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(common_name.c_str()),
-                             -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(common_name.c_str()), -1,
+                             -1, 0);
   X509_set_issuer_name(x.get(), name);
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
@@ -110,7 +112,7 @@ TestCert make_self_signed(const std::string& common_name, const std::string& sub
 // The OpenSSL hash name of a certificate in a c_rehash directory: "1a2b3c4d.0".
 std::string hashed_name(const std::string& cert_pem) {
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())),
-                                               BIO_free);
+                                                BIO_free);
   std::unique_ptr<X509, decltype(&X509_free)> x(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), X509_free);
   char name[16];
   std::snprintf(name, sizeof name, "%08lx.0", X509_subject_name_hash(x.get()));
@@ -146,11 +148,11 @@ class RawServer {
 
   std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
 
-  int accepted = 0;                                // connections accepted
-  int handshakes = 0;                              // TLS handshakes completed
-  std::vector<std::string> heads;                  // each request's head, as received
-  std::vector<std::string> bodies;                 // each request's body
-  std::vector<std::string> server_names;           // each TLS connection's SNI ("" for none)
+  int accepted = 0;                       // connections accepted
+  int handshakes = 0;                     // TLS handshakes completed
+  std::vector<std::string> heads;         // each request's head, as received
+  std::vector<std::string> bodies;        // each request's body
+  std::vector<std::string> server_names;  // each TLS connection's SNI ("" for none)
   std::function<Then(int connection, int request)> script = [](int, int) { return Then::answer; };
 
  private:
@@ -159,8 +161,10 @@ class RawServer {
       auto [ec, socket] = co_await self->acceptor_.async_accept(use_tuple);
       if (ec) co_return;
       const int n = self->accepted++;
-      if (self->tls_) asio::co_spawn(self->acceptor_.get_executor(), tls_session(self, std::move(socket), n), asio::detached);
-      else asio::co_spawn(self->acceptor_.get_executor(), plain_session(self, std::move(socket), n), asio::detached);
+      if (self->tls_)
+        asio::co_spawn(self->acceptor_.get_executor(), tls_session(self, std::move(socket), n), asio::detached);
+      else
+        asio::co_spawn(self->acceptor_.get_executor(), plain_session(self, std::move(socket), n), asio::detached);
     }
   }
 
@@ -641,8 +645,8 @@ TEST_F(TlsClientTest, MakeFailsWhenTheCaFileDoesNotLoad) {
 }
 
 TEST_F(TlsClientTest, PlainHttpNeedsNoCaCertificates) {
-  auto c = Client::make(io.get_executor(), url("http://localhost:1"), {.verify = true, .ca_file = "/nonexistent"},
-                        env({}));
+  auto c =
+      Client::make(io.get_executor(), url("http://localhost:1"), {.verify = true, .ca_file = "/nonexistent"}, env({}));
   ASSERT_TRUE(c) << c.error().message;
 }
 
