@@ -4,6 +4,7 @@ namespace elk::buffer {
 
 void Batcher::add(pipeline::Document document, SteadyTime now) {
   if (pending_.empty()) oldest_ = now;
+  document.sequence = next_sequence_++;
   bytes_ += document.json.size();
   pending_.push_back(std::move(document));
 }

@@ -27,6 +27,7 @@ class Batcher {
  public:
   explicit Batcher(Limits limits) : limits_(limits) {}
 
+  // Takes a document and gives it the next sequence number of this environment.
   void add(pipeline::Document document, SteadyTime now);
 
   // True when a size bound is reached or the oldest record is max_age old.
@@ -47,6 +48,7 @@ class Batcher {
   std::vector<pipeline::Document> pending_;
   std::size_t bytes_ = 0;
   SteadyTime oldest_{};
+  std::uint64_t next_sequence_ = 1;
 };
 
 }  // namespace elk::buffer

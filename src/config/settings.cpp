@@ -140,10 +140,23 @@ const std::string& Config::text(std::string_view name) const {
 
 std::vector<std::string> Config::list(std::string_view name) const { return split_list(text(name)); }
 
-Loaded load(std::span<const Setting> rows, const Environment& env) {
+Loaded load(std::span<const Setting> rows, const Environment& env_in, std::span<const Alias> aliases) {
   Loaded out;
-  const auto dest_names = destination_names(rows);
+  auto dest_names = destination_names(rows);
+  for (const auto& a : aliases) dest_names.emplace_back(a.alias);
   const std::string dest_choices = join(dest_names, "|");
+  // EXTENSION_LOG_DESTINATIONS with aliases replaced by the names they stand for.
+  const Environment env = [&](std::string_view name) -> std::optional<std::string> {
+    auto v = env_in(name);
+    if (!v || name != names::destinations || aliases.empty()) return v;
+    std::vector<std::string> items;
+    for (auto& item : split_list(*v)) {
+      for (const auto& a : aliases)
+        if (item == a.alias) item = std::string(a.name);
+      if (std::find(items.begin(), items.end(), item) == items.end()) items.push_back(item);
+    }
+    return join(items, ",");
+  };
 
   // Which destinations are on decides which destination rows apply.
   std::set<std::string, std::less<>> enabled;

@@ -87,7 +87,13 @@ struct Loaded {
 using Environment = std::function<std::optional<std::string>(std::string_view name)>;
 
 // Reads and validates every row. EXTENSION_LOG_DESTINATIONS may name any destination that has rows.
-[[nodiscard]] Loaded load(std::span<const Setting> rows, const Environment& env);
+// Another name for a destination, e.g. opensearch for elasticsearch.
+struct Alias {
+  std::string_view alias;
+  std::string_view name;
+};
+// `aliases` are accepted in EXTENSION_LOG_DESTINATIONS and stored under the name they stand for.
+[[nodiscard]] Loaded load(std::span<const Setting> rows, const Environment& env, std::span<const Alias> aliases = {});
 
 // The process environment.
 [[nodiscard]] Environment process_environment();

@@ -2,14 +2,38 @@
 
 namespace elk::delivery {
 
-Dispatcher::Dispatcher(std::vector<std::unique_ptr<destinations::Destination>> destinations, const Logger& log,
-                       std::size_t max_queued_bytes)
+Dispatcher::Dispatcher(destinations::Lineup lineup, const Logger& log, std::size_t max_queued_bytes)
     : log_(log), max_queued_bytes_(max_queued_bytes) {
-  for (auto& d : destinations) {
+  for (std::size_t i = 0; i < lineup.destinations.size(); ++i) {
     Lane lane;
-    lane.destination = std::move(d);
+    lane.destination = std::move(lineup.destinations[i]);
+    lane.dead_letter = lineup.dead_letter[i];
+    lane.regular = i < lineup.regular;
     lanes_.push_back(std::move(lane));
   }
+}
+
+void Dispatcher::reject(Lane& lane, const buffer::Batch& batch, const std::vector<std::size_t>& rejected,
+                        std::string_view why) {
+  if (rejected.empty()) return;
+  auto dead = std::make_shared<buffer::Batch>();
+  for (auto i : rejected)
+    if (i < batch.documents.size()) {
+      dead->bytes += batch.documents[i].json.size();
+      dead->documents.push_back(batch.documents[i]);
+    }
+  lane.stats.rejected += dead->documents.size();
+  std::string where = "dropped";
+  if (lane.dead_letter >= 0) {
+    lane.stats.dead_lettered += dead->documents.size();
+    where = "sent to " + std::string(lanes_[static_cast<std::size_t>(lane.dead_letter)].destination->name()) +
+            " (dead letter)";
+    push(lanes_[static_cast<std::size_t>(lane.dead_letter)], std::move(dead));
+  }
+  if (lane.report.allow(std::chrono::steady_clock::now()))
+    log_.error("destination " + std::string(lane.destination->name()) + " rejected " + std::to_string(rejected.size()) +
+               " records for good (" + std::string(why) + "); " + where + "; " + std::to_string(lane.stats.rejected) +
+               " so far, reported at most once a minute");
 }
 
 void Dispatcher::push(Lane& lane, std::shared_ptr<const buffer::Batch> batch) {
@@ -32,9 +56,14 @@ void Dispatcher::push(Lane& lane, std::shared_ptr<const buffer::Batch> batch) {
 boost::asio::awaitable<void> Dispatcher::deliver(std::vector<buffer::Batch> batches, SteadyTime deadline) {
   for (auto& b : batches) {
     auto shared = std::make_shared<const buffer::Batch>(std::move(b));
-    for (auto& lane : lanes_) push(lane, shared);
+    for (auto& lane : lanes_)
+      if (lane.regular) push(lane, shared);
   }
-  for (auto& lane : lanes_) co_await drain(lane, deadline);
+  // Dead-letter lanes last: they take what the others rejected in this very flush.
+  for (auto& lane : lanes_)
+    if (lane.regular) co_await drain(lane, deadline);
+  for (auto& lane : lanes_)
+    if (!lane.regular) co_await drain(lane, deadline);
 }
 
 boost::asio::awaitable<void> Dispatcher::drain(Lane& lane, SteadyTime deadline) {
@@ -46,9 +75,10 @@ boost::asio::awaitable<void> Dispatcher::drain(Lane& lane, SteadyTime deadline) 
     const std::string dest(lane.destination->name());
     switch (result.kind) {
       case Kind::ok:
-        lane.stats.delivered += batch->documents.size();
+        lane.stats.delivered += batch->documents.size() - result.rejected.size();
         lane.queued_bytes -= batch->bytes;
         lane.queue.pop_front();
+        reject(lane, *batch, result.rejected, result.message);
         continue;
       case Kind::permanent:
         ++lane.stats.failed_attempts;
@@ -68,9 +98,10 @@ boost::asio::awaitable<void> Dispatcher::drain(Lane& lane, SteadyTime deadline) 
             rest->bytes += batch->documents[i].json.size();
             rest->documents.push_back(batch->documents[i]);
           }
-        lane.stats.delivered += batch->documents.size() - rest->documents.size();
+        lane.stats.delivered += batch->documents.size() - rest->documents.size() - result.rejected.size();
         lane.queued_bytes -= batch->bytes - rest->bytes;
         lane.queue.front() = std::move(rest);
+        reject(lane, *batch, result.rejected, result.message);
         break;
       }
       case Kind::retryable:

@@ -13,6 +13,7 @@
 #include "buffer/batcher.h"
 #include "core/log.h"
 #include "destinations/destination.h"
+#include "destinations/registry.h"
 
 namespace elk::delivery {
 
@@ -21,12 +22,13 @@ struct DestinationStats {
   std::uint64_t failed_attempts = 0;    // sends that did not deliver everything
   std::uint64_t dropped_permanent = 0;  // documents dropped on a permanent failure
   std::uint64_t dropped_overflow = 0;   // documents dropped because the queue was full
+  std::uint64_t rejected = 0;           // documents the destination refused for good (e.g. mapping errors)
+  std::uint64_t dead_lettered = 0;      // of those, handed to the dead-letter destination
 };
 
 class Dispatcher {
  public:
-  Dispatcher(std::vector<std::unique_ptr<destinations::Destination>> destinations, const Logger& log,
-             std::size_t max_queued_bytes);
+  Dispatcher(destinations::Lineup lineup, const Logger& log, std::size_t max_queued_bytes);
 
   // Queues the batches for every destination and sends what is queued, until `deadline`.
   boost::asio::awaitable<void> deliver(std::vector<buffer::Batch> batches, SteadyTime deadline);
@@ -41,11 +43,15 @@ class Dispatcher {
     std::size_t queued_bytes = 0;
     DestinationStats stats;
     RateLimit report{std::chrono::minutes(1)};
+    int dead_letter = -1;  // lane taking this one's rejects
+    bool regular = true;   // receives every batch (false: a dead-letter lane)
   };
   boost::asio::awaitable<void> drain(Lane& lane, SteadyTime deadline);
   void push(Lane& lane, std::shared_ptr<const buffer::Batch> batch);
   // Merges the batches at the head of the queue up to the destination's max_batch_bytes.
   static void merge_head(Lane& lane);
+  // Counts the documents a destination refused for good and hands them to its dead-letter lane.
+  void reject(Lane& lane, const buffer::Batch& batch, const std::vector<std::size_t>& rejected, std::string_view why);
 
   std::vector<Lane> lanes_;
   const Logger& log_;

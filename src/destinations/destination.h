@@ -26,18 +26,19 @@ struct SendResult {
     ok,         // all delivered
     retryable,  // nothing (known to be) delivered; the same batch may succeed later
     permanent,  // will not succeed until something is fixed (credentials, bucket, mapping)
-    partial,    // some documents delivered; `failed` lists the ones to retry
+    partial,    // some documents delivered; `failed` lists the ones to retry, `rejected` the ones refused for good
   };
   Kind kind = Kind::ok;
   std::string message;                                   // for anything but ok: what failed, and why
   std::optional<std::chrono::milliseconds> retry_after;  // a hint from the peer, when it gave one
-  std::vector<std::size_t> failed;                       // partial: indexes into the batch
+  std::vector<std::size_t> failed;                       // partial: indexes into the batch, to retry
+  std::vector<std::size_t> rejected;  // ok or partial: indexes refused for good (e.g. mapping errors)
 
   static SendResult ok() { return {}; }
   static SendResult retryable(std::string why, std::optional<std::chrono::milliseconds> after = std::nullopt) {
-    return {Kind::retryable, std::move(why), after, {}};
+    return {Kind::retryable, std::move(why), after, {}, {}};
   }
-  static SendResult permanent(std::string why) { return {Kind::permanent, std::move(why), std::nullopt, {}}; }
+  static SendResult permanent(std::string why) { return {Kind::permanent, std::move(why), std::nullopt, {}, {}}; }
 };
 
 class Destination {
@@ -51,6 +52,9 @@ class Destination {
   // The largest batch this destination takes at once; queued batches are merged up to it, so that,
   // e.g., one flush becomes one S3 object. 0: batches as the batcher cut them.
   [[nodiscard]] virtual std::size_t max_batch_bytes() const { return 0; }
+  // The destination that takes the documents this one rejects for good ("" = none): e.g. documents
+  // Elasticsearch refused with a mapping error go to S3 rather than being lost.
+  [[nodiscard]] virtual std::string dead_letter() const { return ""; }
 };
 
 // What a destination's factory may use.

@@ -1,13 +1,21 @@
 #include "destinations/registry.h"
 
+#include "destinations/elasticsearch.h"
 #include "destinations/file.h"
+#include "destinations/logstash.h"
 #include "destinations/s3.h"
 
 namespace elk::destinations {
 
 std::span<const DestinationType> destination_types() {
-  static const DestinationType types[] = {file_destination(), s3_destination()};
+  static const DestinationType types[] = {s3_destination(), elasticsearch_destination(), logstash_destination(),
+                                          file_destination()};
   return types;
+}
+
+std::span<const config::Alias> destination_aliases() {
+  static constexpr config::Alias aliases[] = {{"opensearch", "elasticsearch"}};
+  return aliases;
 }
 
 std::vector<config::Setting> all_settings() {
@@ -17,16 +25,35 @@ std::vector<config::Setting> all_settings() {
   return rows;
 }
 
-Result<std::vector<std::unique_ptr<Destination>>> make_destinations(const Context& context) {
-  std::vector<std::unique_ptr<Destination>> out;
+namespace {
+
+Result<std::unique_ptr<Destination>> make_one(const std::string& name, const Context& context) {
+  for (const auto& t : destination_types())
+    if (t.name == name) return t.make(context);
+  return fail("EXTENSION_LOG_DESTINATIONS names an unknown destination '" + name + "'");
+}
+
+}  // namespace
+
+Result<Lineup> make_destinations(const Context& context) {
+  Lineup out;
   for (const auto& name : context.config.list(config::names::destinations)) {
-    const DestinationType* type = nullptr;
-    for (const auto& t : destination_types())
-      if (t.name == name) type = &t;
-    if (type == nullptr) return fail("EXTENSION_LOG_DESTINATIONS names an unknown destination '" + name + "'");
-    auto made = type->make(context);
+    auto made = make_one(name, context);
     if (!made) return std::unexpected(made.error());
-    out.push_back(std::move(*made));
+    out.destinations.push_back(std::move(*made));
+  }
+  out.regular = out.destinations.size();
+  out.dead_letter.assign(out.regular, -1);
+  // A dead-letter destination is its own instance, receiving only the rejects of the one naming it.
+  for (std::size_t i = 0; i < out.regular; ++i) {
+    const auto dl = out.destinations[i]->dead_letter();
+    if (dl.empty()) continue;
+    auto made = make_one(dl, context);
+    if (!made) return fail("the dead-letter destination '" + dl + "' of " + std::string(out.destinations[i]->name()) +
+                           " cannot be set up: " + made.error().message);
+    out.dead_letter[i] = static_cast<int>(out.destinations.size());
+    out.destinations.push_back(std::move(*made));
+    out.dead_letter.push_back(-1);
   }
   return out;
 }

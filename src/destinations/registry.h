@@ -12,10 +12,19 @@ namespace elk::destinations {
 
 [[nodiscard]] std::span<const DestinationType> destination_types();
 
+// Other names of destinations (opensearch = elasticsearch).
+[[nodiscard]] std::span<const config::Alias> destination_aliases();
+
 // Every setting: the general rows, then each destination's.
 [[nodiscard]] std::vector<config::Setting> all_settings();
 
-// Builds the destinations named in EXTENSION_LOG_DESTINATIONS.
-[[nodiscard]] Result<std::vector<std::unique_ptr<Destination>>> make_destinations(const Context& context);
+// The destinations named in EXTENSION_LOG_DESTINATIONS, then the dead-letter destinations they name.
+struct Lineup {
+  std::vector<std::unique_ptr<Destination>> destinations;
+  std::vector<int> dead_letter;  // per destination: the index of the one taking its rejects, or -1
+  std::size_t regular = 0;       // the first `regular` destinations receive every batch; the rest only rejects
+};
+
+[[nodiscard]] Result<Lineup> make_destinations(const Context& context);
 
 }  // namespace elk::destinations

@@ -163,7 +163,7 @@ asio::awaitable<int> Runner::run() {
 
 asio::awaitable<Status> Runner::init(const ExtensionId& id) {
   const auto& env = options_.environment;
-  auto loaded = config::load(destinations::all_settings(), env);
+  auto loaded = config::load(destinations::all_settings(), env, destinations::destination_aliases());
   for (const auto& w : loaded.warnings) log_.warn(w);
   if (!loaded.errors.empty()) {
     std::string msg = "invalid configuration: ";
@@ -181,7 +181,7 @@ asio::awaitable<Status> Runner::init(const ExtensionId& id) {
   auto dests = destinations::make_destinations(ctx);
   if (!dests) co_return std::unexpected(dests.error());
   bool keep_raw = false;
-  for (const auto& d : *dests) keep_raw |= d->needs_raw();
+  for (const auto& d : dests->destinations) keep_raw |= d->needs_raw();
   dispatcher_.emplace(std::move(*dests), log_, max_queued_bytes);
   enricher_.emplace(function_, pipeline::rules_from(config_), config_.text(config::names::extra_fields_root),
                     keep_raw);
@@ -328,6 +328,8 @@ std::string Runner::summary() const {
     if (s.failed_attempts) out += ", failed attempts " + std::to_string(s.failed_attempts);
     if (s.dropped_permanent) out += ", dropped (refused) " + std::to_string(s.dropped_permanent);
     if (s.dropped_overflow) out += ", dropped (queue full) " + std::to_string(s.dropped_overflow);
+    if (s.rejected) out += ", rejected " + std::to_string(s.rejected);
+    if (s.dead_lettered) out += " (dead-lettered " + std::to_string(s.dead_lettered) + ")";
   }
   const auto left = dispatcher_->queued_documents() + batcher_->size();
   if (left) out += "; NOT delivered: " + std::to_string(left);

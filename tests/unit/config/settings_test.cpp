@@ -87,7 +87,7 @@ TEST(Settings, RejectedValuesAreErrorsNamingVariableValueAndRange) {
 TEST(Settings, AnUnknownDestinationIsAnError) {
   const auto l = load_with({{"EXTENSION_LOG_DESTINATIONS", "file,kafka"}});
   ASSERT_EQ(l.errors.size(), 1u);
-  EXPECT_EQ(l.errors[0], "EXTENSION_LOG_DESTINATIONS='file,kafka': unknown destination 'kafka'; allowed: file, s3");
+  EXPECT_EQ(l.errors[0], "EXTENSION_LOG_DESTINATIONS='file,kafka': unknown destination 'kafka'; allowed: elasticsearch, file, logstash, s3");
 }
 
 TEST(Settings, WithoutDestinationsTheSeedsS3IsUsedAndItsBucketDemanded) {

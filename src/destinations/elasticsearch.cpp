@@ -1,0 +1,347 @@
+#include "destinations/elasticsearch.h"
+
+#include <openssl/evp.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include "aws/credentials.h"
+#include "aws/sigv4.h"
+#include "core/time.h"
+#include "destinations/s3.h"
+#include "http/client.h"
+#include "http/url.h"
+
+namespace elk::destinations {
+namespace {
+
+using config::Kind;
+using config::OnInvalid;
+namespace json = boost::json;
+
+constexpr std::string_view url_setting = "EXTENSION_LOG_DESTINATION_ELASTICSEARCH_URL";
+constexpr std::string_view index_setting = "EXTENSION_LOG_DESTINATION_ELASTICSEARCH_INDEX";
+constexpr std::string_view pipeline_setting = "EXTENSION_LOG_DESTINATION_ELASTICSEARCH_PIPELINE";
+constexpr std::string_view auth_setting = "EXTENSION_LOG_DESTINATION_ELASTICSEARCH_AUTH";
+constexpr std::string_view username_setting = "EXTENSION_LOG_DESTINATION_ELASTICSEARCH_USERNAME";
+constexpr std::string_view password_setting = "EXTENSION_LOG_DESTINATION_ELASTICSEARCH_PASSWORD";
+constexpr std::string_view api_key_setting = "EXTENSION_LOG_DESTINATION_ELASTICSEARCH_API_KEY";
+constexpr std::string_view service_setting = "EXTENSION_LOG_DESTINATION_ELASTICSEARCH_SIGV4_SERVICE";
+constexpr std::string_view ca_file_setting = "EXTENSION_LOG_DESTINATION_ELASTICSEARCH_CA_FILE";
+constexpr std::string_view compression_setting = "EXTENSION_LOG_DESTINATION_ELASTICSEARCH_COMPRESSION";
+constexpr std::string_view max_bulk_setting = "EXTENSION_LOG_DESTINATION_ELASTICSEARCH_MAX_BULK_BYTES";
+constexpr std::string_view dead_letter_setting = "EXTENSION_LOG_DESTINATION_ELASTICSEARCH_DEAD_LETTER";
+
+constexpr config::Setting settings[] = {
+    {url_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject,
+     "https://host:port[/prefix] of the cluster; several, comma-separated, are tried in turn when one cannot be "
+     "reached.",
+     "elasticsearch", true},
+    {index_setting, Kind::text, "logs-aws.lambda-default", 0, 0, "", "", OnInvalid::reject,
+     "Data stream or index. A name with %Y, %m, %d or %H (from @timestamp, UTC), e.g. lambda-logs-%Y.%m.%d, is "
+     "an index written with `index` ops; any other name takes `create` ops (all a data stream accepts).",
+     "elasticsearch"},
+    {pipeline_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject, "Ingest pipeline to run on the documents.",
+     "elasticsearch"},
+    {auth_setting, Kind::choice, "none", 0, 0, "", "none|basic|apikey|sigv4", OnInvalid::reject,
+     "basic (USERNAME, PASSWORD), apikey (API_KEY, sent as `Authorization: ApiKey ...`), or sigv4 for Amazon "
+     "OpenSearch Service and Serverless (the function's role credentials).",
+     "elasticsearch"},
+    {username_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject, "User for basic authentication.",
+     "elasticsearch"},
+    {password_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject, "Password for basic authentication.",
+     "elasticsearch"},
+    {api_key_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject,
+     "API key (the base64 `encoded` value Elasticsearch returns).", "elasticsearch"},
+    {service_setting, Kind::choice, "es", 0, 0, "", "es|aoss", OnInvalid::reject,
+     "SigV4 service: es for an Amazon OpenSearch Service domain, aoss for OpenSearch Serverless.", "elasticsearch"},
+    {ca_file_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject,
+     "PEM file of a private CA that signed the cluster's certificate (default: the system's CA bundle).",
+     "elasticsearch"},
+    {compression_setting, Kind::choice, "gzip", 0, 0, "", "gzip|none", OnInvalid::reject,
+     "Compress bulk requests (Content-Encoding: gzip).", "elasticsearch"},
+    {max_bulk_setting, Kind::integer, "5242880", 65536, 104857600, "bytes", "", OnInvalid::clamp,
+     "Largest bulk request body (before compression); larger flushes are split.", "elasticsearch"},
+    {dead_letter_setting, Kind::choice, "none", 0, 0, "", "none|s3|file|logstash", OnInvalid::reject,
+     "Where documents rejected for good (mapping errors) go, with that destination's settings.", "elasticsearch"},
+};
+
+std::string base64(std::string_view in) {
+  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+bool retryable_status(std::int64_t s) { return s == 429 || s >= 500; }
+
+class Elasticsearch final : public Destination {
+ public:
+  struct Options {
+    std::vector<http::Url> urls;
+    std::string index;
+    bool dated_index = false;
+    std::string pipeline;
+    std::string auth, authorization;  // auth mode; the Authorization header value for basic/apikey
+    aws::Credentials credentials;
+    std::string region, service;
+    bool gzip = true;
+    std::size_t max_bulk_bytes;
+    std::string dead_letter;
+    std::string function, environment_id;
+  };
+
+  Elasticsearch(Options o, std::vector<std::unique_ptr<http::Client>> clients, const Logger& log)
+      : o_(std::move(o)), clients_(std::move(clients)), log_(log) {}
+
+  std::string_view name() const override { return "elasticsearch"; }
+  std::size_t max_batch_bytes() const override { return o_.max_bulk_bytes; }
+  std::string dead_letter() const override { return o_.dead_letter; }
+
+  boost::asio::awaitable<SendResult> send(const buffer::Batch& batch, SteadyTime deadline) override {
+    if (!checked_) co_await check_cluster(deadline);
+    SendResult total = SendResult::ok();
+    std::size_t begin = 0;
+    while (begin < batch.documents.size()) {
+      std::string body;
+      std::vector<std::size_t> members;  // batch indexes in this request, in order
+      for (std::size_t i = begin; i < batch.documents.size(); ++i) {
+        const auto& d = batch.documents[i];
+        const auto index = o_.dated_index ? elasticsearch::expand_index(o_.index, d.timestamp) : o_.index;
+        std::string action = std::string(R"({")") + (o_.dated_index ? "index" : "create") + R"(":{"_index":")" +
+                             index + R"(","_id":")" + elasticsearch::document_id(o_.function, o_.environment_id, d) +
+                             "\"}}\n";
+        if (!members.empty() && body.size() + action.size() + d.json.size() + 1 > o_.max_bulk_bytes) break;
+        body += action;
+        body += d.json;
+        body += '\n';
+        members.push_back(i);
+      }
+      auto r = co_await bulk(std::move(body), members, deadline);
+      if (r.kind == SendResult::Kind::retryable || r.kind == SendResult::Kind::permanent) {
+        if (begin == 0 && total.failed.empty() && total.rejected.empty()) co_return r;
+        // Earlier requests got through: retry (or drop) only what this and later requests held.
+        total.kind = SendResult::Kind::partial;
+        total.message = r.message;
+        for (std::size_t i = begin; i < batch.documents.size(); ++i)
+          (r.kind == SendResult::Kind::permanent ? total.rejected : total.failed).push_back(i);
+        co_return total;
+      }
+      total.failed.insert(total.failed.end(), r.failed.begin(), r.failed.end());
+      total.rejected.insert(total.rejected.end(), r.rejected.begin(), r.rejected.end());
+      if (!r.message.empty()) total.message = r.message;
+      if (r.retry_after) total.retry_after = r.retry_after;
+      begin = members.back() + 1;
+    }
+    if (!total.failed.empty()) total.kind = SendResult::Kind::partial;
+    co_return total;
+  }
+
+ private:
+  // One request, to the first URL that answers. Indexes in the result are batch indexes.
+  boost::asio::awaitable<SendResult> bulk(std::string body, const std::vector<std::size_t>& members,
+                                          SteadyTime deadline) {
+    http::Request req;
+    req.method = "POST";
+    req.headers.push_back({"Content-Type", "application/x-ndjson"});
+    if (o_.gzip) {
+      body = s3::gzip(body);
+      req.headers.push_back({"Content-Encoding", "gzip"});
+    }
+    req.body = std::move(body);
+    std::string last_error;
+    for (std::size_t attempt = 0; attempt < clients_.size(); ++attempt) {
+      const std::size_t which = (current_ + attempt) % clients_.size();
+      auto& client = *clients_[which];
+      http::Request r = req;
+      r.target = client.origin().path + "/_bulk" + (o_.pipeline.empty() ? "" : "?pipeline=" + aws::uri_encode(o_.pipeline, true));
+      if (auto st = authorize(r, client); !st) co_return SendResult::permanent(st.error().message);
+      auto res = co_await client.send(std::move(r), deadline);
+      if (!res) {
+        last_error = res.error().message;
+        if (res.error().kind == http::ClientError::Kind::connect) continue;  // try the next URL
+        co_return SendResult::retryable("bulk request failed: " + last_error);
+      }
+      current_ = which;
+      co_return classify(*res, members, client.origin().origin());
+    }
+    co_return SendResult::retryable("no cluster URL could be reached: " + last_error);
+  }
+
+  Status authorize(http::Request& r, const http::Client& client) const {
+    if (o_.auth == "basic" || o_.auth == "apikey") r.headers.push_back({"Authorization", o_.authorization});
+    if (o_.auth != "sigv4") return {};
+    aws::SigningParams p{o_.region, o_.service, std::chrono::system_clock::now(), false, true};
+    auto s = aws::sign(r, client.origin().host_header(), o_.credentials, p);
+    if (!s) return fail("cannot sign the bulk request: " + s.error().message);
+    return {};
+  }
+
+  SendResult classify(const http::Response& res, const std::vector<std::size_t>& members, const std::string& origin) {
+    const std::string what = "bulk to " + origin + " answered " + std::to_string(res.status);
+    if (res.status == 401 || res.status == 403)
+      return SendResult::permanent(what + ": authentication or authorization failed; check " + std::string(auth_setting) +
+                                   " and its credentials (" + res.body.substr(0, 200) + ")");
+    if (retryable_status(res.status)) return SendResult::retryable(what + ": " + res.body.substr(0, 200));
+    if (res.status < 200 || res.status >= 300) return SendResult::permanent(what + ": " + res.body.substr(0, 300));
+    boost::system::error_code ec;
+    const auto v = json::parse(res.body, ec);
+    if (ec || !v.is_object()) return SendResult::retryable(what + " with a body that is not JSON");
+    const auto* errors = v.as_object().if_contains("errors");
+    if (!errors || !errors->is_bool() || !errors->get_bool()) return SendResult::ok();
+    const auto* items = v.as_object().if_contains("items");
+    if (!items || !items->is_array() || items->as_array().size() != members.size())
+      return SendResult::retryable(what + " with errors but without one item per document");
+    SendResult r = SendResult::ok();
+    std::string first_rejection;
+    for (std::size_t i = 0; i < members.size(); ++i) {
+      const auto& item = items->as_array()[i];
+      if (!item.is_object() || item.as_object().empty()) continue;
+      const auto& result = item.as_object().begin()->value();
+      const auto& action = item.as_object().begin()->key();
+      const auto* status = result.is_object() ? result.as_object().if_contains("status") : nullptr;
+      const std::int64_t s = status && status->is_int64() ? status->get_int64() : 0;
+      if (s >= 200 && s < 300) continue;
+      if (s == 409 && action == "create") continue;  // already indexed: an earlier attempt got through
+      if (retryable_status(s)) {
+        r.failed.push_back(members[i]);
+        continue;
+      }
+      r.rejected.push_back(members[i]);
+      if (first_rejection.empty()) {
+        const auto* err = result.as_object().if_contains("error");
+        first_rejection = "status " + std::to_string(s);
+        if (err && err->is_object()) {
+          if (const auto* t = err->as_object().if_contains("type"); t && t->is_string())
+            first_rejection += " " + std::string(t->get_string());
+          if (const auto* why = err->as_object().if_contains("reason"); why && why->is_string())
+            first_rejection += ": " + std::string(why->get_string());
+        }
+      }
+    }
+    if (!r.failed.empty()) {
+      r.kind = SendResult::Kind::partial;
+      r.message = what + ": " + std::to_string(r.failed.size()) + " items to retry (429/5xx)";
+    }
+    if (!r.rejected.empty()) r.message = what + ": first rejection: " + first_rejection;
+    return r;
+  }
+
+  boost::asio::awaitable<void> check_cluster(SteadyTime deadline) {
+    checked_ = true;
+    auto& client = *clients_[current_];
+    http::Request r;
+    r.target = client.origin().path + "/";
+    if (!authorize(r, client)) co_return;
+    auto res = co_await client.send(std::move(r), std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(2)));
+    if (!res || res->status != 200) {
+      log_.warn("elasticsearch: could not check " + client.origin().origin() + " (" +
+                (res ? "HTTP " + std::to_string(res->status) : res.error().message) + "); shipping anyway");
+      co_return;
+    }
+    boost::system::error_code ec;
+    const auto v = json::parse(res->body, ec);
+    std::string product = "Elasticsearch", version = "?";
+    if (!ec && v.is_object())
+      if (const auto* ver = v.as_object().if_contains("version"); ver && ver->is_object()) {
+        if (const auto* n = ver->as_object().if_contains("number"); n && n->is_string()) version = n->get_string();
+        if (const auto* d = ver->as_object().if_contains("distribution"); d && d->is_string() && d->get_string() == "opensearch")
+          product = "OpenSearch";
+      }
+    log_.info("elasticsearch: " + client.origin().origin() + " is " + product + " " + version + "; shipping to " + o_.index);
+  }
+
+  Options o_;
+  std::vector<std::unique_ptr<http::Client>> clients_;
+  const Logger& log_;
+  std::size_t current_ = 0;
+  bool checked_ = false;
+};
+
+Result<std::unique_ptr<Destination>> make(const Context& ctx) {
+  const auto& c = ctx.config;
+  Elasticsearch::Options o;
+  std::vector<std::unique_ptr<http::Client>> clients;
+  http::TlsOptions tls;
+  tls.ca_file = c.text(ca_file_setting);
+  for (const auto& text : config::split_list(c.text(url_setting))) {
+    auto url = http::parse_url(text);
+    if (!url) return fail(std::string(url_setting) + "='" + text + "': " + url.error().message);
+    auto client = http::Client::make(ctx.executor, *url, tls, ctx.environment);
+    if (!client) return fail("the elasticsearch destination cannot use " + text + ": " + client.error().message);
+    o.urls.push_back(*url);
+    clients.push_back(std::move(*client));
+  }
+  if (clients.empty()) return fail(std::string(url_setting) + " names no URL");
+  o.index = c.text(index_setting);
+  o.dated_index = o.index.find('%') != std::string::npos;
+  o.pipeline = c.text(pipeline_setting);
+  o.auth = c.text(auth_setting);
+  if (o.auth == "basic") {
+    if (c.text(username_setting).empty() || c.text(password_setting).empty())
+      return fail(std::string(auth_setting) + "=basic needs " + std::string(username_setting) + " and " +
+                  std::string(password_setting));
+    o.authorization = "Basic " + base64(c.text(username_setting) + ":" + c.text(password_setting));
+  } else if (o.auth == "apikey") {
+    if (c.text(api_key_setting).empty())
+      return fail(std::string(auth_setting) + "=apikey needs " + std::string(api_key_setting));
+    o.authorization = "ApiKey " + c.text(api_key_setting);
+  } else if (o.auth == "sigv4") {
+    auto creds = aws::credentials_from_environment(ctx.environment);
+    if (!creds) return fail(std::string(auth_setting) + "=sigv4: " + creds.error().message);
+    auto region = aws::region_from_environment(ctx.environment);
+    if (!region) return fail(std::string(auth_setting) + "=sigv4: " + region.error().message);
+    o.credentials = std::move(*creds);
+    o.region = *region;
+    o.service = c.text(service_setting);
+  }
+  o.gzip = c.text(compression_setting) == "gzip";
+  o.max_bulk_bytes = static_cast<std::size_t>(c.integer(max_bulk_setting));
+  o.dead_letter = c.text(dead_letter_setting) == "none" ? "" : c.text(dead_letter_setting);
+  if (o.dead_letter == "elasticsearch") return fail(std::string(dead_letter_setting) + " cannot be elasticsearch itself");
+  o.function = ctx.function.function_name;
+  o.environment_id = ctx.environment_id;
+  return std::make_unique<Elasticsearch>(std::move(o), std::move(clients), ctx.log);
+}
+
+}  // namespace
+
+namespace elasticsearch {
+
+std::string document_id(std::string_view function, std::string_view environment, const pipeline::Document& doc) {
+  std::string key;
+  key.reserve(function.size() + environment.size() + 48);
+  key.append(function).append("\n").append(environment).append("\n");
+  key.append(std::to_string(doc.timestamp.value)).append("\n").append(std::to_string(doc.sequence));
+  return aws::sha256_hex(key).substr(0, 32);
+}
+
+std::string expand_index(std::string_view pattern, EpochMs time) {
+  const std::string iso = format_iso8601_ms(time);  // YYYY-MM-DDTHH:MM:SS.mmmZ
+  std::string out;
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] != '%' || i + 1 == pattern.size()) {
+      out += pattern[i];
+      continue;
+    }
+    switch (pattern[++i]) {
+      case 'Y': out += iso.substr(0, 4); break;
+      case 'm': out += iso.substr(5, 2); break;
+      case 'd': out += iso.substr(8, 2); break;
+      case 'H': out += iso.substr(11, 2); break;
+      case '%': out += '%'; break;
+      default: out += '%', out += pattern[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace elasticsearch
+
+const DestinationType& elasticsearch_destination() {
+  static const DestinationType type{"elasticsearch", settings, &make};
+  return type;
+}
+
+}  // namespace elk::destinations

@@ -1,0 +1,227 @@
+#include "destinations/logstash.h"
+
+#include <openssl/evp.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "http/client.h"
+#include "http/tls.h"
+#include "http/url.h"
+
+namespace elk::destinations {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using config::Kind;
+using config::OnInvalid;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+constexpr std::string_view url_setting = "EXTENSION_LOG_DESTINATION_LOGSTASH_URL";
+constexpr std::string_view username_setting = "EXTENSION_LOG_DESTINATION_LOGSTASH_USERNAME";
+constexpr std::string_view password_setting = "EXTENSION_LOG_DESTINATION_LOGSTASH_PASSWORD";
+constexpr std::string_view ca_file_setting = "EXTENSION_LOG_DESTINATION_LOGSTASH_CA_FILE";
+
+constexpr config::Setting settings[] = {
+    {url_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject,
+     "http(s)://host:port[/path] for the `http` input (json_lines as application/x-ndjson), or tcp://host:port / "
+     "tls://host:port for the `tcp` input with codec json_lines.",
+     "logstash", true},
+    {username_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject, "User for the http input's basic auth.",
+     "logstash"},
+    {password_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject, "Password for the http input's basic auth.",
+     "logstash"},
+    {ca_file_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject,
+     "PEM file of a private CA that signed Logstash's certificate (https:// and tls://).", "logstash"},
+};
+
+std::string body_of(const buffer::Batch& batch) {
+  std::string body;
+  body.reserve(batch.bytes + batch.documents.size());
+  for (const auto& d : batch.documents) {
+    body += d.json;
+    body += '\n';
+  }
+  return body;
+}
+
+class LogstashHttp final : public Destination {
+ public:
+  LogstashHttp(std::unique_ptr<http::Client> client, std::string authorization)
+      : client_(std::move(client)), authorization_(std::move(authorization)) {}
+  std::string_view name() const override { return "logstash"; }
+
+  asio::awaitable<SendResult> send(const buffer::Batch& batch, SteadyTime deadline) override {
+    http::Request req;
+    req.method = "POST";
+    req.target = client_->origin().path.empty() ? "/" : client_->origin().path;
+    req.headers.push_back({"Content-Type", "application/x-ndjson"});
+    if (!authorization_.empty()) req.headers.push_back({"Authorization", authorization_});
+    req.body = body_of(batch);
+    auto res = co_await client_->send(std::move(req), deadline);
+    const std::string where = "POST " + client_->origin().origin();
+    if (!res) co_return SendResult::retryable(where + " failed: " + res.error().message);
+    if (res->status >= 200 && res->status < 300) co_return SendResult::ok();
+    const std::string what = where + " answered " + std::to_string(res->status);
+    if (res->status == 429) co_return SendResult::retryable(what + ": the input's queue is full");
+    if (res->status >= 500) co_return SendResult::retryable(what);
+    if (res->status == 401 || res->status == 403)
+      co_return SendResult::permanent(what + ": check " + std::string(username_setting) + " and " +
+                                      std::string(password_setting));
+    co_return SendResult::permanent(what + ": " + res->body.substr(0, 200));
+  }
+
+ private:
+  std::unique_ptr<http::Client> client_;
+  std::string authorization_;
+};
+
+// json_lines over one kept TCP (or TLS) connection. The tcp input has no acknowledgement: a batch counts
+// as delivered once written; a connection that breaks mid-batch has the whole batch sent again, so a
+// few lines may arrive twice (at-least-once) — the http input has no such gap.
+class LogstashTcp final : public Destination {
+ public:
+  LogstashTcp(asio::any_io_executor ex, http::Url url, std::optional<asio::ssl::context> tls)
+      : ex_(std::move(ex)), url_(std::move(url)), tls_(std::move(tls)) {}
+  std::string_view name() const override { return "logstash"; }
+
+  asio::awaitable<SendResult> send(const buffer::Batch& batch, SteadyTime deadline) override {
+    const std::string body = body_of(batch);
+    const std::string where = (tls_ ? "tls://" : "tcp://") + url_.host + ":" + std::to_string(url_.port);
+    asio::steady_timer timer(ex_);
+    timer.expires_at(deadline);
+    bool timed_out = false;
+    timer.async_wait([&](boost::system::error_code ec) {
+      if (!ec) {
+        timed_out = true;
+        close();
+      }
+    });
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      const bool fresh = !open();
+      if (fresh) {
+        if (auto st = co_await connect(); !st) {
+          timer.cancel();
+          co_return SendResult::retryable(where + ": " + st.error().message);
+        }
+      }
+      boost::system::error_code ec;
+      if (tls_) std::tie(ec, std::ignore) = co_await asio::async_write(*ssl_, asio::buffer(body), use_tuple);
+      else std::tie(ec, std::ignore) = co_await asio::async_write(*socket_, asio::buffer(body), use_tuple);
+      if (!ec) {
+        timer.cancel();
+        co_return SendResult::ok();
+      }
+      close();
+      if (timed_out || fresh) {
+        timer.cancel();
+        co_return SendResult::retryable(where + ": " + (timed_out ? std::string("timed out") : ec.message()));
+      }
+      // A kept connection the peer had closed: once more on a new one.
+    }
+    timer.cancel();
+    co_return SendResult::retryable(where + ": the connection broke twice");
+  }
+
+ private:
+  bool open() const { return tls_ ? ssl_ != nullptr : socket_ != nullptr; }
+  void close() {
+    boost::system::error_code ignored;
+    if (ssl_) ssl_->lowest_layer().close(ignored);
+    if (socket_) socket_->close(ignored);
+    ssl_.reset();
+    socket_.reset();
+  }
+
+  asio::awaitable<Status> connect() {
+    tcp::resolver resolver(ex_);
+    auto [rec, results] = co_await resolver.async_resolve(url_.host, std::to_string(url_.port), use_tuple);
+    if (rec) co_return fail("cannot resolve: " + rec.message());
+    if (tls_) {
+      ssl_ = std::make_unique<asio::ssl::stream<tcp::socket>>(ex_, *tls_);
+      auto [cec, ep] = co_await asio::async_connect(ssl_->lowest_layer(), results, use_tuple);
+      (void)ep;
+      if (cec) co_return fail("cannot connect: " + cec.message());
+      SSL_set_tlsext_host_name(ssl_->native_handle(), url_.host.c_str());
+      ssl_->set_verify_callback(asio::ssl::host_name_verification(url_.host));
+      auto [hec] = co_await ssl_->async_handshake(asio::ssl::stream_base::client, use_tuple);
+      if (hec) {
+        ssl_.reset();
+        co_return fail("TLS handshake failed: " + hec.message());
+      }
+    } else {
+      socket_ = std::make_unique<tcp::socket>(ex_);
+      auto [cec, ep] = co_await asio::async_connect(*socket_, results, use_tuple);
+      (void)ep;
+      if (cec) {
+        socket_.reset();
+        co_return fail("cannot connect: " + cec.message());
+      }
+    }
+    co_return Status{};
+  }
+
+  asio::any_io_executor ex_;
+  http::Url url_;
+  std::optional<asio::ssl::context> tls_;
+  std::unique_ptr<tcp::socket> socket_;
+  std::unique_ptr<asio::ssl::stream<tcp::socket>> ssl_;
+};
+
+std::string base64(std::string_view in) {
+  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+Result<std::unique_ptr<Destination>> make(const Context& ctx) {
+  const auto& c = ctx.config;
+  std::string text = c.text(url_setting);
+  const bool tcp_mode = text.starts_with("tcp://"), tls_mode = text.starts_with("tls://");
+  if (tcp_mode || tls_mode) {
+    auto url = http::parse_url("http://" + text.substr(6));
+    if (!url || url->path.size() > 0)
+      return fail(std::string(url_setting) + "='" + text + "' is not tcp://host:port or tls://host:port");
+    if (text.find(':', 6) == std::string::npos) return fail(std::string(url_setting) + "='" + text + "' needs a port");
+    std::optional<asio::ssl::context> tls;
+    if (tls_mode) {
+      auto cas = http::find_ca_certificates(c.text(ca_file_setting), ctx.environment);
+      if (!cas) return fail(std::string(url_setting) + "='" + text + "': " + cas.error().message);
+      tls.emplace(asio::ssl::context::tls_client);
+      tls->set_options(asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                       asio::ssl::context::no_tlsv1_1);
+      boost::system::error_code ec;
+      for (const auto& f : cas->files) tls->load_verify_file(f, ec);
+      for (const auto& d : cas->dirs) tls->add_verify_path(d, ec);
+      tls->set_verify_mode(asio::ssl::verify_peer);
+    }
+    return std::make_unique<LogstashTcp>(ctx.executor, *url, std::move(tls));
+  }
+  auto url = http::parse_url(text);
+  if (!url) return fail(std::string(url_setting) + "='" + text + "': " + url.error().message);
+  http::TlsOptions tls;
+  tls.ca_file = c.text(ca_file_setting);
+  auto client = http::Client::make(ctx.executor, *url, tls, ctx.environment);
+  if (!client) return fail("the logstash destination cannot use " + text + ": " + client.error().message);
+  std::string authorization;
+  if (!c.text(username_setting).empty())
+    authorization = "Basic " + base64(c.text(username_setting) + ":" + c.text(password_setting));
+  return std::make_unique<LogstashHttp>(std::move(*client), std::move(authorization));
+}
+
+}  // namespace
+
+const DestinationType& logstash_destination() {
+  static const DestinationType type{"logstash", settings, &make};
+  return type;
+}
+
+}  // namespace elk::destinations
