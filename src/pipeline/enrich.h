@@ -19,6 +19,7 @@ struct Document {
   std::string json;  // one JSON object, no trailing newline
   EpochMs timestamp;
   std::string raw;   // the telemetry record as received ({"time","type","record"}), when asked for
+  std::uint64_t sequence = 0;  // unique within the environment, set once by the batcher (document ids)
 };
 
 struct FunctionContext {
