@@ -165,6 +165,10 @@ Loaded load(std::span<const Setting> rows, const Environment& env_in, std::span<
     for (const auto& r : rows)
       if (r.name == names::destinations) chosen = std::string(r.default_value);
   for (auto& d : split_list(chosen.value_or(""))) enabled.insert(d);
+  // Destinations named by an enabled destination's settings (dead letters) need their settings too.
+  for (const auto& row : rows)
+    if (row.names_destination && enabled.contains(row.destination))
+      if (auto v = env(row.name); v && !trim(*v).empty() && trim(*v) != "none") enabled.insert(trim(*v));
 
   for (const auto& row : rows) {
     if (!row.destination.empty() && !enabled.contains(row.destination)) continue;

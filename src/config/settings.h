@@ -41,6 +41,8 @@ struct Setting {
   // `required`, demanded) only while that destination is named in EXTENSION_LOG_DESTINATIONS.
   std::string_view destination = "";
   bool required = false;
+  // The value names another destination (e.g. a dead letter) whose settings then apply too.
+  bool names_destination = false;
 };
 
 // Names of the general settings, so that call sites cannot misspell them.

@@ -63,7 +63,8 @@ constexpr config::Setting settings[] = {
     {max_bulk_setting, Kind::integer, "5242880", 65536, 104857600, "bytes", "", OnInvalid::clamp,
      "Largest bulk request body (before compression); larger flushes are split.", "elasticsearch"},
     {dead_letter_setting, Kind::choice, "none", 0, 0, "", "none|s3|file|logstash", OnInvalid::reject,
-     "Where documents rejected for good (mapping errors) go, with that destination's settings.", "elasticsearch"},
+     "Where documents rejected for good (mapping errors) go, with that destination's settings.", "elasticsearch",
+     false, true},
 };
 
 std::string base64(std::string_view in) {

@@ -123,9 +123,17 @@ asio::awaitable<int> Runner::run() {
   function_.function_version = reg->function_version;
   function_.account_id = reg->account_id;
 
-  if (auto st = co_await init(reg->id); !st) {
-    log_.error(st.error().message + "; reported to Lambda as Extension.ConfigInvalid, exiting");
-    auto reported = co_await api_->init_error(reg->id, "Extension.ConfigInvalid", st.error().message);
+  Status st;
+  std::string error_type = "Extension.ConfigInvalid";
+  try {
+    st = co_await init(reg->id);
+  } catch (const std::exception& e) {
+    st = fail(std::string("internal error at init: ") + e.what());
+    error_type = "Extension.InitError";
+  }
+  if (!st) {
+    log_.error(st.error().message + "; reported to Lambda as " + error_type + ", exiting");
+    auto reported = co_await api_->init_error(reg->id, error_type, st.error().message);
     if (!reported) log_.error(reported.error().message);
     co_return 1;
   }

@@ -109,6 +109,17 @@ TEST(Settings, ADestinationsRequiredSettingIsDemandedOnlyWhenItIsOn) {
       << on.errors[0];
 }
 
+TEST(Settings, ADeadLetterDestinationsSettingsApplyToo) {
+  const auto l = load(destinations::all_settings(),
+                      env_of({{"EXTENSION_LOG_DESTINATIONS", "elasticsearch"},
+                              {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_URL", "http://x:9200"},
+                              {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_DEAD_LETTER", "file"}}));
+  ASSERT_EQ(l.errors.size(), 1u);
+  EXPECT_NE(l.errors[0].find("EXTENSION_LOG_DESTINATION_FILE_DIRECTORY is required by the file destination"),
+            std::string::npos)
+      << l.errors[0];
+}
+
 TEST(Settings, EveryProblemIsReportedInOnePass) {
   const auto l = load(destinations::all_settings(), env_of({{"EXTENSION_LOG_DESTINATIONS", "file"},
                                                             {"EXTENSION_LOG_TYPES", "platform,bogus"},
