@@ -34,6 +34,13 @@ constexpr Setting general[] = {
     {names::shutdown_quiet_ms, Kind::integer, "100", 0, 1000, "ms", "", OnInvalid::clamp,
      "At SHUTDOWN, how long the telemetry stream must be silent (after the last invocation's report) "
      "before the final flush; always bounded by the shutdown deadline."},
+    {names::retry_base_ms, Kind::integer, "100", 10, 10000, "ms", "", OnInvalid::clamp,
+     "First retry delay of a failed send within a flush; each retry waits a random time up to base x 2^n "
+     "(full jitter), never past the flush's deadline."},
+    {names::retry_max_ms, Kind::integer, "2000", 100, 60000, "ms", "", OnInvalid::clamp,
+     "Longest retry delay; a peer's Retry-After is honoured within the flush's deadline."},
+    {names::retry_attempts, Kind::integer, "3", 1, 20, "", "", OnInvalid::clamp,
+     "Tries of one batch within one flush; what still fails waits for the next flush."},
     {names::include, Kind::regex, "", 0, 0, "", "", OnInvalid::reject,
      "Keep only function/extension lines whose message matches this regular expression (ECMAScript). "
      "Platform events are always kept."},

@@ -1,9 +1,17 @@
 #include "delivery/dispatcher.h"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "core/signal.h"
+
 namespace elk::delivery {
 
-Dispatcher::Dispatcher(destinations::Lineup lineup, const Logger& log, std::size_t max_queued_bytes)
-    : log_(log), max_queued_bytes_(max_queued_bytes) {
+Dispatcher::Dispatcher(destinations::Lineup lineup, const Logger& log, std::size_t max_queued_bytes,
+                       RetryPolicy retry)
+    : log_(log), max_queued_bytes_(max_queued_bytes), retry_(retry) {
   for (std::size_t i = 0; i < lineup.destinations.size(); ++i) {
     Lane lane;
     lane.destination = std::move(lineup.destinations[i]);
@@ -59,15 +67,29 @@ boost::asio::awaitable<void> Dispatcher::deliver(std::vector<buffer::Batch> batc
     for (auto& lane : lanes_)
       if (lane.regular) push(lane, shared);
   }
-  // Dead-letter lanes last: they take what the others rejected in this very flush.
-  for (auto& lane : lanes_)
-    if (lane.regular) co_await drain(lane, deadline);
-  for (auto& lane : lanes_)
-    if (!lane.regular) co_await drain(lane, deadline);
+  // Every destination at its own pace: a slow one does not hold up the others. Dead-letter lanes
+  // after: they take what the others rejected in this very flush.
+  for (const bool regular : {true, false}) {
+    auto executor = co_await boost::asio::this_coro::executor;
+    Signal all_done(executor);
+    std::size_t running = 0;
+    std::exception_ptr failure;
+    for (auto& lane : lanes_) {
+      if (lane.regular != regular) continue;
+      ++running;
+      boost::asio::co_spawn(executor, drain(lane, deadline), [&](std::exception_ptr e) {
+        if (e && !failure) failure = e;
+        if (--running == 0) all_done.notify();
+      });
+    }
+    while (running > 0) co_await all_done.wait_until(SteadyTime::max());
+    if (failure) std::rethrow_exception(failure);
+  }
 }
 
 boost::asio::awaitable<void> Dispatcher::drain(Lane& lane, SteadyTime deadline) {
   using Kind = destinations::SendResult::Kind;
+  int attempt = 0;  // failed tries of the batch at the head of the queue, in this flush
   while (!lane.queue.empty() && std::chrono::steady_clock::now() < deadline) {
     merge_head(lane);
     const auto batch = lane.queue.front();
@@ -75,12 +97,14 @@ boost::asio::awaitable<void> Dispatcher::drain(Lane& lane, SteadyTime deadline) 
     const std::string dest(lane.destination->name());
     switch (result.kind) {
       case Kind::ok:
+        attempt = 0;
         lane.stats.delivered += batch->documents.size() - result.rejected.size();
         lane.queued_bytes -= batch->bytes;
         lane.queue.pop_front();
         reject(lane, *batch, result.rejected, result.message);
         continue;
       case Kind::permanent:
+        attempt = 0;
         ++lane.stats.failed_attempts;
         lane.stats.dropped_permanent += batch->documents.size();
         lane.queued_bytes -= batch->bytes;
@@ -108,9 +132,21 @@ boost::asio::awaitable<void> Dispatcher::drain(Lane& lane, SteadyTime deadline) 
         ++lane.stats.failed_attempts;
         break;
     }
+    // Full jitter: a random wait up to base * 2^attempt (at most cap), or what the peer asked for.
+    ++attempt;
+    const std::chrono::milliseconds ceiling =
+        std::min<std::chrono::milliseconds>(retry_.cap, retry_.base * (std::int64_t{1} << std::min(attempt, 20)));
+    auto wait = std::chrono::milliseconds(
+        std::uniform_int_distribution<std::int64_t>(0, std::max<std::int64_t>(ceiling.count(), 0))(jitter_));
+    if (result.retry_after) wait = *result.retry_after;
+    if (attempt < retry_.attempts && std::chrono::steady_clock::now() + wait < deadline) {
+      boost::asio::steady_timer pause(co_await boost::asio::this_coro::executor, wait);
+      co_await pause.async_wait(boost::asio::use_awaitable);
+      continue;
+    }
     if (lane.report.allow(std::chrono::steady_clock::now()))
       log_.warn("destination " + dest + ": " + result.message + "; " + std::to_string(queued_documents()) +
-                " records kept for the next flush");
+                " records kept for the next flush (reported at most once a minute)");
     co_return;  // try again at the next flush
   }
 }

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <random>
 #include <vector>
 
 #include "buffer/batcher.h"
@@ -26,9 +27,17 @@ struct DestinationStats {
   std::uint64_t dead_lettered = 0;      // of those, handed to the dead-letter destination
 };
 
+// When a destination answers "retryable": full-jitter exponential backoff between attempts, never past
+// the flush's deadline; a Retry-After hint from the peer is honoured (also only within the deadline).
+struct RetryPolicy {
+  std::chrono::milliseconds base{100};
+  std::chrono::milliseconds cap{2000};
+  int attempts = 3;  // tries of one batch within one flush
+};
+
 class Dispatcher {
  public:
-  Dispatcher(destinations::Lineup lineup, const Logger& log, std::size_t max_queued_bytes);
+  Dispatcher(destinations::Lineup lineup, const Logger& log, std::size_t max_queued_bytes, RetryPolicy retry = {});
 
   // Queues the batches for every destination and sends what is queued, until `deadline`.
   boost::asio::awaitable<void> deliver(std::vector<buffer::Batch> batches, SteadyTime deadline);
@@ -56,6 +65,8 @@ class Dispatcher {
   std::vector<Lane> lanes_;
   const Logger& log_;
   std::size_t max_queued_bytes_;
+  RetryPolicy retry_;
+  std::mt19937_64 jitter_{std::random_device{}()};
 };
 
 }  // namespace elk::delivery

@@ -190,7 +190,10 @@ asio::awaitable<Status> Runner::init(const ExtensionId& id) {
   if (!dests) co_return std::unexpected(dests.error());
   bool keep_raw = false;
   for (const auto& d : dests->destinations) keep_raw |= d->needs_raw();
-  dispatcher_.emplace(std::move(*dests), log_, max_queued_bytes);
+  const delivery::RetryPolicy retry{std::chrono::milliseconds(config_.integer(config::names::retry_base_ms)),
+                                    std::chrono::milliseconds(config_.integer(config::names::retry_max_ms)),
+                                    static_cast<int>(config_.integer(config::names::retry_attempts))};
+  dispatcher_.emplace(std::move(*dests), log_, max_queued_bytes, retry);
   enricher_.emplace(function_, pipeline::rules_from(config_), config_.text(config::names::extra_fields_root),
                     keep_raw);
   const auto max_bytes = config_.integer(config::names::max_bytes);

@@ -217,8 +217,20 @@ TEST(S3, TwoAnswersOf503ThenSuccessLoseNothingAndDoubleNothing) {
   EXPECT_EQ(s3.stats().at("failed_on_purpose"), 2);
   read_back(s3, r);
   expect_every_line_once(r, 6 * 5);
-  EXPECT_NE(r.output.find("503 SlowDown"), std::string::npos) << r.output;
+  // Retried within the same flush, after a jittered pause: nothing waited for the next one.
   EXPECT_NE(r.output.find("failed attempts 2"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("kept for the next flush"), std::string::npos) << r.output;
+}
+
+TEST(S3, WhatStillFailsAfterTheRetriesOfAFlushWaitsForTheNextOne) {
+  S3Server s3({"--fail-puts", "4", "--fail-status", "503"});
+  auto r = run(s3_run(s3, 6, {{"EXTENSION_LOG_RETRY_ATTEMPTS", "2"}}));
+  EXPECT_EQ(r.emulator_exit, 0) << r.output;
+  read_back(s3, r);
+  expect_every_line_once(r, 6 * 5);
+  EXPECT_NE(r.output.find("503 SlowDown"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("kept for the next flush"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("failed attempts 4"), std::string::npos) << r.output;
 }
 
 TEST(S3, ShipsOverHttpsVerifyingTheServersCertificate) {

@@ -1,0 +1,169 @@
+#include "delivery/dispatcher.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "../test_util.h"
+
+namespace elk::delivery {
+namespace {
+
+namespace asio = boost::asio;
+using destinations::SendResult;
+using namespace std::chrono_literals;
+
+// A destination that answers from a script, one result per send, then ok.
+class Scripted final : public destinations::Destination {
+ public:
+  Scripted(std::string name, std::vector<SendResult> script, std::size_t max_batch = 0, std::string dead_letter = "",
+           std::chrono::milliseconds delay = 0ms)
+      : name_(std::move(name)), script_(std::move(script)), max_batch_(max_batch), dead_letter_(std::move(dead_letter)),
+        delay_(delay) {}
+  std::string_view name() const override { return name_; }
+  std::size_t max_batch_bytes() const override { return max_batch_; }
+  std::string dead_letter() const override { return dead_letter_; }
+  asio::awaitable<SendResult> send(const buffer::Batch& batch, SteadyTime) override {
+    if (delay_.count() > 0) {
+      asio::steady_timer t(co_await asio::this_coro::executor, delay_);
+      co_await t.async_wait(asio::use_awaitable);
+    }
+    sends.push_back(batch.documents.size());
+    if (calls_ < script_.size()) co_return script_[calls_++];
+    for (const auto& d : batch.documents) delivered.push_back(d.json);
+    co_return SendResult::ok();
+  }
+  std::vector<std::size_t> sends;
+  std::vector<std::string> delivered;
+
+ private:
+  std::string name_;
+  std::vector<SendResult> script_;
+  std::size_t calls_ = 0;
+  std::size_t max_batch_;
+  std::string dead_letter_;
+  std::chrono::milliseconds delay_;
+};
+
+buffer::Batch batch(std::initializer_list<std::string> docs) {
+  buffer::Batch b;
+  for (const auto& d : docs) {
+    b.documents.push_back({d, EpochMs{0}, "", 0});
+    b.bytes += d.size();
+  }
+  return b;
+}
+
+struct DispatcherTest : ::testing::Test {
+  asio::io_context io;
+  Logger log{nullptr};
+  const RetryPolicy fast{1ms, 2ms, 3};
+
+  Dispatcher make(std::vector<std::unique_ptr<destinations::Destination>> dests, std::vector<int> dead_letter,
+                  std::size_t regular, RetryPolicy retry) {
+    destinations::Lineup lineup;
+    lineup.destinations = std::move(dests);
+    lineup.dead_letter = std::move(dead_letter);
+    lineup.regular = regular;
+    return Dispatcher(std::move(lineup), log, 1 << 20, retry);
+  }
+  void deliver(Dispatcher& d, std::vector<buffer::Batch> batches, std::chrono::milliseconds budget = 2s) {
+    test::run_sync(io, d.deliver(std::move(batches), std::chrono::steady_clock::now() + budget));
+  }
+};
+
+TEST_F(DispatcherTest, RetriesARetryableFailureWithinTheFlush) {
+  auto s = std::make_unique<Scripted>("s", std::vector<SendResult>{SendResult::retryable("503"), SendResult::retryable("503")});
+  auto* dest = s.get();
+  std::vector<std::unique_ptr<destinations::Destination>> v;
+  v.push_back(std::move(s));
+  auto d = make(std::move(v), {-1}, 1, fast);
+  deliver(d, {batch({"a", "b"})});
+  EXPECT_EQ(dest->delivered, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(d.stats()[0].second.failed_attempts, 2u);
+  EXPECT_EQ(d.queued_documents(), 0u);
+}
+
+TEST_F(DispatcherTest, KeepsWhatStillFailsAfterItsAttemptsForTheNextFlush) {
+  std::vector<SendResult> script(5, SendResult::retryable("503"));
+  auto s = std::make_unique<Scripted>("s", script);
+  auto* dest = s.get();
+  std::vector<std::unique_ptr<destinations::Destination>> v;
+  v.push_back(std::move(s));
+  auto d = make(std::move(v), {-1}, 1, fast);
+  deliver(d, {batch({"a"})});
+  EXPECT_EQ(dest->sends.size(), 3u);  // attempts per flush
+  EXPECT_EQ(d.queued_documents(), 1u);
+  deliver(d, {});
+  EXPECT_EQ(dest->delivered, std::vector<std::string>{"a"});
+  EXPECT_EQ(d.queued_documents(), 0u);
+}
+
+TEST_F(DispatcherTest, RetriesOnlyThePartsThatFailed) {
+  SendResult partial{SendResult::Kind::partial, "429", std::nullopt, {1}, {}};
+  auto s = std::make_unique<Scripted>("s", std::vector<SendResult>{partial});
+  auto* dest = s.get();
+  std::vector<std::unique_ptr<destinations::Destination>> v;
+  v.push_back(std::move(s));
+  auto d = make(std::move(v), {-1}, 1, fast);
+  deliver(d, {batch({"a", "b", "c"})});
+  EXPECT_EQ(dest->delivered, std::vector<std::string>{"b"});
+  EXPECT_EQ(d.stats()[0].second.delivered, 3u);
+}
+
+TEST_F(DispatcherTest, SendsRejectedDocumentsToTheDeadLetterDestinationInTheSameFlush) {
+  SendResult rejected = SendResult::ok();
+  rejected.rejected = {0, 2};
+  rejected.message = "mapping";
+  auto main = std::make_unique<Scripted>("main", std::vector<SendResult>{rejected}, 0, "dl");
+  auto dl = std::make_unique<Scripted>("dl", std::vector<SendResult>{});
+  auto* dead = dl.get();
+  std::vector<std::unique_ptr<destinations::Destination>> v;
+  v.push_back(std::move(main));
+  v.push_back(std::move(dl));
+  auto d = make(std::move(v), {1, -1}, 1, fast);
+  deliver(d, {batch({"a", "b", "c"})});
+  EXPECT_EQ(dead->delivered, (std::vector<std::string>{"a", "c"}));
+  const auto stats = d.stats();
+  EXPECT_EQ(stats[0].second.delivered, 1u);
+  EXPECT_EQ(stats[0].second.rejected, 2u);
+  EXPECT_EQ(stats[0].second.dead_lettered, 2u);
+}
+
+TEST_F(DispatcherTest, DropsAPermanentFailureAndCountsIt) {
+  auto s = std::make_unique<Scripted>("s", std::vector<SendResult>{SendResult::permanent("403 AccessDenied")});
+  std::vector<std::unique_ptr<destinations::Destination>> v;
+  v.push_back(std::move(s));
+  auto d = make(std::move(v), {-1}, 1, fast);
+  deliver(d, {batch({"a", "b"}), batch({"c"})});
+  EXPECT_EQ(d.stats()[0].second.dropped_permanent, 2u);
+  EXPECT_EQ(d.stats()[0].second.delivered, 1u);
+}
+
+TEST_F(DispatcherTest, MergesQueuedBatchesUpToTheDestinationsMaximum) {
+  auto s = std::make_unique<Scripted>("s", std::vector<SendResult>{}, 10);
+  auto* dest = s.get();
+  std::vector<std::unique_ptr<destinations::Destination>> v;
+  v.push_back(std::move(s));
+  auto d = make(std::move(v), {-1}, 1, fast);
+  deliver(d, {batch({"aaa", "bbb"}), batch({"ccc"}), batch({"ddd", "eee"})});
+  EXPECT_EQ(dest->sends, (std::vector<std::size_t>{3, 2}));  // 9 bytes, then 6
+}
+
+TEST_F(DispatcherTest, ASlowDestinationDoesNotKeepAnotherFromDelivering) {
+  // The slow one never answers within the flush; the fast one still delivers everything.
+  auto slow = std::make_unique<Scripted>("slow", std::vector<SendResult>{}, 0, "", 500ms);
+  auto fast_dest = std::make_unique<Scripted>("fast", std::vector<SendResult>{});
+  auto* f = fast_dest.get();
+  std::vector<std::unique_ptr<destinations::Destination>> v;
+  v.push_back(std::move(slow));
+  v.push_back(std::move(fast_dest));
+  auto d = make(std::move(v), {-1, -1}, 2, fast);
+  deliver(d, {batch({"a"}), batch({"b"})}, 100ms);
+  EXPECT_EQ(f->delivered, (std::vector<std::string>{"a", "b"}));
+}
+
+}  // namespace
+}  // namespace elk::delivery
