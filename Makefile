@@ -2,7 +2,11 @@
 #   make demo   the extension under the bundled Lambda emulator, shipping to a local directory
 #   make test   every test (unit + integration, sanitizers on), then the static release checks
 #   make build  the static release binary: build/release/elk-extension
-.PHONY: demo test build deps bench clean
+#   make package       the Lambda layer zips dist/elk-extension-{x86_64,arm64}.zip (arm64 cross-compiled)
+#   make package-test  make package, then checks the zips (mode, architecture, --version, a run under
+#                      the emulator, arm64 through qemu) and lints deploy/ (SAM and Serverless templates)
+#   make test-arm64    the integration tests with the arm64 binary under qemu-user
+.PHONY: demo test build deps bench clean package package-arm64 package-test test-arm64
 
 JOBS ?= 2
 BENCH_INVOCATIONS ?= 200
@@ -39,6 +43,27 @@ bench: build
 	@build/bench/bench/pipeline_bench --benchmark_min_time=1
 	@echo "== the extension under the emulator: $(BENCH_INVOCATIONS) invocations x 10 lines, file destination =="
 	@scripts/bench.sh build/release $(BENCH_INVOCATIONS) 10
+
+# arm64 (Graviton): cross-compiled with Debian's g++-aarch64-linux-gnu and the :arm64 -dev packages.
+package-arm64:
+	@scripts/install-deps.sh package
+	@cmake -S . -B build/release-arm64 $(CMAKE_COMMON) --no-warn-unused-cli -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake \
+	  -DCMAKE_BUILD_TYPE=Release -DELK_STATIC=ON -DELK_TESTS=OFF >/dev/null
+	@cmake --build build/release-arm64 -j $(JOBS) --target elk-extension
+	@echo "built build/release-arm64/elk-extension"
+
+package: build package-arm64
+	@scripts/package.sh build/release/elk-extension build/release-arm64/elk-extension
+
+package-test: package
+	@# Both run; Debian's python3 (with python3-yaml) for the template lint.
+	@scripts/package-test.sh build/release/lambda-emulator; a=$$?; \
+	  /usr/bin/python3 scripts/deploy-lint.py .; b=$$?; exit $$((a | b))
+
+test-arm64: package-arm64
+	@scripts/install-deps.sh test
+	@scripts/test-tools.sh
+	@scripts/arm64-itest.sh build/release-arm64/elk-extension
 
 clean:
 	rm -rf build dist
