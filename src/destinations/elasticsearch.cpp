@@ -1,7 +1,5 @@
 #include "destinations/elasticsearch.h"
 
-#include <openssl/evp.h>
-
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
@@ -9,6 +7,7 @@
 #include "aws/sigv4.h"
 #include "core/time.h"
 #include "destinations/s3.h"
+#include "core/base64.h"
 #include "http/client.h"
 #include "http/url.h"
 
@@ -66,14 +65,6 @@ constexpr config::Setting settings[] = {
      "Where documents rejected for good (mapping errors) go, with that destination's settings.", "elasticsearch",
      false, true},
 };
-
-std::string base64(std::string_view in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
 
 bool retryable_status(std::int64_t s) { return s == 429 || s >= 500; }
 

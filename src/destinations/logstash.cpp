@@ -1,7 +1,5 @@
 #include "destinations/logstash.h"
 
-#include <openssl/evp.h>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -10,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "core/base64.h"
 #include "http/client.h"
 #include "http/tls.h"
 #include "http/url.h"
@@ -173,14 +172,6 @@ class LogstashTcp final : public Destination {
   std::unique_ptr<tcp::socket> socket_;
   std::unique_ptr<asio::ssl::stream<tcp::socket>> ssl_;
 };
-
-std::string base64(std::string_view in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
 
 Result<std::unique_ptr<Destination>> make(const Context& ctx) {
   const auto& c = ctx.config;
