@@ -33,7 +33,7 @@ EpochMs now_epoch_ms() {
   return EpochMs{duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count()};
 }
 
-std::string format_iso8601_ms(EpochMs t) {
+void format_iso8601_ms(EpochMs t, char* out) {
   // Written by hand: this runs once per document.
   std::int64_t ms = t.value % 1000, secs = t.value / 1000;
   if (ms < 0) ms += 1000, --secs;
@@ -49,10 +49,10 @@ std::string format_iso8601_ms(EpochMs t) {
   const unsigned d = doy - (153 * mp + 2) / 5 + 1;
   const unsigned m = mp < 10 ? mp + 3 : mp - 9;
   const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2);
-  char buf[25] = "0000-00-00T00:00:00.000Z";
   auto put = [&](int pos, int width, std::int64_t v) {
-    for (int i = pos + width - 1; i >= pos; --i, v /= 10) buf[i] = static_cast<char>('0' + v % 10);
+    for (int i = pos + width - 1; i >= pos; --i, v /= 10) out[i] = static_cast<char>('0' + v % 10);
   };
+  out[4] = out[7] = '-', out[10] = 'T', out[13] = out[16] = ':', out[19] = '.', out[23] = 'Z';
   put(0, 4, y);
   put(5, 2, m);
   put(8, 2, d);
@@ -60,7 +60,12 @@ std::string format_iso8601_ms(EpochMs t) {
   put(14, 2, rem / 60 % 60);
   put(17, 2, rem % 60);
   put(20, 3, ms);
-  return std::string(buf, 24);
+}
+
+std::string format_iso8601_ms(EpochMs t) {
+  std::string out(iso8601_ms_length, '\0');
+  format_iso8601_ms(t, out.data());
+  return out;
 }
 
 std::optional<EpochMs> parse_iso8601(std::string_view s) {

@@ -17,6 +17,9 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 
 // "2024-05-02T11:00:00.102Z" for the given Unix milliseconds.
 [[nodiscard]] std::string format_iso8601_ms(EpochMs t);
+// The same written at `out`, which has room for iso8601_ms_length characters (no terminating NUL).
+inline constexpr std::size_t iso8601_ms_length = 24;
+void format_iso8601_ms(EpochMs t, char* out);
 
 // Parses "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)" (also with a space for T); fractions beyond
 // milliseconds are truncated. nullopt when the text is not such a time.

@@ -1,32 +1,74 @@
 #include "pipeline/enrich.h"
 
+#include <algorithm>
+#include <array>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <charconv>
 #include <cstdio>
+#include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "core/time.h"
-#include "pipeline/json_writer.h"
 #include "pipeline/log_line.h"
 #include "pipeline/platform_line.h"
+#include "telemetry/time_text.h"
 
 namespace elk::pipeline {
 
 namespace json = boost::json;
 
+namespace {
+
+// One aws.lambda.* field: a number, a string or a JSON value of the record (spans, the record itself).
+// No default member initializers: a document's fields are left unset until used.
+struct LambdaField {
+  enum class Kind { number, integer, text, json };
+  std::string_view key;
+  Kind kind;
+  double number;
+  std::int64_t integer;
+  std::string_view text;
+  const json::value* json;
+};
+
+// The aws.lambda.* fields of one document, in order; a platform event has at most 8 of them.
+class LambdaFields {
+ public:
+  void number(std::string_view k, double v) { add({k, LambdaField::Kind::number, v, 0, {}, nullptr}); }
+  void integer(std::string_view k, std::int64_t v) { add({k, LambdaField::Kind::integer, 0, v, {}, nullptr}); }
+  void text(std::string_view k, std::string_view v) { add({k, LambdaField::Kind::text, 0, 0, v, nullptr}); }
+  void json(std::string_view k, const json::value& v) { add({k, LambdaField::Kind::json, 0, 0, {}, &v}); }
+  [[nodiscard]] bool empty() const { return size_ == 0; }
+  [[nodiscard]] const LambdaField* begin() const { return fields_.data(); }
+  [[nodiscard]] const LambdaField* end() const { return fields_.data() + size_; }
+
+ private:
+  void add(const LambdaField& f) {
+    if (size_ < fields_.size()) fields_[size_++] = f;
+  }
+  std::array<LambdaField, 12> fields_;
+  std::size_t size_ = 0;
+};
+
+}  // namespace
+
+// What a record says, gathered before the document is written. The texts are views: into the event's
+// record, into literals, into the Enricher's state or into its working buffers.
 struct Enricher::Fields {
   EpochMs timestamp;
-  std::string action;  // event.action
-  std::string message;
-  std::string level;
+  std::string_view action;  // event.action
+  std::string_view message;
+  std::string_view level;
   bool metric = false;  // event.kind metric (reports) rather than event
-  std::string request_id;
-  std::string error_type, error_message, error_stack;
+  std::string_view request_id;
+  std::string_view error_type, error_message, error_stack;
   std::optional<std::int64_t> duration_ns;
   std::optional<std::size_t> original_size;
-  std::string trace_id, span_id;
-  std::vector<std::pair<std::string, json::value>> lambda;  // aws.lambda.*, in order
-  const json::object* extra = nullptr;                      // a JSON log record's other keys
+  std::string_view trace_id, span_id;
+  LambdaFields lambda;                  // aws.lambda.*, in order
+  const json::object* extra = nullptr;  // a JSON log record's other keys
 };
 
 namespace {
@@ -38,30 +80,47 @@ const json::value* member(const json::value& v, std::string_view key) {
   const auto* o = v.if_object();
   return o ? o->if_contains(key) : nullptr;
 }
+std::string_view as_str(const json::value* v) {
+  return v && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
+}
 std::string_view str(const json::value& v, std::string_view key) {
-  const auto* m = member(v, key);
-  return m && m->is_string() ? std::string_view(m->get_string()) : std::string_view();
+  return as_str(member(v, key));
 }
+// A number as a double, as json::value::to_number<double> gives it.
 std::optional<double> num(const json::value* v) {
-  if (v == nullptr || !v->is_number()) return std::nullopt;
-  return v->to_number<double>();
-}
-std::optional<double> metric(const json::value& record, std::string_view key) {
-  const auto* m = member(record, "metrics");
-  return m ? num(member(*m, key)) : std::nullopt;
+  if (v == nullptr) return std::nullopt;
+  switch (v->kind()) {
+    case json::kind::double_:
+      return v->get_double();
+    case json::kind::int64:
+      return static_cast<double>(v->get_int64());
+    case json::kind::uint64:
+      return static_cast<double>(v->get_uint64());
+    default:
+      return std::nullopt;
+  }
 }
 
-std::string fixed2(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f", v);
-  return buf;
+// printf's "%.2f" (std::to_chars with a precision is specified as printf), cut to 31 characters as
+// snprintf into 32 bytes would.
+std::string_view fixed2(double v, char (&buf)[400]) {
+  const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, 2);
+  if (r.ec != std::errc{}) {
+    const int n = std::snprintf(buf, 32, "%.2f", v);
+    return {buf, static_cast<std::size_t>(std::clamp(n, 0, 31))};
+  }
+  return {buf, std::min<std::size_t>(static_cast<std::size_t>(r.ptr - buf), 31)};
 }
-std::string whole(double v) { return std::to_string(static_cast<std::int64_t>(v)); }
+std::string whole(double v) {
+  return std::to_string(static_cast<std::int64_t>(v));
+}
 
-// "Information", "WARNING", "Error", "crit" ... -> info, warn, error, fatal ...
-std::string normalise_level(std::string_view level) {
-  std::string l;
-  for (char c : level) l += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+// "Information", "WARNING", "Error", "crit" ... -> info, warn, error, fatal ...; `buffer` holds the
+// lower-cased text of a level that is none of those.
+std::string_view normalise_level(std::string_view level, std::string& buffer) {
+  buffer.clear();
+  for (char c : level) buffer += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  const std::string_view l = buffer;
   if (l == "information" || l == "informational") return "info";
   if (l == "warning") return "warn";
   if (l == "err" || l == "fail") return "error";
@@ -79,27 +138,167 @@ std::string_view xray_root(std::string_view header) {
   return v.substr(0, v.find(';'));
 }
 
-std::string strip_newlines(std::string_view s) {
+std::string_view strip_newlines(std::string_view s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.remove_suffix(1);
-  return std::string(s);
+  return s;
 }
 
 // Keys of a JSON log record that become ECS fields rather than extra fields.
-bool mapped_key(std::string_view k) {
-  return k == "message" || k == "level" || k == "timestamp" || k == "requestId" || k == "AWSRequestId" ||
-         k == "errorType" || k == "errorMessage" || k == "stackTrace" || k == "traceId";
+enum class Mapped {
+  none,
+  message,
+  level,
+  timestamp,
+  request_id,
+  aws_request_id,
+  error_type,
+  error_message,
+  stack_trace,
+  trace_id
+};
+
+Mapped mapped_key(std::string_view k) {
+  switch (k.size()) {
+    case 7:
+      if (k == "message") return Mapped::message;
+      if (k == "traceId") return Mapped::trace_id;
+      break;
+    case 5:
+      if (k == "level") return Mapped::level;
+      break;
+    case 9:
+      if (k == "timestamp") return Mapped::timestamp;
+      if (k == "requestId") return Mapped::request_id;
+      if (k == "errorType") return Mapped::error_type;
+      break;
+    case 12:
+      if (k == "AWSRequestId") return Mapped::aws_request_id;
+      if (k == "errorMessage") return Mapped::error_message;
+      break;
+    case 10:
+      if (k == "stackTrace") return Mapped::stack_trace;
+      break;
+    default:
+      break;
+  }
+  return Mapped::none;
 }
 
-std::string join_lines(const json::value& v) {
-  if (const auto* s = v.if_string()) return std::string(*s);
-  std::string out;
+// A stack trace as text: a string as it is, an array's elements one a line (non-strings as JSON), else "".
+std::string_view join_lines(const json::value& v, std::string& buffer) {
+  if (const auto* s = v.if_string()) return *s;
+  buffer.clear();
   if (const auto* a = v.if_array())
     for (const auto& e : *a) {
-      if (!out.empty()) out += '\n';
-      out += e.is_string() ? std::string(e.get_string()) : json::serialize(e);
+      if (!buffer.empty()) buffer += '\n';
+      if (const auto* s = e.if_string())
+        buffer += std::string_view(*s);
+      else
+        buffer += json::serialize(e);
     }
-  return out;
+  return buffer;
 }
+
+
+// The members of a platform event's record that its document uses, found in one pass over the record (an
+// object's keys are unique, so this finds what if_contains would); null when absent.
+struct PlatformMembers {
+  const json::value *request_id = nullptr, *status = nullptr, *error_type = nullptr, *tracing = nullptr,
+                    *metrics = nullptr, *spans = nullptr, *version = nullptr, *initialization_type = nullptr,
+                    *phase = nullptr, *runtime_version = nullptr, *runtime_version_arn = nullptr,
+                    *instance_id = nullptr, *dropped_records = nullptr, *dropped_bytes = nullptr, *reason = nullptr,
+                    *name = nullptr, *state = nullptr;
+
+  explicit PlatformMembers(const json::value& record) {
+    const auto* o = record.if_object();
+    if (o == nullptr) return;
+    for (const auto& kv : *o) {
+      const std::string_view k = kv.key();
+      const json::value* v = &kv.value();
+      switch (k.size()) {
+        case 4:
+          if (k == "name") name = v;
+          break;
+        case 5:
+          if (k == "spans")
+            spans = v;
+          else if (k == "phase")
+            phase = v;
+          else if (k == "state")
+            state = v;
+          break;
+        case 6:
+          if (k == "status")
+            status = v;
+          else if (k == "reason")
+            reason = v;
+          break;
+        case 7:
+          if (k == "tracing")
+            tracing = v;
+          else if (k == "metrics")
+            metrics = v;
+          else if (k == "version")
+            version = v;
+          break;
+        case 9:
+          if (k == "requestId")
+            request_id = v;
+          else if (k == "errorType")
+            error_type = v;
+          break;
+        case 10:
+          if (k == "instanceId") instance_id = v;
+          break;
+        case 12:
+          if (k == "droppedBytes") dropped_bytes = v;
+          break;
+        case 14:
+          if (k == "runtimeVersion")
+            runtime_version = v;
+          else if (k == "droppedRecords")
+            dropped_records = v;
+          break;
+        case 17:
+          if (k == "runtimeVersionArn") runtime_version_arn = v;
+          break;
+        case 18:
+          if (k == "initializationType") initialization_type = v;
+          break;
+        default:
+          break;
+      }
+    }
+  }
+};
+
+// The members of a platform event's "metrics" object, as numbers, found in one pass.
+struct PlatformMetrics {
+  std::optional<double> duration, billed_duration, memory_size, max_memory_used, init_duration, restore_duration,
+      produced_bytes;
+
+  explicit PlatformMetrics(const json::value* metrics) {
+    const auto* o = metrics ? metrics->if_object() : nullptr;
+    if (o == nullptr) return;
+    for (const auto& kv : *o) {
+      const std::string_view k = kv.key();
+      if (k == "durationMs")
+        duration = num(&kv.value());
+      else if (k == "billedDurationMs")
+        billed_duration = num(&kv.value());
+      else if (k == "memorySizeMB")
+        memory_size = num(&kv.value());
+      else if (k == "maxMemoryUsedMB")
+        max_memory_used = num(&kv.value());
+      else if (k == "initDurationMs")
+        init_duration = num(&kv.value());
+      else if (k == "restoreDurationMs")
+        restore_duration = num(&kv.value());
+      else if (k == "producedBytes")
+        produced_bytes = num(&kv.value());
+    }
+  }
+};
 
 }  // namespace
 
@@ -133,7 +332,8 @@ void Enricher::render_constant_fields() {
   c.key("cloud"), c.begin_object();
   c.field("provider", "aws");
   if (!context_.region.empty()) c.field("region", context_.region);
-  if (!context_.account_id.empty()) c.key("account"), c.begin_object(), c.field("id", context_.account_id), c.end_object();
+  if (!context_.account_id.empty())
+    c.key("account"), c.begin_object(), c.field("id", context_.account_id), c.end_object();
   c.key("service"), c.begin_object(), c.field("name", "lambda"), c.end_object();
   c.end_object();
 }
@@ -141,87 +341,150 @@ void Enricher::render_constant_fields() {
 std::optional<Document> Enricher::enrich(const telemetry::Event& ev) {
   Fields f;
   f.timestamp = ev.time_ms;
-  f.action = ev.type;
-  if (ev.type == "function" || ev.type == "extension") {
-    if (auto doc = log_record(ev, f); !doc) return std::nullopt;
+  const std::string_view type = ev.type;
+  f.action = type;
+  if (type == "function" || type == "extension") {
+    if (!log_record(ev, f)) return std::nullopt;
   } else {
     platform_record(ev, f);
   }
-  Document d{write(ev, f), f.timestamp, {}};
+  std::optional<Document> d(std::in_place, Document{write(f), f.timestamp, {}});
   if (keep_raw_) {
-    JsonWriter w(d.raw);
+    JsonWriter w(d->raw);
     w.begin_object();
     w.field("time", ev.time);
     w.field("type", ev.type);
     w.key("record"), w.value(ev.record);
     w.end_object();
   }
-  if (ev.type == "platform.runtimeDone" || ev.type == "platform.end") current_request_.clear();
+  if (type == "platform.runtimeDone" || type == "platform.end") current_request_.clear();
   return d;
 }
 
-// Returns an empty optional when the record is filtered out; the document is written by the caller.
-std::optional<Document> Enricher::log_record(const telemetry::Event& ev, Fields& f) {
-  const bool function = ev.type == "function";
+bool Enricher::log_record(const telemetry::Event& ev, Fields& f) {
+  const bool function = std::string_view(ev.type) == "function";
   if (const auto* s = ev.record.if_string()) {
+    const std::string_view text = *s;
     if (function) {
-      if (const auto pl = parse_platform_line(*s)) {
-        text_platform_line(*s, *pl, f);
-        return Document{};
+      if (const auto pl = parse_platform_line(text)) {
+        text_platform_line(text, *pl, f);
+        return true;
       }
     }
-    const auto p = parse_log_line(*s);
+    const auto p = parse_log_line(text);
     if (p.timestamp) f.timestamp = *p.timestamp;
-    f.request_id = std::string(p.request_id);
-    f.level = std::string(p.level);
-    f.message = std::string(p.message);
-    f.error_type = std::string(p.error_type);
-  } else if (ev.record.is_object()) {
-    const auto& r = ev.record;
-    if (const auto* m = member(r, "message")) f.message = m->is_string() ? std::string(m->get_string()) : json::serialize(*m);
-    if (const auto* m = member(r, "message"); m && m->is_object()) {
-      // Node.js logs an Error object as the message.
-      f.error_type = std::string(str(*m, "errorType"));
-      f.error_message = std::string(str(*m, "errorMessage"));
-      if (const auto* st = member(*m, "stackTrace")) f.error_stack = join_lines(*st);
+    f.request_id = p.request_id;
+    f.level = p.level;
+    f.message = p.message;
+    f.error_type = p.error_type;
+  } else if (const auto* r = ev.record.if_object()) {
+    // One pass over the record's keys (an object's keys are unique) finds the ones that map to ECS fields.
+    const json::value *message = nullptr, *level = nullptr, *timestamp = nullptr, *request_id = nullptr,
+                      *aws_request_id = nullptr, *error_type = nullptr, *error_message = nullptr,
+                      *stack_trace = nullptr, *trace_id = nullptr;
+    for (const auto& kv : *r) {
+      switch (mapped_key(kv.key())) {
+        case Mapped::none:
+          break;
+        case Mapped::message:
+          message = &kv.value();
+          break;
+        case Mapped::level:
+          level = &kv.value();
+          break;
+        case Mapped::timestamp:
+          timestamp = &kv.value();
+          break;
+        case Mapped::request_id:
+          request_id = &kv.value();
+          break;
+        case Mapped::aws_request_id:
+          aws_request_id = &kv.value();
+          break;
+        case Mapped::error_type:
+          error_type = &kv.value();
+          break;
+        case Mapped::error_message:
+          error_message = &kv.value();
+          break;
+        case Mapped::stack_trace:
+          stack_trace = &kv.value();
+          break;
+        case Mapped::trace_id:
+          trace_id = &kv.value();
+          break;
+      }
     }
-    f.level = normalise_level(str(r, "level"));
-    if (auto t = parse_iso8601(str(r, "timestamp"))) f.timestamp = *t;
-    f.request_id = std::string(str(r, "requestId"));
-    if (f.request_id.empty()) f.request_id = std::string(str(r, "AWSRequestId"));
-    if (auto t = str(r, "errorType"); !t.empty()) f.error_type = std::string(t);
-    if (auto t = str(r, "errorMessage"); !t.empty()) f.error_message = std::string(t);
-    if (const auto* st = member(r, "stackTrace")) f.error_stack = join_lines(*st);
-    if (auto t = str(r, "traceId"); !t.empty()) f.trace_id = std::string(xray_root(t));
-    f.extra = r.if_object();
-  } else {
-    f.message = ev.record.is_null() ? std::string() : json::serialize(ev.record);
+    if (message) {
+      if (const auto* m = message->if_string()) {
+        f.message = *m;
+      } else {
+        message_buffer_ = json::serialize(*message);
+        f.message = message_buffer_;
+      }
+      if (message->is_object()) {
+        // Node.js logs an Error object as the message.
+        f.error_type = str(*message, "errorType");
+        f.error_message = str(*message, "errorMessage");
+        if (const auto* st = member(*message, "stackTrace")) f.error_stack = join_lines(*st, stack_buffer_);
+      }
+    }
+    f.level = normalise_level(as_str(level), level_buffer_);
+    if (auto t = telemetry::parse_time(as_str(timestamp))) f.timestamp = *t;
+    f.request_id = as_str(request_id);
+    if (f.request_id.empty()) f.request_id = as_str(aws_request_id);
+    if (auto t = as_str(error_type); !t.empty()) f.error_type = t;
+    if (auto t = as_str(error_message); !t.empty()) f.error_message = t;
+    if (stack_trace) f.error_stack = join_lines(*stack_trace, stack_buffer_);
+    if (auto t = as_str(trace_id); !t.empty()) f.trace_id = xray_root(t);
+    f.extra = r;
+  } else if (!ev.record.is_null()) {
+    message_buffer_ = json::serialize(ev.record);
+    f.message = message_buffer_;
   }
   if (!rules_.keep(f.message)) {
     ++stats_.filtered;
-    return std::nullopt;
+    return false;
   }
-  if (rules_.any_redaction() && rules_.apply_redactions(f.message)) ++stats_.redacted;
-  if ((f.original_size = truncate_message(f.message, rules_.max_message_bytes))) ++stats_.truncated;
+  // Redaction and truncation change the message: it is copied into the buffer first (when not built there).
+  auto own_message = [&] {
+    if (f.message.data() != message_buffer_.data()) message_buffer_.assign(f.message);
+  };
+  if (rules_.any_redaction()) {
+    own_message();
+    if (rules_.apply_redactions(message_buffer_)) ++stats_.redacted;
+    f.message = message_buffer_;
+  }
+  if (f.message.size() > rules_.max_message_bytes) {
+    own_message();
+    if ((f.original_size = truncate_message(message_buffer_, rules_.max_message_bytes))) ++stats_.truncated;
+    f.message = message_buffer_;
+  }
   if (f.request_id.empty() && function) f.request_id = current_request_;
   // A line without a level of its own (print(), System.out, Go's log) is plain stdout: info.
   if (f.level.empty()) f.level = f.error_type.empty() ? "info" : "error";
-  return Document{};
+  return true;
 }
 
 void Enricher::text_platform_line(std::string_view line, const PlatformLine& p, Fields& f) {
   f.message = strip_newlines(line);
-  f.request_id = std::string(p.request_id);
+  f.request_id = p.request_id;
   f.level = "info";
-  auto put = [&](const char* k, const auto& v) {
-    if (v) f.lambda.emplace_back(k, *v);
+  auto put = [&](std::string_view k, const auto& v) {
+    if (!v) return;
+    if constexpr (std::is_same_v<std::decay_t<decltype(*v)>, double>)
+      f.lambda.number(k, *v);
+    else
+      f.lambda.integer(k, *v);
   };
   switch (p.kind) {
     case PlatformLine::Kind::start:
       f.action = "platform.start";
       if (!p.request_id.empty()) current_request_ = f.request_id;
       break;
-    case PlatformLine::Kind::end: f.action = "platform.end"; break;
+    case PlatformLine::Kind::end:
+      f.action = "platform.end";
+      break;
     case PlatformLine::Kind::report:
       f.action = "platform.report";
       f.metric = true;
@@ -231,29 +494,29 @@ void Enricher::text_platform_line(std::string_view line, const PlatformLine& p, 
       put("max_memory_used_mb", p.max_memory_used_mb);
       put("init_duration_ms", p.init_duration_ms);
       put("restore_duration_ms", p.restore_duration_ms);
-      f.lambda.emplace_back("status", p.status.empty() ? std::string_view("success") : p.status);
+      f.lambda.text("status", p.status.empty() ? std::string_view("success") : p.status);
       if (!p.status.empty() && p.status != "success") {
         f.level = "error";
-        f.error_type = !p.error_type.empty()    ? std::string(p.error_type)
-                       : p.status == "timeout" ? std::string("Sandbox.Timeout")
-                                               : std::string(p.status);
+        f.error_type = !p.error_type.empty()   ? p.error_type
+                       : p.status == "timeout" ? std::string_view("Sandbox.Timeout")
+                                               : p.status;
       }
       if (p.duration_ms) f.duration_ns = static_cast<std::int64_t>(*p.duration_ms * 1e6);
       break;
     case PlatformLine::Kind::init_start:
       f.action = "platform.initStart";
-      if (!p.runtime_version.empty()) f.lambda.emplace_back("runtime_version", p.runtime_version);
-      if (!p.runtime_version_arn.empty()) f.lambda.emplace_back("runtime_version_arn", p.runtime_version_arn);
+      if (!p.runtime_version.empty()) f.lambda.text("runtime_version", p.runtime_version);
+      if (!p.runtime_version_arn.empty()) f.lambda.text("runtime_version_arn", p.runtime_version_arn);
       break;
     case PlatformLine::Kind::init_report:
       f.action = "platform.initReport";
       put("duration_ms", p.init_duration_ms);
-      if (!p.status.empty()) f.lambda.emplace_back("status", p.status);
+      if (!p.status.empty()) f.lambda.text("status", p.status);
       break;
     case PlatformLine::Kind::xray:
       f.action = "platform.xray";
-      f.trace_id = std::string(p.trace_id);
-      f.span_id = std::string(p.segment_id);
+      f.trace_id = p.trace_id;
+      f.span_id = p.segment_id;
       break;
   }
 }
@@ -261,33 +524,40 @@ void Enricher::text_platform_line(std::string_view line, const PlatformLine& p, 
 void Enricher::platform_record(const telemetry::Event& ev, Fields& f) {
   const auto& r = ev.record;
   const std::string_view type = ev.type;
+  const PlatformMembers rec(r);
+  const PlatformMetrics metrics(rec.metrics);
+  std::string& m = message_buffer_;
+  m.clear();
   f.level = "info";
-  f.request_id = std::string(str(r, "requestId"));
-  const auto status = str(r, "status");
-  const auto error_type = str(r, "errorType");
-  if (const auto* tr = member(r, "tracing")) {
-    f.trace_id = std::string(xray_root(str(*tr, "value")));
-    f.span_id = std::string(str(*tr, "spanId"));
+  f.request_id = as_str(rec.request_id);
+  const auto status = as_str(rec.status);
+  const auto error_type = as_str(rec.error_type);
+  if (rec.tracing) {
+    f.trace_id = xray_root(str(*rec.tracing, "value"));
+    f.span_id = str(*rec.tracing, "spanId");
   }
-  auto put_metric = [&](const char* field, std::string_view key) {
-    if (auto v = metric(r, key)) f.lambda.emplace_back(field, *v);
+  auto put_metric = [&](std::string_view field, const std::optional<double>& v) {
+    if (v) f.lambda.number(field, *v);
   };
-  auto put_str = [&](const char* field, std::string_view key) {
-    if (auto v = str(r, key); !v.empty()) f.lambda.emplace_back(field, v);
+  auto put_str = [&](std::string_view field, const json::value* member) {
+    if (auto v = as_str(member); !v.empty()) f.lambda.text(field, v);
+  };
+  auto put_spans = [&] {
+    if (rec.spans) f.lambda.json("spans", *rec.spans);
   };
   auto failed = [&] {
-    if (!status.empty()) f.lambda.emplace_back("status", status);
+    if (!status.empty()) f.lambda.text("status", status);
     if (!status.empty() && status != "success") {
       f.level = "error";
-      f.error_type = error_type.empty() ? std::string(status) : std::string(error_type);
+      f.error_type = error_type.empty() ? status : error_type;
     }
   };
-  auto with_status = [&](std::string text) {
-    if (!status.empty() && status != "success") text += "\tStatus: " + std::string(status);
-    if (!error_type.empty()) text += "\tError Type: " + std::string(error_type);
-    return text;
+  auto with_status = [&] {
+    if (!status.empty() && status != "success") m += "\tStatus: ", m += status;
+    if (!error_type.empty()) m += "\tError Type: ", m += error_type;
   };
-  const auto duration = metric(r, "durationMs");
+  char number[400];  // fixed2's
+  const auto& duration = metrics.duration;
   if (duration) f.duration_ns = static_cast<std::int64_t>(*duration * 1e6);
 
   if (type == "platform.start") {
@@ -296,133 +566,196 @@ void Enricher::platform_record(const telemetry::Event& ev, Fields& f) {
       if (!seen_start_) first_request_ = f.request_id;
       seen_start_ = true;
     }
-    put_str("version", "version");
-    f.message = "START RequestId: " + f.request_id + " Version: " + std::string(str(r, "version"));
+    put_str("version", rec.version);
+    m += "START RequestId: ", m += f.request_id, m += " Version: ", m += as_str(rec.version);
   } else if (type == "platform.runtimeDone") {
     failed();
-    put_metric("duration_ms", "durationMs");
-    put_metric("produced_bytes", "producedBytes");
-    if (const auto* spans = member(r, "spans")) f.lambda.emplace_back("spans", *spans);
-    f.message = with_status("END RequestId: " + f.request_id);
+    put_metric("duration_ms", duration);
+    put_metric("produced_bytes", metrics.produced_bytes);
+    put_spans();
+    m += "END RequestId: ", m += f.request_id;
+    with_status();
   } else if (type == "platform.report") {
     f.metric = true;
     failed();
-    if (status.empty()) f.lambda.emplace_back("status", "success");
-    put_metric("duration_ms", "durationMs");
-    put_metric("billed_duration_ms", "billedDurationMs");
-    put_metric("memory_size_mb", "memorySizeMB");
-    put_metric("max_memory_used_mb", "maxMemoryUsedMB");
-    put_metric("init_duration_ms", "initDurationMs");
-    put_metric("restore_duration_ms", "restoreDurationMs");
-    if (const auto* spans = member(r, "spans")) f.lambda.emplace_back("spans", *spans);
-    std::string m = "REPORT RequestId: " + f.request_id;
-    if (auto v = metric(r, "durationMs")) m += "\tDuration: " + fixed2(*v) + " ms";
-    if (auto v = metric(r, "billedDurationMs")) m += "\tBilled Duration: " + whole(*v) + " ms";
-    if (auto v = metric(r, "memorySizeMB")) m += "\tMemory Size: " + whole(*v) + " MB";
-    if (auto v = metric(r, "maxMemoryUsedMB")) m += "\tMax Memory Used: " + whole(*v) + " MB";
-    if (auto v = metric(r, "initDurationMs")) m += "\tInit Duration: " + fixed2(*v) + " ms";
-    if (auto v = metric(r, "restoreDurationMs")) m += "\tRestore Duration: " + fixed2(*v) + " ms";
-    f.message = with_status(std::move(m));
+    if (status.empty()) f.lambda.text("status", "success");
+    put_metric("duration_ms", duration);
+    put_metric("billed_duration_ms", metrics.billed_duration);
+    put_metric("memory_size_mb", metrics.memory_size);
+    put_metric("max_memory_used_mb", metrics.max_memory_used);
+    put_metric("init_duration_ms", metrics.init_duration);
+    put_metric("restore_duration_ms", metrics.restore_duration);
+    put_spans();
+    m += "REPORT RequestId: ", m += f.request_id;
+    if (duration) m += "\tDuration: ", m += fixed2(*duration, number), m += " ms";
+    if (const auto& v = metrics.billed_duration) m += "\tBilled Duration: ", m += whole(*v), m += " ms";
+    if (const auto& v = metrics.memory_size) m += "\tMemory Size: ", m += whole(*v), m += " MB";
+    if (const auto& v = metrics.max_memory_used) m += "\tMax Memory Used: ", m += whole(*v), m += " MB";
+    if (const auto& v = metrics.init_duration) m += "\tInit Duration: ", m += fixed2(*v, number), m += " ms";
+    if (const auto& v = metrics.restore_duration) m += "\tRestore Duration: ", m += fixed2(*v, number), m += " ms";
+    with_status();
   } else if (type == "platform.initStart" || type == "platform.restoreStart") {
-    if (auto t = str(r, "initializationType"); !t.empty()) context_.initialization_type = std::string(t);
-    put_str("initialization_type", "initializationType");
-    put_str("phase", "phase");
-    put_str("runtime_version", "runtimeVersion");
-    put_str("runtime_version_arn", "runtimeVersionArn");
-    put_str("instance_id", "instanceId");
-    f.message = std::string(type == "platform.initStart" ? "INIT_START" : "RESTORE_START") +
-                " Runtime Version: " + std::string(str(r, "runtimeVersion")) +
-                "\tRuntime Version ARN: " + std::string(str(r, "runtimeVersionArn"));
-    if (auto phase = str(r, "phase"); !phase.empty()) f.message += "\tPhase: " + std::string(phase);
+    if (auto t = as_str(rec.initialization_type); !t.empty()) context_.initialization_type = std::string(t);
+    put_str("initialization_type", rec.initialization_type);
+    put_str("phase", rec.phase);
+    put_str("runtime_version", rec.runtime_version);
+    put_str("runtime_version_arn", rec.runtime_version_arn);
+    put_str("instance_id", rec.instance_id);
+    m += type == "platform.initStart" ? "INIT_START" : "RESTORE_START";
+    m += " Runtime Version: ", m += as_str(rec.runtime_version);
+    m += "\tRuntime Version ARN: ", m += as_str(rec.runtime_version_arn);
+    if (auto phase = as_str(rec.phase); !phase.empty()) m += "\tPhase: ", m += phase;
   } else if (type == "platform.initRuntimeDone" || type == "platform.restoreRuntimeDone" ||
              type == "platform.initReport" || type == "platform.restoreReport") {
     failed();
-    put_str("initialization_type", "initializationType");
-    put_str("phase", "phase");
-    put_metric("duration_ms", "durationMs");
-    if (const auto* spans = member(r, "spans")) f.lambda.emplace_back("spans", *spans);
+    put_str("initialization_type", rec.initialization_type);
+    put_str("phase", rec.phase);
+    put_metric("duration_ms", duration);
+    put_spans();
     const bool init = type.starts_with("platform.init");
     const bool report = type.ends_with("Report");
-    std::string m = std::string(init ? "INIT" : "RESTORE") + (report ? "_REPORT" : "_RUNTIME_DONE");
-    if (report && duration) m += std::string(init ? " Init" : " Restore") + " Duration: " + fixed2(*duration) + " ms";
-    if (auto phase = str(r, "phase"); !phase.empty()) m += "\tPhase: " + std::string(phase);
-    f.message = with_status(std::move(m));
+    m += init ? "INIT" : "RESTORE";
+    m += report ? "_REPORT" : "_RUNTIME_DONE";
+    if (report && duration) {
+      m += init ? " Init" : " Restore";
+      m += " Duration: ", m += fixed2(*duration, number), m += " ms";
+    }
+    if (auto phase = as_str(rec.phase); !phase.empty()) m += "\tPhase: ", m += phase;
+    with_status();
   } else if (type == "platform.logsDropped") {
     f.level = "warn";
-    const auto records = num(member(r, "droppedRecords")).value_or(0);
-    const auto bytes = num(member(r, "droppedBytes")).value_or(0);
-    f.lambda.emplace_back("dropped_records", static_cast<std::int64_t>(records));
-    f.lambda.emplace_back("dropped_bytes", static_cast<std::int64_t>(bytes));
-    f.message = "Lambda dropped " + whole(records) + " log records (" + whole(bytes) +
-                " bytes) before they reached the extension: " + std::string(str(r, "reason"));
+    const auto records = num(rec.dropped_records).value_or(0);
+    const auto bytes = num(rec.dropped_bytes).value_or(0);
+    f.lambda.integer("dropped_records", static_cast<std::int64_t>(records));
+    f.lambda.integer("dropped_bytes", static_cast<std::int64_t>(bytes));
+    m += "Lambda dropped ", m += whole(records), m += " log records (", m += whole(bytes);
+    m += " bytes) before they reached the extension: ", m += as_str(rec.reason);
   } else if (type == "platform.fault") {
     f.level = "error";
-    f.message = r.is_string() ? strip_newlines(r.get_string()) : json::serialize(r);
+    if (const auto* s = r.if_string()) {
+      f.message = strip_newlines(*s);
+      return;
+    }
+    m = json::serialize(r);
   } else if (type == "platform.end") {
-    f.message = "END RequestId: " + f.request_id;
+    m += "END RequestId: ", m += f.request_id;
   } else {
     // platform.extension, platform.telemetrySubscription, platform.logsSubscription and any type
     // we do not know yet: the record is kept whole.
-    if (!r.is_null()) f.lambda.emplace_back("record", r);
-    std::string m = std::string(type);
-    if (auto n = str(r, "name"); !n.empty()) m += " Name: " + std::string(n);
-    if (auto s = str(r, "state"); !s.empty()) m += " State: " + std::string(s);
-    f.message = r.is_string() ? strip_newlines(r.get_string()) : m;
+    if (!r.is_null()) f.lambda.json("record", r);
+    if (const auto* s = r.if_string()) {
+      f.message = strip_newlines(*s);
+      return;
+    }
+    m += type;
+    if (auto n = as_str(rec.name); !n.empty()) m += " Name: ", m += n;
+    if (auto st = as_str(rec.state); !st.empty()) m += " State: ", m += st;
   }
+  f.message = m;
 }
 
-std::string Enricher::write(const telemetry::Event&, const Fields& f) const {
-  std::string out;
-  out.reserve(f.message.size() + 400);
-  JsonWriter w(out);
-  w.begin_object();
-  w.field("@timestamp", format_iso8601_ms(f.timestamp));
-  w.field("message", f.message);
+// The document, byte for byte as a JsonWriter writing it field by field would (the unit tests pin it), but
+// with each run of constant text appended at once.
+std::string Enricher::write(const Fields& f) {
+  JsonBuffer& out = document_buffer_;
+  // The document is written in place in the string it is returned as: room for the usual fields and the
+  // message (escapes, extra fields and aws.lambda values may grow it).
+  std::size_t expected = 640 + f.message.size() + f.error_message.size() + f.error_stack.size();
+  for (const auto& field : f.lambda) expected += 48 + field.text.size();
+  if (f.extra) expected += 48 * f.extra->size();
+  out.start(expected);
+  auto text = [&out](std::string_view s) { append_json_string(out, s); };
+  auto json_value = [&out](const json::value& v) { BufferJsonWriter(out).value(v); };
+  out += R"({"@timestamp":")";
+  format_iso8601_ms(f.timestamp, out.extend(24));
+  out += R"(","message":)";
+  text(f.message);
   if (!f.level.empty()) {
-    w.key("log"), w.begin_object(), w.field("level", f.level), w.end_object();
+    out += R"(,"log":{"level":)";
+    text(f.level);
+    out += '}';
   }
-  w.key("event"), w.begin_object();
-  w.field("dataset", "aws.lambda");
-  w.field("kind", f.metric ? "metric" : "event");
-  w.field("action", f.action);
-  if (f.duration_ns) w.field("duration", *f.duration_ns);
-  if (f.original_size) w.field("original_size", static_cast<std::int64_t>(*f.original_size));
-  w.end_object();
+  // Literals of constant size, one per branch: their copies compile to a few moves.
+  if (f.metric) {
+    out += R"(,"event":{"dataset":"aws.lambda","kind":"metric","action":)";
+  } else {
+    out += R"(,"event":{"dataset":"aws.lambda","kind":"event","action":)";
+  }
+  text(f.action);
+  if (f.duration_ns) out += R"(,"duration":)", append_json_integer(out, *f.duration_ns);
+  if (f.original_size)
+    out += R"(,"original_size":)", append_json_integer(out, static_cast<std::int64_t>(*f.original_size));
+  out += '}';
   if (!f.error_type.empty() || !f.error_message.empty() || !f.error_stack.empty()) {
-    w.key("error"), w.begin_object();
-    if (!f.error_type.empty()) w.field("type", f.error_type);
-    if (!f.error_message.empty()) w.field("message", f.error_message);
-    if (!f.error_stack.empty()) w.field("stack_trace", f.error_stack);
-    w.end_object();
+    out += R"(,"error":{)";
+    bool first = true;
+    auto member = [&](std::string_view key, std::string_view value) {
+      if (value.empty()) return;
+      if (!first) out += ',';
+      first = false;
+      out += key;
+      text(value);
+    };
+    member(R"("type":)", f.error_type);
+    member(R"("message":)", f.error_message);
+    member(R"("stack_trace":)", f.error_stack);
+    out += '}';
   }
-  w.key("faas"), w.begin_object();
-  w.raw_members(faas_constant_);
+  out += R"(,"faas":{)";
+  out += faas_constant_;
   if (!f.request_id.empty()) {
-    w.field("execution", f.request_id);
-    const bool cold_type = context_.initialization_type != "provisioned-concurrency";
-    w.field("coldstart", cold_type && f.request_id == first_request_);
+    out += R"(,"execution":)";
+    text(f.request_id);
+    if (std::string_view(context_.initialization_type) != "provisioned-concurrency" && f.request_id == first_request_) {
+      out += R"(,"coldstart":true)";
+    } else {
+      out += R"(,"coldstart":false)";
+    }
   }
-  w.end_object();
-  w.raw_members(cloud_constant_);
-  if (!f.trace_id.empty()) w.key("trace"), w.begin_object(), w.field("id", f.trace_id), w.end_object();
-  if (!f.span_id.empty()) w.key("span"), w.begin_object(), w.field("id", f.span_id), w.end_object();
+  out += "},";
+  out += cloud_constant_;
+  if (!f.trace_id.empty()) out += R"(,"trace":{"id":)", text(f.trace_id), out += '}';
+  if (!f.span_id.empty()) out += R"(,"span":{"id":)", text(f.span_id), out += '}';
   if (!f.lambda.empty()) {
-    w.key("aws"), w.begin_object(), w.key("lambda"), w.begin_object();
-    for (const auto& [k, v] : f.lambda) w.key(k), w.value(v);
-    w.end_object(), w.end_object();
+    out += R"(,"aws":{"lambda":{)";
+    bool first = true;
+    for (const auto& field : f.lambda) {
+      if (!first) out += ',';
+      first = false;
+      out += '"', out += field.key, out += R"(":)";
+      switch (field.kind) {
+        case LambdaField::Kind::number:
+          append_json_number(out, field.number);
+          break;
+        case LambdaField::Kind::integer:
+          append_json_integer(out, field.integer);
+          break;
+        case LambdaField::Kind::text:
+          text(field.text);
+          break;
+        case LambdaField::Kind::json:
+          json_value(*field.json);
+          break;
+      }
+    }
+    out += "}}";
   }
   if (f.extra) {
     bool opened = false;
     for (const auto& kv : *f.extra) {
-      if (mapped_key(kv.key())) continue;
-      if (!opened) w.key_escaped(extra_root_), w.begin_object(), opened = true;
-      w.key_escaped(kv.key()), w.value(kv.value());
+      if (mapped_key(kv.key()) != Mapped::none) continue;
+      out += ',';
+      if (!opened) text(extra_root_), out += ":{", opened = true;
+      text(kv.key());
+      out += ':';
+      json_value(kv.value());
     }
-    if (opened) w.end_object();
+    if (opened) out += '}';
   }
-  w.raw_members(ecs_member);
-  w.end_object();
-  return out;
+  out += ',';
+  out += ecs_member;
+  out += '}';
+  return out.take();
 }
 
 }  // namespace elk::pipeline

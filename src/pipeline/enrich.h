@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/types.h"
+#include "pipeline/json_writer.h"
 #include "pipeline/rules.h"
 #include "telemetry/event.h"
 
@@ -54,10 +55,10 @@ class Enricher {
 
  private:
   struct Fields;
-  std::optional<Document> log_record(const telemetry::Event& event, Fields& f);
+  bool log_record(const telemetry::Event& event, Fields& f);  // false when the rules filter it out
   void platform_record(const telemetry::Event& event, Fields& f);
   void text_platform_line(std::string_view line, const struct PlatformLine& parsed, Fields& f);
-  std::string write(const telemetry::Event& event, const Fields& f) const;
+  std::string write(const Fields& f);
   void render_constant_fields();
 
   FunctionContext context_;
@@ -72,6 +73,11 @@ class Enricher {
   std::string first_request_;    // the first invocation of this environment
   bool seen_start_ = false;
   EnrichStats stats_;
+  // Working memory kept from one record to the next, so that enriching one allocates only its document:
+  // texts built for a record (a platform event's message, a redacted or cut message, a joined stack trace,
+  // a lower-cased level) and the document being written.
+  std::string message_buffer_, stack_buffer_, level_buffer_;
+  JsonBuffer document_buffer_;
 };
 
 }  // namespace elk::pipeline

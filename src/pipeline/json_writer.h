@@ -4,15 +4,85 @@
 #pragma once
 
 #include <boost/json/value.hpp>
+#include <charconv>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
 namespace elk::pipeline {
 
-class JsonWriter {
+// A growable byte buffer with inline appends, for text written piece by piece and often (the enricher's
+// documents). Its storage is a std::string that take() hands over, so a document is written in place
+// rather than copied out. The string's size is the room available; its first used_ bytes are written.
+class JsonBuffer {
  public:
-  explicit JsonWriter(std::string& out) : out_(out) {}
+  JsonBuffer() = default;
+  JsonBuffer(const JsonBuffer&) = default;
+  JsonBuffer& operator=(const JsonBuffer&) = default;
+  JsonBuffer(JsonBuffer&& other) noexcept : storage_(std::move(other.storage_)), used_(other.used_) {
+    other.storage_.clear();
+    other.used_ = 0;
+  }
+  JsonBuffer& operator=(JsonBuffer&& other) noexcept {
+    storage_ = std::move(other.storage_), used_ = other.used_;
+    other.storage_.clear(), other.used_ = 0;
+    return *this;
+  }
+
+  // Starts over, with room for about `expected` bytes.
+  void start(std::size_t expected) {
+    used_ = 0;
+    if (storage_.size() < expected) grow(expected);
+  }
+  // The text written, as a string (its capacity is the room it had); the buffer is empty afterwards.
+  [[nodiscard]] std::string take() {
+    storage_.resize(used_);
+    used_ = 0;
+    return std::move(storage_);
+  }
+  [[nodiscard]] std::string_view view() const { return {storage_.data(), used_}; }
+  [[nodiscard]] std::size_t size() const { return used_; }
+
+  void append(const char* s, std::size_t n) { std::memcpy(extend(n), s, n); }
+  void append(std::string_view s) { append(s.data(), s.size()); }
+  void push_back(char c) { *extend(1) = c; }
+  // n more bytes at the end, left for the caller to fill.
+  char* extend(std::size_t n) {
+    if (storage_.size() - used_ < n) grow(n);
+    char* p = storage_.data() + used_;
+    used_ += n;
+    return p;
+  }
+  JsonBuffer& operator+=(std::string_view s) { return append(s), *this; }
+  JsonBuffer& operator+=(char c) { return push_back(c), *this; }
+
+ private:
+  void grow(std::size_t n);  // room for n more bytes
+
+  std::string storage_;
+  std::size_t used_ = 0;
+};
+
+// Appends `s` as a JSON string: quoted, escaped per RFC 8259, invalid UTF-8 bytes as U+FFFD. `Out` is a
+// std::string or a JsonBuffer.
+template <class Out>
+void append_json_string(Out& out, std::string_view s);
+// A JSON number: shortest round-trip form; null for infinities and NaN.
+template <class Out>
+void append_json_number(Out& out, double v);
+template <class Out>
+void append_json_integer(Out& out, std::int64_t v) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, static_cast<std::size_t>(r.ptr - buf));
+}
+
+// Writes JSON to `Out`: a std::string (JsonWriter, every write visible at once) or a JsonBuffer.
+template <class Out>
+class BasicJsonWriter {
+ public:
+  explicit BasicJsonWriter(Out& out) : out_(out) {}
 
   void begin_object() {
     comma();
@@ -37,7 +107,7 @@ class JsonWriter {
     comma();
     out_ += '"';
     out_ += k;
-    out_ += "\":";
+    out_ += std::string_view("\":");
     first_ = true;  // the value follows without a comma
   }
   // A key from the outside world (a JSON log record's own keys): escaped.
@@ -51,14 +121,24 @@ class JsonWriter {
     comma();
     escape(s);
   }
+  // A string of ours known to hold nothing to escape (a timestamp, a literal).
+  void plain_string(std::string_view s) {
+    comma();
+    out_ += '"';
+    out_ += s;
+    out_ += '"';
+  }
   void integer(std::int64_t v) {
     comma();
-    out_ += std::to_string(v);
+    append_json_integer(out_, v);
   }
-  void number(double v);
+  void number(double v) {
+    comma();
+    append_json_number(out_, v);
+  }
   void boolean(bool v) {
     comma();
-    out_ += v ? "true" : "false";
+    out_ += v ? std::string_view("true") : std::string_view("false");
   }
   // Any Boost.JSON value, as is (strings re-escaped through the same rules).
   void value(const boost::json::value& v);
@@ -75,16 +155,27 @@ class JsonWriter {
   void field(std::string_view k, std::int64_t v) { key(k), integer(v); }
   void field(std::string_view k, bool v) { key(k), boolean(v); }
   void field_number(std::string_view k, double v) { key(k), number(v); }
+  void field_plain(std::string_view k, std::string_view v) { key(k), plain_string(v); }
 
  private:
   void comma() {
     if (!first_) out_ += ',';
     first_ = false;
   }
-  void escape(std::string_view s);
+  void escape(std::string_view s) { append_json_string(out_, s); }
 
-  std::string& out_;
+  Out& out_;
   bool first_ = true;
 };
+
+using JsonWriter = BasicJsonWriter<std::string>;
+using BufferJsonWriter = BasicJsonWriter<JsonBuffer>;
+
+extern template void append_json_string(std::string&, std::string_view);
+extern template void append_json_string(JsonBuffer&, std::string_view);
+extern template void append_json_number(std::string&, double);
+extern template void append_json_number(JsonBuffer&, double);
+extern template class BasicJsonWriter<std::string>;
+extern template class BasicJsonWriter<JsonBuffer>;
 
 }  // namespace elk::pipeline

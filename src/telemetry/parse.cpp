@@ -1,12 +1,14 @@
 #include "telemetry/parse.h"
 
+#include <algorithm>
+#include <array>
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/parser.hpp>
-#include <array>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <string>
 #if defined(__SSE2__)
@@ -14,6 +16,8 @@
 #endif
 
 #include "core/time.h"
+#include "telemetry/json_text.h"
+#include "telemetry/time_text.h"
 
 namespace elk::telemetry {
 
@@ -23,7 +27,7 @@ namespace {
 
 // Boost.JSON's default nesting limit, counted from the body's array: an item's own values start 2 deep.
 constexpr std::size_t kMaxDepth = 32;
-constexpr std::size_t kItemDepth = kMaxDepth - 1;   // an item of the body's array
+constexpr std::size_t kItemDepth = kMaxDepth - 1;    // an item of the body's array
 constexpr std::size_t kMemberDepth = kMaxDepth - 2;  // a value inside an item's object
 
 // A basic_parser handler that builds nothing: Boost.JSON's own verdict on a value we skip, with the limits
@@ -54,52 +58,12 @@ struct Validator {
   bool on_comment(json::string_view, json::error_code&) { return true; }
 };
 
-bool is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
-
-// Bytes that stand for themselves inside a JSON string: not '"', '\\', a control character or non-ASCII.
-constexpr auto kPlain = [] {
-  std::array<bool, 256> t{};
-  for (int c = 0x20; c < 0x80; ++c) t[c] = c != '"' && c != '\\';
-  return t;
-}();
-
-// The first byte in [p, end) that is not plain.
-const char* find_special(const char* p, const char* end) {
-#if defined(__SSE2__)
-  const __m128i quote = _mm_set1_epi8('"');
-  const __m128i backslash = _mm_set1_epi8('\\');
-  const __m128i space = _mm_set1_epi8(0x20);
-  while (end - p >= 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    // A signed comparison: bytes >= 0x80 are negative, so "< 0x20" catches control bytes and non-ASCII.
-    const __m128i hits = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-                                      _mm_cmplt_epi8(v, space));
-    if (const int mask = _mm_movemask_epi8(hits)) return p + __builtin_ctz(static_cast<unsigned>(mask));
-    p += 16;
-  }
-#endif
-  while (p != end && kPlain[static_cast<unsigned char>(*p)]) ++p;
-  return p;
+bool is_ws(char c) {
+  return c == ' ' || c == '\n' || c == '\r' || c == '\t';
 }
 
-// Length of the well-formed UTF-8 sequence at p (whose first byte is >= 0x80), 0 when there is none:
-// no overlong forms, no surrogates, nothing past U+10FFFF, not cut short by `end`.
-std::size_t utf8_sequence(const char* p, const char* end) {
-  const auto b = [&](std::size_t i) { return static_cast<unsigned char>(p[i]); };
-  const auto cont = [&](std::size_t i, unsigned lo, unsigned hi) { return b(i) >= lo && b(i) <= hi; };
-  const auto left = static_cast<std::size_t>(end - p);
-  const unsigned c = b(0);
-  if (c < 0xC2) return 0;
-  if (c < 0xE0) return left >= 2 && cont(1, 0x80, 0xBF) ? 2 : 0;
-  if (c < 0xF0)
-    return left >= 3 && cont(1, c == 0xE0 ? 0xA0 : 0x80, c == 0xED ? 0x9F : 0xBF) && cont(2, 0x80, 0xBF) ? 3 : 0;
-  if (c < 0xF5)
-    return left >= 4 && cont(1, c == 0xF0 ? 0x90 : 0x80, c == 0xF4 ? 0x8F : 0xBF) && cont(2, 0x80, 0xBF) &&
-                   cont(3, 0x80, 0xBF)
-               ? 4
-               : 0;
-  return 0;
-}
+using json_text::find_special;
+using json_text::utf8_sequence;
 
 // The value of 4 hex digits at p, -1 when they are not that (or cut short).
 int hex4(const char* p, const char* end) {
@@ -108,52 +72,67 @@ int hex4(const char* p, const char* end) {
   for (int i = 0; i < 4; ++i) {
     const char c = p[i];
     int d;
-    if (c >= '0' && c <= '9') d = c - '0';
-    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-    else return -1;
+    if (c >= '0' && c <= '9')
+      d = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      d = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F')
+      d = c - 'A' + 10;
+    else
+      return -1;
     v = v * 16 + d;
   }
   return v;
 }
 
-void append_utf8(std::string& out, std::uint32_t cp) {
-  char buf[4];
-  std::size_t n;
+// Writes code point cp as UTF-8 at out; returns the end.
+char* put_utf8(char* out, std::uint32_t cp) {
   if (cp < 0x80) {
-    buf[0] = static_cast<char>(cp), n = 1;
+    *out++ = static_cast<char>(cp);
   } else if (cp < 0x800) {
-    buf[0] = static_cast<char>(0xC0 | (cp >> 6)), buf[1] = static_cast<char>(0x80 | (cp & 0x3F)), n = 2;
+    *out++ = static_cast<char>(0xC0 | (cp >> 6));
+    *out++ = static_cast<char>(0x80 | (cp & 0x3F));
   } else if (cp < 0x10000) {
-    buf[0] = static_cast<char>(0xE0 | (cp >> 12)), buf[1] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    buf[2] = static_cast<char>(0x80 | (cp & 0x3F)), n = 3;
+    *out++ = static_cast<char>(0xE0 | (cp >> 12));
+    *out++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    *out++ = static_cast<char>(0x80 | (cp & 0x3F));
   } else {
-    buf[0] = static_cast<char>(0xF0 | (cp >> 18)), buf[1] = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    buf[2] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F)), buf[3] = static_cast<char>(0x80 | (cp & 0x3F)), n = 4;
+    *out++ = static_cast<char>(0xF0 | (cp >> 18));
+    *out++ = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    *out++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    *out++ = static_cast<char>(0x80 | (cp & 0x3F));
   }
-  out.append(buf, n);
+  return out;
 }
+
+// The character a one-letter escape stands for ("\n" -> '\n'); 0 when the letter makes no escape ('u' is
+// handled apart).
+constexpr auto kEscape = [] {
+  std::array<char, 256> t{};
+  t['"'] = '"', t['\\'] = '\\', t['/'] = '/', t['b'] = '\b', t['f'] = '\f', t['n'] = '\n', t['r'] = '\r';
+  t['t'] = '\t';
+  return t;
+}();
 
 struct ScannedString {
   const char* next = nullptr;  // past the closing quote; nullptr when the string is not valid JSON
   std::string_view raw;        // the text between the quotes, as it is in the body
-  bool escaped = false;        // raw holds escapes: the text is in the caller's buffer instead
+  bool escaped = false;        // raw holds escapes (then unescape() gives the text)
 };
 
-// The JSON string whose opening quote is at p, validated as Boost.JSON does (escapes, \u surrogate pairs,
-// UTF-8, no control characters). When it holds escapes and `out` is given, `out` is set to its text.
-ScannedString scan_string(const char* p, const char* end, std::string* out) {
+// The JSON string whose opening quote is at p, validated as Boost.JSON does: escapes, \u escapes with
+// surrogates in pairs, well-formed UTF-8, no control characters, at most json::string::max_size() bytes.
+ScannedString scan_string(const char* p, const char* end) {
   ScannedString s;
   const char* const begin = ++p;
-  const char* run = p;  // start of the bytes not yet copied to `out` (once there is an escape)
   for (;;) {
     p = find_special(p, end);
     if (p == end) return s;
     const auto c = static_cast<unsigned char>(*p);
     if (c == '"') {
-      if (s.escaped && out) out->append(run, p);
       s.raw = std::string_view(begin, static_cast<std::size_t>(p - begin));
-      s.next = p + 1;
+      // Past Boost.JSON's limit a json::string cannot hold it: the DOM parse says what then.
+      if (s.raw.size() <= json::string::max_size()) s.next = p + 1;
       return s;
     }
     if (c >= 0x80) {
@@ -162,44 +141,64 @@ ScannedString scan_string(const char* p, const char* end, std::string* out) {
       p += n;
       continue;
     }
-    if (c != '\\') return s;  // a control character
-    if (!s.escaped) {
-      s.escaped = true;
-      if (out) out->clear();
+    if (c != '\\' || end - p < 2) return s;  // a control character, or cut short
+    s.escaped = true;
+    if (p[1] != 'u') {
+      if (kEscape[static_cast<unsigned char>(p[1])] == 0) return s;
+      p += 2;
+      continue;
     }
-    if (out) out->append(run, p);
-    if (end - p < 2) return s;
-    char unescaped;
-    switch (p[1]) {
-      case '"': unescaped = '"'; break;
-      case '\\': unescaped = '\\'; break;
-      case '/': unescaped = '/'; break;
-      case 'b': unescaped = '\b'; break;
-      case 'f': unescaped = '\f'; break;
-      case 'n': unescaped = '\n'; break;
-      case 'r': unescaped = '\r'; break;
-      case 't': unescaped = '\t'; break;
-      case 'u': {
-        int cp = hex4(p + 2, end);
-        if (cp < 0) return s;
-        p += 6;
-        if (cp >= 0xD800 && cp <= 0xDFFF) {
-          if (cp > 0xDBFF) return s;  // a trailing surrogate first
-          if (end - p < 2 || p[0] != '\\' || p[1] != 'u') return s;
-          const int low = hex4(p + 2, end);
-          if (low < 0xDC00 || low > 0xDFFF) return s;
-          cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-          p += 6;
-        }
-        if (out) append_utf8(*out, static_cast<std::uint32_t>(cp));
-        run = p;
-        continue;
-      }
-      default: return s;
+    const int cp = hex4(p + 2, end);
+    if (cp < 0) return s;
+    p += 6;
+    if (cp >= 0xD800 && cp <= 0xDFFF) {
+      if (cp > 0xDBFF) return s;  // a trailing surrogate first
+      if (end - p < 2 || p[0] != '\\' || p[1] != 'u') return s;
+      const int low = hex4(p + 2, end);
+      if (low < 0xDC00 || low > 0xDFFF) return s;
+      p += 6;
     }
-    if (out) out->push_back(unescaped);
-    p += 2;
-    run = p;
+  }
+}
+
+// The first backslash in [p, end), or end.
+const char* find_backslash(const char* p, const char* end) {
+#if defined(__SSE2__)
+  const __m128i backslash = _mm_set1_epi8('\\');
+  while (end - p >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    if (const int mask = _mm_movemask_epi8(_mm_cmpeq_epi8(v, backslash)))
+      return p + __builtin_ctz(static_cast<unsigned>(mask));
+    p += 16;
+  }
+#endif
+  while (p != end && *p != '\\') ++p;
+  return p;
+}
+
+// The text of a string that scan_string found valid, written at out (room for raw.size() bytes: the text
+// is never longer than its escaped form); returns its length.
+std::size_t unescape(std::string_view raw, char* out) {
+  const char* p = raw.data();
+  const char* const end = p + raw.size();
+  char* const start = out;
+  for (;;) {
+    const char* q = find_backslash(p, end);
+    std::memcpy(out, p, static_cast<std::size_t>(q - p));
+    out += q - p;
+    if (q == end) return static_cast<std::size_t>(out - start);
+    if (q[1] != 'u') {
+      *out++ = kEscape[static_cast<unsigned char>(q[1])];
+      p = q + 2;
+      continue;
+    }
+    auto cp = static_cast<std::uint32_t>(hex4(q + 2, end));
+    p = q + 6;
+    if (cp >= 0xD800 && cp <= 0xDBFF) {
+      cp = 0x10000 + ((cp - 0xD800) << 10) + (static_cast<std::uint32_t>(hex4(p + 2, end)) - 0xDC00);
+      p += 6;
+    }
+    out = put_utf8(out, cp);
   }
 }
 
@@ -217,7 +216,10 @@ Key key_of(std::string_view k) {
 class Reader {
  public:
   Reader(std::string_view body, EpochMs received)
-      : p_(body.data()), end_(body.data() + body.size()), received_(received),
+      : begin_(body.data()),
+        p_(body.data()),
+        end_(body.data() + body.size()),
+        received_(received),
         // The string records of a delivery take about its size; object records grow the arena as needed.
         arena_(json::make_shared_resource<json::monotonic_resource>(body.size() + 64)) {}
 
@@ -226,7 +228,7 @@ class Reader {
     if (p_ == end_ || *p_ != '[') return false;
     ++p_;
     ws();
-    out.events.reserve(static_cast<std::size_t>(end_ - p_) / 192 + 1);
+    out.events.reserve(static_cast<std::size_t>(end_ - p_) / 512 + 4);
     if (p_ != end_ && *p_ == ']') {
       ++p_;
     } else {
@@ -255,23 +257,64 @@ class Reader {
 
  private:
   void ws() {
-    while (p_ != end_ && is_ws(*p_)) ++p_;
+    while (p_ != end_ && static_cast<unsigned char>(*p_) <= ' ' && is_ws(*p_)) ++p_;
+  }
+
+  // Room for one more event. The first guess (from the body's size) is small; past it, the number of
+  // events is extrapolated from the bytes read so far, so that the vector grows about once.
+  void make_room(std::vector<Event>& events) {
+    if (events.size() < events.capacity()) return;
+    const auto read = static_cast<std::size_t>(p_ - begin_) + 1;
+    const auto total = static_cast<std::size_t>(end_ - begin_);
+    events.reserve(std::max(events.size() * 2, events.size() * total / read + events.size() / 8 + 16));
   }
 
   // A JSON string at p_ that we keep: its text, unescaped into `buffer` when it has escapes.
   bool string(std::string& buffer, std::string_view& text) {
-    const auto s = scan_string(p_, end_, &buffer);
+    const auto s = scan_string(p_, end_);
     if (!s.next) return false;
-    text = s.escaped ? std::string_view(buffer) : s.raw;
+    if (s.escaped) {
+      buffer.resize(s.raw.size());
+      buffer.resize(unescape(s.raw, buffer.data()));
+      text = buffer;
+    } else {
+      text = s.raw;
+    }
     p_ = s.next;
+    return true;
+  }
+
+  // A string record: its text goes straight into the record, a value of the arena.
+  bool string_record(json::value& record) {
+    const auto s = scan_string(p_, end_);
+    if (!s.next) return false;
+    auto& text = record.emplace_string();
+    if (s.escaped) {
+      text.reserve(s.raw.size());
+      text.grow(unescape(s.raw, text.data()));
+    } else {
+      text.assign(json::string_view(s.raw.data(), s.raw.size()));
+    }
+    p_ = s.next;
+    return true;
+  }
+
+  // The key at p_ (its opening quote), and p_ past it. The keys Lambda sends are matched as they are.
+  bool key(Key& k) {
+    const auto left = end_ - p_;
+    if (left >= 6 && std::memcmp(p_, "\"type\"", 6) == 0) return p_ += 6, k = Key::type, true;
+    if (left >= 6 && std::memcmp(p_, "\"time\"", 6) == 0) return p_ += 6, k = Key::time, true;
+    if (left >= 8 && std::memcmp(p_, "\"record\"", 8) == 0) return p_ += 8, k = Key::record, true;
+    std::string_view text;
+    if (!string(key_, text)) return false;
+    k = key_of(text);
     return true;
   }
 
   // Any JSON value at p_, validated and passed over.
   bool skip_value(std::size_t max_depth) {
     if (*p_ == '"') {
-      const auto s = scan_string(p_, end_, nullptr);
-      p_ = s.next;
+      p_ = scan_string(p_, end_).next;
       return p_ != nullptr;
     }
     json::parse_options options;
@@ -285,7 +328,7 @@ class Reader {
   }
 
   // A record that is not a string: Boost.JSON's parser, on this value only, into the delivery's arena.
-  bool record_value(std::optional<json::value>& record) {
+  bool record_value(json::value& record) {
     if (!parser_) {
       json::parse_options options;
       options.max_depth = kMemberDepth;
@@ -295,7 +338,8 @@ class Reader {
     json::error_code ec;
     const auto n = parser_->write_some(p_, static_cast<std::size_t>(end_ - p_), ec);
     if (ec) return false;
-    record.emplace(parser_->release());
+    json::value parsed = parser_->release();
+    record.swap(parsed);  // both on the arena: their bytes trade places
     p_ += n;
     return true;
   }
@@ -306,40 +350,49 @@ class Reader {
     ws();
     std::string_view type, time;
     bool type_is_string = false, time_is_string = false;
-    // Constructed in place: assigning a value of the arena to one of the default storage would copy it.
-    std::optional<json::value> record;
+    bool time_read = false;  // time_ms holds `time`, read at once (Lambda's own form)
+    EpochMs time_ms;
     if (p_ != end_ && *p_ == '}') {
       ++p_;
       ++out.skipped;
       return true;
     }
+    // The event is made in place, and its record is a value of the arena from the start: it is then filled
+    // where it stays. (Assigning a json::value keeps the target's storage, so it would copy; and moving one
+    // costs atomic reference counts, a moved-from value keeping its storage.) A missing record stays null.
+    make_room(out.events);
+    Event& event = out.events.emplace_back();
+    std::destroy_at(&event.record);
+    std::construct_at(&event.record, arena_);  // noexcept
     for (;;) {
       if (p_ == end_ || *p_ != '"') return false;
-      std::string_view k;
-      if (!string(key_, k)) return false;
+      Key k;
+      if (!key(k)) return false;
       ws();
       if (p_ == end_ || *p_ != ':') return false;
       ++p_;
       ws();
       if (p_ == end_) return false;
       const bool is_string = *p_ == '"';
-      switch (key_of(k)) {
+      switch (k) {
         case Key::type:
           if (!(is_string ? string(type_, type) : skip_value(kMemberDepth))) return false;
           type_is_string = is_string;
           break;
         case Key::time:
-          if (!(is_string ? string(time_, time) : skip_value(kMemberDepth))) return false;
+          time_read = false;
+          if (is_string && end_ - p_ >= 26 && p_[25] == '"') [[likely]]
+            time_read = read_lambda_time(p_ + 1, time_ms);
+          if (time_read) [[likely]] {
+            time = std::string_view(p_ + 1, 24);
+            p_ += 26;
+          } else if (!(is_string ? string(time_, time) : skip_value(kMemberDepth))) {
+            return false;
+          }
           time_is_string = is_string;
           break;
         case Key::record:
-          if (is_string) {
-            std::string_view text;
-            if (!string(record_, text)) return false;
-            record.emplace(json::string_view(text.data(), text.size()), arena_);
-          } else if (!record_value(record)) {
-            return false;
-          }
+          if (!(is_string ? string_record(event.record) : record_value(event.record))) return false;
           break;
         case Key::other:
           if (!skip_value(kMemberDepth)) return false;
@@ -356,26 +409,33 @@ class Reader {
       ws();
     }
     if (!type_is_string) {
+      out.events.pop_back();
       ++out.skipped;
       return true;
     }
-    std::optional<EpochMs> parsed;
-    if (time_is_string) parsed = parse_iso8601(time);
-    if (!parsed && received_text_.empty()) received_text_ = format_iso8601_ms(received_);
-    out.events.push_back(Event{std::string(type), parsed ? std::string(time) : received_text_,
-                               parsed ? *parsed : received_,
-                               record ? std::move(*record) : json::value(nullptr)});
+    if (!time_read && time_is_string) {
+      if (const auto parsed = parse_iso8601(time)) time_read = true, time_ms = *parsed;
+    }
+    if (!time_read) {
+      if (received_text_.empty()) received_text_ = format_iso8601_ms(received_);
+      time = received_text_;
+      time_ms = received_;
+    }
+    event.type.assign(type);
+    event.time.assign(time);
+    event.time_ms = time_ms;
     return true;
   }
 
+  const char* const begin_;
   const char* p_;
   const char* const end_;
   const EpochMs received_;
-  std::string received_text_;  // `received` as ISO 8601, once needed
-  json::storage_ptr arena_;    // one per delivery: the records' strings and objects are freed together
-  std::string key_, type_, time_, record_;  // unescaped text of strings that had escapes
-  std::optional<json::parser> parser_;
-  unsigned char parser_buffer_[4096];  // the record parser's first working memory
+  std::string received_text_;           // `received` as ISO 8601, once needed
+  json::storage_ptr arena_;             // one per delivery: the records' strings and objects are freed together
+  std::string key_, type_, time_;       // unescaped text of strings that had escapes
+  std::optional<json::parser> parser_;  // for the records that are not strings
+  unsigned char parser_buffer_[4096];   // its first working memory
 };
 
 }  // namespace

@@ -1,6 +1,9 @@
 // libFuzzer target: a Telemetry/Logs API delivery body through telemetry::parse_batch, then every string
 // record (text-format function/extension lines, platform.fault) through the log-line parsers, as the
 // pipeline does. No crash (ASan, UBSan), and the parsers' views stay inside the record.
+// Differential: the streaming reader must give exactly what Boost.JSON's DOM parse of the whole body gives
+// (the same verdict; the same events, records serialized), and read by itself every body the DOM accepts.
+#include <boost/json/serialize.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -24,12 +27,32 @@ bool inside(std::string_view part, std::string_view whole) {
   return part.data() >= whole.data() && part.data() + part.size() <= whole.data() + whole.size();
 }
 
+bool same_events(const elk::telemetry::Batch& a, const elk::telemetry::Batch& b) {
+  if (a.skipped != b.skipped || a.events.size() != b.events.size()) return false;
+  for (std::size_t i = 0; i < a.events.size(); ++i) {
+    const auto &x = a.events[i], &y = b.events[i];
+    if (x.type != y.type || x.time != y.time || x.time_ms != y.time_ms || x.record != y.record ||
+        boost::json::serialize(x.record) != boost::json::serialize(y.record))
+      return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);
   const auto batch = elk::telemetry::parse_batch(body, elk::EpochMs{0});
-  if (!batch) return 0;
+  const auto dom = elk::telemetry::detail::parse_batch_dom(body, elk::EpochMs{0});
+  const auto streamed = elk::telemetry::detail::read_batch_streaming(body, elk::EpochMs{0});
+  check(batch.has_value() == dom.has_value(), "parse_batch's verdict is the DOM parse's");
+  check(streamed.has_value() == dom.has_value(), "the streaming reader's verdict is the DOM parse's");
+  if (!batch) {
+    check(batch.error().message == dom.error().message, "the error message is the DOM parse's");
+    return 0;
+  }
+  check(same_events(*batch, *dom), "parse_batch's events are the DOM parse's");
+  check(same_events(*streamed, *dom), "the streaming reader's events are the DOM parse's");
   for (const auto& event : batch->events) {
     check(!event.time.empty(), "time is set (from the body or the receive time)");
     const auto* record = event.record.if_string();
