@@ -6,8 +6,8 @@
 #include "aws/credentials.h"
 #include "aws/sigv4.h"
 #include "core/time.h"
-#include "destinations/s3.h"
 #include "core/base64.h"
+#include "core/gzip.h"
 #include "http/client.h"
 #include "http/url.h"
 
@@ -138,7 +138,7 @@ class Elasticsearch final : public Destination {
     req.method = "POST";
     req.headers.push_back({"Content-Type", "application/x-ndjson"});
     if (o_.gzip) {
-      body = s3::gzip(body);
+      body = gzip(body);
       req.headers.push_back({"Content-Encoding", "gzip"});
     }
     req.body = std::move(body);

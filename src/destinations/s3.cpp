@@ -1,13 +1,12 @@
 #include "destinations/s3.h"
 
-#include <zlib.h>
-
 #include <boost/asio/any_io_executor.hpp>
 #include <charconv>
 #include <cstdio>
 
 #include "aws/credentials.h"
 #include "aws/sigv4.h"
+#include "core/gzip.h"
 #include "core/time.h"
 #include "http/client.h"
 #include "http/url.h"
@@ -137,7 +136,7 @@ class S3Destination final : public Destination {
     req.method = "PUT";
     req.target = o_.url.path + o_.key_base + "/" + aws::uri_encode(key, false);
     if (o_.key.gzip) {
-      body = s3::gzip(body);
+      body = gzip(body);
       req.headers.push_back({"Content-Encoding", "gzip"});
     }
     req.headers.push_back({"Content-Type", "application/x-ndjson"});
@@ -257,20 +256,6 @@ std::string object_key(const KeyParts& p, EpochMs t, std::string_view unique) {
 }
 
 S3Error parse_error(std::string_view xml) { return {xml_element(xml, "Code"), xml_element(xml, "Message")}; }
-
-std::string gzip(std::string_view data) {
-  z_stream z{};
-  deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&z, static_cast<uLong>(data.size())) + 32, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  deflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
-}
 
 }  // namespace s3
 

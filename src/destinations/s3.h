@@ -30,8 +30,5 @@ struct S3Error {
 };
 [[nodiscard]] S3Error parse_error(std::string_view xml);
 
-// gzip (RFC 1952) of `data`.
-[[nodiscard]] std::string gzip(std::string_view data);
-
 }  // namespace s3
 }  // namespace elk::destinations

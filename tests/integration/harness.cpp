@@ -1,12 +1,12 @@
 #include "harness.h"
 
+#include "fakes/common.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <zlib.h>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -44,29 +44,6 @@ fs::path fresh_dir() {
 
 }  // namespace
 
-namespace {
-
-std::string gunzip(const std::string& data) {
-  z_stream z{};
-  inflateInit2(&z, 15 + 32);
-  std::string out;
-  char buf[65536];
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    z.next_out = reinterpret_cast<Bytef*>(buf);
-    z.avail_out = sizeof buf;
-    rc = inflate(&z, Z_NO_FLUSH);
-    out.append(buf, sizeof buf - z.avail_out);
-  }
-  inflateEnd(&z);
-  if (rc != Z_STREAM_END) throw std::runtime_error("not a complete gzip stream");
-  return out;
-}
-
-}  // namespace
-
 void collect_documents(RunResult& r, const fs::path& dir) {
   std::vector<fs::path> files;
   for (const auto& e : fs::recursive_directory_iterator(dir))
@@ -76,8 +53,12 @@ void collect_documents(RunResult& r, const fs::path& dir) {
     const auto name = f.filename().string();
     if (name.starts_with(".")) continue;  // temporary files
     std::string text = slurp(f);
-    if (text.size() >= 2 && static_cast<unsigned char>(text[0]) == 0x1f && static_cast<unsigned char>(text[1]) == 0x8b)
-      text = gunzip(text);
+    if (text.size() >= 2 && static_cast<unsigned char>(text[0]) == 0x1f &&
+        static_cast<unsigned char>(text[1]) == 0x8b) {
+      auto plain = fakes::inflate(text, true, std::size_t{1} << 30);
+      if (!plain) throw std::runtime_error(f.string() + ": " + plain.error().message);
+      text = std::move(*plain);
+    }
     std::istringstream in(text);
     std::string line;
     while (std::getline(in, line)) {

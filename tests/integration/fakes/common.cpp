@@ -1,5 +1,7 @@
 #include "fakes/common.h"
 
+#include "core/gzip.h"
+
 #include <zlib.h>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -52,19 +54,7 @@ bool wait_for(std::condition_variable& cv, std::unique_lock<std::mutex>& lock, s
 
 // --- compression ------------------------------------------------------------------------------------------------
 
-std::string gzip_compress(std::string_view data) {
-  z_stream z{};
-  deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&z, static_cast<uLong>(data.size())) + 32, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  deflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
-}
+std::string gzip_compress(std::string_view data) { return elk::gzip(data); }
 
 Result<std::string> inflate(std::string_view data, bool gzip, std::size_t max_bytes) {
   z_stream z{};

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "../test_util.h"
+#include "core/gzip.h"
 #include "http/server.h"
 
 namespace elk::destinations {
@@ -36,9 +37,9 @@ TEST(S3Errors, ReadsCodeAndMessageFromTheXmlBody) {
   EXPECT_EQ(s3::parse_error("<html>bad gateway</html>").code, "");
 }
 
-TEST(S3Gzip, IsAValidGzipStream) {
+TEST(Gzip, IsAValidGzipStream) {
   const std::string text(100000, 'a');
-  const auto z = s3::gzip(text);
+  const auto z = gzip(text);
   ASSERT_GT(z.size(), 2u);
   EXPECT_EQ(static_cast<unsigned char>(z[0]), 0x1f);
   EXPECT_EQ(static_cast<unsigned char>(z[1]), 0x8b);
