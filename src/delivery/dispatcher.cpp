@@ -145,7 +145,7 @@ boost::asio::awaitable<void> Dispatcher::drain(Lane& lane, SteadyTime deadline) 
       continue;
     }
     if (lane.report.allow(std::chrono::steady_clock::now()))
-      log_.warn("destination " + dest + ": " + result.message + "; " + std::to_string(queued_documents()) +
+      log_.warn("destination " + dest + ": " + result.message + "; " + std::to_string(lane_documents(lane)) +
                 " records kept for the next flush (reported at most once a minute)");
     co_return;  // try again at the next flush
   }
@@ -166,10 +166,15 @@ void Dispatcher::merge_head(Lane& lane) {
   lane.queue.push_front(std::move(merged));
 }
 
+std::size_t Dispatcher::lane_documents(const Lane& lane) {
+  std::size_t n = 0;
+  for (const auto& b : lane.queue) n += b->documents.size();
+  return n;
+}
+
 std::size_t Dispatcher::queued_documents() const {
   std::size_t n = 0;
-  for (const auto& lane : lanes_)
-    for (const auto& b : lane.queue) n += b->documents.size();
+  for (const auto& lane : lanes_) n += lane_documents(lane);
   return n;
 }
 

@@ -59,6 +59,7 @@ class Dispatcher {
   void push(Lane& lane, std::shared_ptr<const buffer::Batch> batch);
   // Merges the batches at the head of the queue up to the destination's max_batch_bytes.
   static void merge_head(Lane& lane);
+  static std::size_t lane_documents(const Lane& lane);
   // Counts the documents a destination refused for good and hands them to its dead-letter lane.
   void reject(Lane& lane, const buffer::Batch& batch, const std::vector<std::size_t>& rejected, std::string_view why);
 
