@@ -16,7 +16,7 @@ cp "$build/elk-extension" "$dir/extensions/elk-extension"
 runs=5
 for i in $(seq 1 $runs); do
   rm -rf "$dir/out"/*
-  EXTENSION_LOG_DESTINATIONS=file EXTENSION_LOG_DESTINATION_FILE_DIRECTORY="$dir/out" \
+  EXTENSION_LOG_DESTINATIONS=file EXTENSION_LOG_DESTINATION_FILE_DIRECTORY="$dir/out" EXTENSION_LOG_SPILL_DIRECTORY="$dir/spill" \
   EXTENSION_LOG_TIMEOUT_MS=100 EXTENSION_LOG_LISTENER_PORT=0 \
     "$build/lambda-emulator" --quiet --extensions-dir "$dir/extensions" --invocations "$n" --lines "$lines" \
       --runtime mixed --invoke-ms 1 --report "$dir/report-$i.json" 2>"$dir/stderr-$i.txt" \

@@ -5,7 +5,8 @@ namespace elk::buffer {
 void Batcher::add(pipeline::Document document, SteadyTime now) {
   if (pending_.empty()) oldest_ = now;
   document.sequence = next_sequence_++;
-  bytes_ += document.json.size();
+  document.origin = origin_;
+  bytes_ += document.bytes();
   pending_.push_back(std::move(document));
 }
 
@@ -22,7 +23,7 @@ std::optional<SteadyTime> Batcher::due_at() const {
 std::vector<Batch> Batcher::drain() {
   std::vector<Batch> out;
   for (auto& doc : pending_) {
-    const auto size = doc.json.size();
+    const auto size = doc.bytes();
     if (out.empty() || out.back().documents.size() >= limits_.max_items ||
         (!out.back().documents.empty() && out.back().bytes + size > limits_.max_bytes))
       out.emplace_back();

@@ -20,14 +20,15 @@ struct Limits {
 
 struct Batch {
   std::vector<pipeline::Document> documents;
-  std::size_t bytes = 0;  // sum of the documents' JSON sizes
+  std::size_t bytes = 0;  // sum of the documents' bytes()
 };
 
 class Batcher {
  public:
-  explicit Batcher(Limits limits) : limits_(limits) {}
+  // `origin`: this execution environment's id, given to every document with its sequence number.
+  explicit Batcher(Limits limits, std::uint64_t origin = 0) : limits_(limits), origin_(origin) {}
 
-  // Takes a document and gives it the next sequence number of this environment.
+  // Takes a document and gives it this environment's origin and next sequence number.
   void add(pipeline::Document document, SteadyTime now);
 
   // True when a size bound is reached or the oldest record is max_age old.
@@ -48,6 +49,7 @@ class Batcher {
   std::vector<pipeline::Document> pending_;
   std::size_t bytes_ = 0;
   SteadyTime oldest_{};
+  std::uint64_t origin_;
   std::uint64_t next_sequence_ = 1;
 };
 

@@ -56,6 +56,22 @@ constexpr Setting general[] = {
      "Longest message kept; longer ones are cut with a marker and their size kept in event.original_size."},
     {names::extra_fields_root, Kind::text, "labels", 0, 0, "", "", OnInvalid::reject,
      "Where the other keys of a JSON-format log record go (the document's field of that name)."},
+    {names::flush, Kind::schedule, "end", 100, 600000, "ms", "", OnInvalid::reject,
+     "When records leave. `end`: each invocation's records are sent before the extension calls next "
+     "(waiting at most EXTENSION_LOG_FLUSH_MAX_WAIT_MS). `periodic,<ms>`: in the background every <ms> "
+     "(and when a batch is full), adding nothing to most invocations of a busy function."},
+    {names::flush_max_wait_ms, Kind::integer, "1000", 50, 30000, "ms", "", OnInvalid::clamp,
+     "Longest a flush waits for the destinations (always within the invocation's deadline); what is not "
+     "delivered by then goes to the spill and leaves first at the next flush."},
+    {names::max_buffer_bytes, Kind::integer, "16777216", 1048576, 1073741824, "bytes", "", OnInvalid::clamp,
+     "Most bytes of records held in memory, across the batch being filled and every destination's queue; "
+     "past it the oldest go to the spill (and, when that is full too, are dropped, counted)."},
+    {names::spill_directory, Kind::text, "/tmp/elk-extension", 0, 0, "", "", OnInvalid::reject,
+     "Where undelivered records are kept (one directory per destination) until they can be sent, also by "
+     "the next extension process after a crash or timeout (Lambda keeps /tmp). `none`: no spill, records "
+     "wait in memory."},
+    {names::spill_max_bytes, Kind::integer, "67108864", 1048576, 8589934592, "bytes", "", OnInvalid::clamp,
+     "Largest size of the spill; when full, the oldest spilled records are dropped, counted."},
 };
 
 bool parse_int(std::string_view s, std::int64_t& out) {
@@ -110,6 +126,10 @@ std::vector<std::string> destination_names(std::span<const Setting> rows) {
   for (const auto& r : rows)
     if (!r.destination.empty()) names.emplace(r.destination);
   return {names.begin(), names.end()};
+}
+
+std::string allowed_text_of(const Setting& r) {
+  return "end, or periodic,<ms> with <ms> in " + range_text(r);
 }
 
 std::string_view effective_choices(const Setting& row, const std::string& destinations_choices) {
@@ -224,6 +244,15 @@ Loaded load(std::span<const Setting> rows, const Environment& env_in, std::span<
         out.config.set(row.name, used_text);
         break;
       }
+      case Kind::schedule: {
+        const auto sched = parse_schedule(given);
+        if (sched && (!sched->periodic || (sched->interval.count() >= row.min && sched->interval.count() <= row.max))) {
+          out.config.set(row.name, given);
+          break;
+        }
+        out.errors.push_back(name + "='" + given + "': allowed: " + allowed_text_of(row));
+        break;
+      }
       case Kind::choice:
       case Kind::list: {
         const auto allowed = choices_of(effective_choices(row, dest_choices));
@@ -246,6 +275,15 @@ Loaded load(std::span<const Setting> rows, const Environment& env_in, std::span<
   return out;
 }
 
+std::optional<Schedule> parse_schedule(std::string_view text) {
+  if (text == "end") return Schedule{};
+  constexpr std::string_view periodic = "periodic,";
+  if (!text.starts_with(periodic)) return std::nullopt;
+  std::int64_t ms = 0;
+  if (!parse_int(trim(text.substr(periodic.size())), ms) || ms <= 0) return std::nullopt;
+  return Schedule{true, std::chrono::milliseconds(ms)};
+}
+
 Environment process_environment() {
   return [](std::string_view name) -> std::optional<std::string> {
     const char* v = std::getenv(std::string(name).c_str());
@@ -265,6 +303,7 @@ std::string allowed_text(const Setting& r, const std::string& dest_choices) {
     case Kind::integer: return range_text(r);
     case Kind::text: return "text";
     case Kind::regex: return "regular expression";
+    case Kind::schedule: return allowed_text_of(r);
     case Kind::choice: return "one of " + join(choices_of(r.choices), ", ");
     case Kind::list: {
       const auto c = effective_choices(r, dest_choices);

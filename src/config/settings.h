@@ -4,6 +4,7 @@
 // and the destination registry joins them (destinations/registry.h: all_settings()).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -21,6 +22,7 @@ enum class Kind {
   list,     // comma-separated, each item one of `choices` when choices is set
   choice,   // one of `choices`
   regex,    // an ECMAScript regular expression; "" = none
+  schedule, // `end`, or `periodic,<ms>` with <ms> within [min, max]
 };
 
 // What a bad value does: `clamp` uses the nearest bound (or the default when it is not a number) and
@@ -64,6 +66,11 @@ inline constexpr std::string_view redact = "EXTENSION_LOG_REDACT";
 inline constexpr std::string_view redact_builtin = "EXTENSION_LOG_REDACT_BUILTIN";
 inline constexpr std::string_view max_record_bytes = "EXTENSION_LOG_MAX_RECORD_BYTES";
 inline constexpr std::string_view extra_fields_root = "EXTENSION_LOG_EXTRA_FIELDS_ROOT";
+inline constexpr std::string_view flush = "EXTENSION_LOG_FLUSH";
+inline constexpr std::string_view flush_max_wait_ms = "EXTENSION_LOG_FLUSH_MAX_WAIT_MS";
+inline constexpr std::string_view max_buffer_bytes = "EXTENSION_LOG_MAX_BUFFER_BYTES";
+inline constexpr std::string_view spill_directory = "EXTENSION_LOG_SPILL_DIRECTORY";
+inline constexpr std::string_view spill_max_bytes = "EXTENSION_LOG_SPILL_MAX_BYTES";
 }  // namespace names
 
 // The general rows (not the destinations').
@@ -108,5 +115,12 @@ struct Alias {
 [[nodiscard]] std::string help_text(std::span<const Setting> rows);
 
 [[nodiscard]] std::vector<std::string> split_list(std::string_view text);
+
+// A validated schedule setting: `end` (interval 0) or `periodic,<ms>`.
+struct Schedule {
+  bool periodic = false;
+  std::chrono::milliseconds interval{0};
+};
+[[nodiscard]] std::optional<Schedule> parse_schedule(std::string_view text);
 
 }  // namespace elk::config

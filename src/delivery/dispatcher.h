@@ -1,30 +1,51 @@
-// Hands batches to every destination and keeps what a destination could not take yet.
-// Each destination has its own queue and counters. A retryable failure leaves the batch at the
-// head of that destination's queue, to go first at the next flush; a permanent failure drops it,
-// counted. The queue is bounded in bytes; past the bound the oldest batches are dropped, counted.
+// The one delivery layer: hands batches to every destination, retries, spills what could not be
+// delivered in time, replays it first. Destinations only classify their answers (destination.h).
+//
+// Each destination is a lane with its own queue, spill directory and counters; lanes are drained in
+// parallel, so a slow or dead destination never delays another. Within a flush, a retryable failure
+// is tried again after a full-jitter backoff (honouring the peer's Retry-After), never past the
+// flush's deadline; a partial failure retries just the failed documents; a permanent one drops the
+// batch, counted. What is still undelivered when a lane's flush ends goes to the spill (when there is
+// one; else it stays queued in memory) and leaves first at the next flush, of this process or of the
+// next one. Memory is bounded: queues hold at most `max_buffer_bytes`; past it the oldest are spilled
+// (or, without a spill, dropped), counted.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <random>
 #include <vector>
 
 #include "buffer/batcher.h"
 #include "core/log.h"
+#include "delivery/spill.h"
 #include "destinations/destination.h"
 #include "destinations/registry.h"
 
 namespace elk::delivery {
 
+// Documents, per destination. At any moment:
+//   received + restored = delivered + dropped_permanent + dropped_spill_full + dropped_buffer_full
+//                         + dropped_torn + rejected + pending
+// (rejected documents go on to the dead-letter destination, when there is one, and count there as received).
 struct DestinationStats {
-  std::uint64_t delivered = 0;          // documents
-  std::uint64_t failed_attempts = 0;    // sends that did not deliver everything
-  std::uint64_t dropped_permanent = 0;  // documents dropped on a permanent failure
-  std::uint64_t dropped_overflow = 0;   // documents dropped because the queue was full
-  std::uint64_t rejected = 0;           // documents the destination refused for good (e.g. mapping errors)
-  std::uint64_t dead_lettered = 0;      // of those, handed to the dead-letter destination
+  std::uint64_t received = 0;             // handed to this destination by this process
+  std::uint64_t restored = 0;             // found in the spill at start, left by an earlier process
+  std::uint64_t delivered = 0;            // accepted by the destination (replayed ones included)
+  std::uint64_t replayed = 0;             // of those, delivered from the spill
+  std::uint64_t retried = 0;              // sent again after a failed attempt (documents; a document may count twice)
+  std::uint64_t failed_attempts = 0;      // sends that did not deliver everything
+  std::uint64_t spilled = 0;              // written to the spill
+  std::uint64_t dropped_permanent = 0;    // the destination refused the whole batch for good (credentials, bucket)
+  std::uint64_t dropped_spill_full = 0;   // the oldest spilled, deleted to make room in the spill
+  std::uint64_t dropped_buffer_full = 0;  // over the memory bound with no spill to take them
+  std::uint64_t dropped_torn = 0;         // lost with the torn tail of a spill file (a kill mid-write)
+  std::uint64_t rejected = 0;             // refused for good one by one (e.g. mapping errors)
+  std::uint64_t dead_lettered = 0;        // of those, handed to the dead-letter destination
+  std::uint64_t pending = 0;              // still to deliver: in memory or in the spill
 };
 
 // When a destination answers "retryable": full-jitter exponential backoff between attempts, never past
@@ -35,38 +56,65 @@ struct RetryPolicy {
   int attempts = 3;  // tries of one batch within one flush
 };
 
+struct DispatcherOptions {
+  RetryPolicy retry;
+  std::size_t max_buffer_bytes = 16 * 1024 * 1024;  // documents held in memory by the queues
+  std::optional<Spill> spill;                       // none: undelivered documents wait in memory
+};
+
 class Dispatcher {
  public:
-  Dispatcher(destinations::Lineup lineup, const Logger& log, std::size_t max_queued_bytes, RetryPolicy retry = {});
+  Dispatcher(destinations::Lineup lineup, const Logger& log, DispatcherOptions options);
 
-  // Queues the batches for every destination and sends what is queued, until `deadline`.
+  // Queues the batches for every destination, sends what is spilled and queued until `deadline`,
+  // then spills what is left.
   boost::asio::awaitable<void> deliver(std::vector<buffer::Batch> batches, SteadyTime deadline);
+  // Spills batches for every destination without sending them (the memory bound is reached while a
+  // flush is running); without a spill they are queued, within the bound.
+  void spill(std::vector<buffer::Batch> batches);
 
-  [[nodiscard]] std::size_t queued_documents() const;
+  // Bytes of documents held in memory (queued or being sent; a batch shared by destinations once).
+  [[nodiscard]] std::size_t buffered_bytes() const;
+  [[nodiscard]] std::size_t pending_documents() const;  // in memory and spilled, every destination
   [[nodiscard]] std::vector<std::pair<std::string, DestinationStats>> stats() const;
+  [[nodiscard]] const Spill* spill_store() const { return spill_ ? &*spill_ : nullptr; }
 
  private:
+  struct Head {  // the batch being sent
+    std::shared_ptr<const buffer::Batch> batch;
+    std::optional<std::uint64_t> spill_id;  // read from the spill (its file stays until delivered)
+    bool changed = false;                   // partly delivered since it was read from the spill
+  };
   struct Lane {
     std::unique_ptr<destinations::Destination> destination;
+    std::string spill_name;  // its directory in the spill
     std::deque<std::shared_ptr<const buffer::Batch>> queue;
-    std::size_t queued_bytes = 0;
+    std::optional<Head> head;
     DestinationStats stats;
     RateLimit report{std::chrono::minutes(1)};
     int dead_letter = -1;  // lane taking this one's rejects
     bool regular = true;   // receives every batch (false: a dead-letter lane)
   };
   boost::asio::awaitable<void> drain(Lane& lane, SteadyTime deadline);
+  // Takes the next batch to send: the oldest spilled one, else the queue's head merged up to the
+  // destination's max_batch_bytes. False when there is nothing.
+  bool take_head(Lane& lane);
+  // Moves the head (unless it is an unchanged spilled batch, which is still on disk) and the queue to the
+  // spill; without a spill, back to the queue.
+  void put_aside(Lane& lane);
   void push(Lane& lane, std::shared_ptr<const buffer::Batch> batch);
-  // Merges the batches at the head of the queue up to the destination's max_batch_bytes.
-  static void merge_head(Lane& lane);
-  static std::size_t lane_documents(const Lane& lane);
+  // Drops the oldest queued batches while memory is over the bound (only without a spill).
+  void enforce_bound();
+  bool to_spill(Lane& lane, const buffer::Batch& batch);
   // Counts the documents a destination refused for good and hands them to its dead-letter lane.
   void reject(Lane& lane, const buffer::Batch& batch, const std::vector<std::size_t>& rejected, std::string_view why);
 
   std::vector<Lane> lanes_;
   const Logger& log_;
-  std::size_t max_queued_bytes_;
   RetryPolicy retry_;
+  std::size_t max_buffer_bytes_;
+  std::optional<Spill> spill_;
+  RateLimit spill_report_{std::chrono::minutes(1)};
   std::mt19937_64 jitter_{std::random_device{}()};
 };
 

@@ -81,7 +81,7 @@ class Elasticsearch final : public Destination {
     bool gzip = true;
     std::size_t max_bulk_bytes;
     std::string dead_letter;
-    std::string function, environment_id;
+    std::string function;
   };
 
   Elasticsearch(Options o, std::vector<std::unique_ptr<http::Client>> clients, const Logger& log)
@@ -102,7 +102,7 @@ class Elasticsearch final : public Destination {
         const auto& d = batch.documents[i];
         const auto index = o_.dated_index ? elasticsearch::expand_index(o_.index, d.timestamp) : o_.index;
         std::string action = std::string(R"({")") + (o_.dated_index ? "index" : "create") + R"(":{"_index":")" +
-                             index + R"(","_id":")" + elasticsearch::document_id(o_.function, o_.environment_id, d) +
+                             index + R"(","_id":")" + elasticsearch::document_id(o_.function, hex64(d.origin), d) +
                              "\"}}\n";
         if (!members.empty() && body.size() + action.size() + d.json.size() + 1 > o_.max_bulk_bytes) break;
         body += action;
@@ -293,7 +293,6 @@ Result<std::unique_ptr<Destination>> make(const Context& ctx) {
   o.dead_letter = c.text(dead_letter_setting) == "none" ? "" : c.text(dead_letter_setting);
   if (o.dead_letter == "elasticsearch") return fail(std::string(dead_letter_setting) + " cannot be elasticsearch itself");
   o.function = ctx.function.function_name;
-  o.environment_id = ctx.environment_id;
   return std::make_unique<Elasticsearch>(std::move(o), std::move(clients), ctx.log);
 }
 

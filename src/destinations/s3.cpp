@@ -92,7 +92,6 @@ class S3Destination final : public Destination {
     std::string storage_class, sse, kms_key_id;
     std::size_t max_object_bytes;
     aws::Credentials credentials;
-    std::string environment_id;
   };
 
   S3Destination(Options o, std::unique_ptr<http::Client> client)
@@ -115,7 +114,7 @@ class S3Destination final : public Destination {
         body += line;
         body += '\n';
       }
-      auto result = co_await put(std::move(body), deadline);
+      auto result = co_await put(std::move(body), batch.documents[begin], deadline);
       if (result.kind != SendResult::Kind::ok) {
         if (begin == 0) co_return result;
         // The first objects are stored: only the rest is to be retried.
@@ -129,9 +128,10 @@ class S3Destination final : public Destination {
   }
 
  private:
-  boost::asio::awaitable<SendResult> put(std::string body, SteadyTime deadline) {
-    const auto key = s3::object_key(o_.key, now_epoch_ms(),
-                                    o_.environment_id + "-" + std::to_string(++sequence_));
+  // The key is named after the object's first document (its time, origin and sequence): a PUT retried after
+  // an unknown outcome, or replayed from the spill by a later process, overwrites the same object.
+  boost::asio::awaitable<SendResult> put(std::string body, const pipeline::Document& first, SteadyTime deadline) {
+    const auto key = s3::object_key(o_.key, first.timestamp, s3::object_unique(first));
     http::Request req;
     req.method = "PUT";
     req.target = o_.url.path + o_.key_base + "/" + aws::uri_encode(key, false);
@@ -175,7 +175,6 @@ class S3Destination final : public Destination {
 
   Options o_;
   std::unique_ptr<http::Client> client_;
-  std::uint64_t sequence_ = 0;
 };
 
 Result<std::unique_ptr<Destination>> make(const Context& ctx) {
@@ -229,7 +228,6 @@ Result<std::unique_ptr<Destination>> make(const Context& ctx) {
   if (!o.kms_key_id.empty() && o.sse != "aws:kms")
     return fail(std::string(kms_key_setting) + " is set but " + std::string(sse_setting) + " is not aws:kms");
   o.max_object_bytes = static_cast<std::size_t>(c.integer(max_object_setting));
-  o.environment_id = ctx.environment_id;
 
   http::TlsOptions tls;
   tls.ca_file = c.text(ca_file_setting);
@@ -253,6 +251,12 @@ std::string object_key(const KeyParts& p, EpochMs t, std::string_view unique) {
                     std::string(unique) + ".ndjson";
   if (p.gzip) key += ".gz";
   return key;
+}
+
+std::string object_unique(const pipeline::Document& first) {
+  char seq[24];
+  std::snprintf(seq, sizeof seq, "%010llu", static_cast<unsigned long long>(first.sequence));
+  return hex64(first.origin) + "-" + seq;
 }
 
 S3Error parse_error(std::string_view xml) { return {xml_element(xml, "Code"), xml_element(xml, "Message")}; }

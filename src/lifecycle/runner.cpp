@@ -25,27 +25,18 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-// Time kept free at SHUTDOWN: intake stops this long before the deadline, and the final flush
-// must end `shutdown_margin` before it.
+// Time kept free at SHUTDOWN: intake stops `shutdown_flush_budget` before the deadline; sending stops
+// `spill_reserve` + `shutdown_margin` before it, spilling what is left; the extension exits at least
+// `shutdown_margin` before it.
 constexpr auto shutdown_flush_budget = 500ms;
+constexpr auto spill_reserve = 150ms;
 constexpr auto shutdown_margin = 100ms;
-// The longest an end-of-invocation or batch flush may take before the rest waits for the next one.
-constexpr auto flush_budget = 1000ms;
-// Bound on what waits for a destination that is down, per destination.
-constexpr std::size_t max_queued_bytes = 16 * 1024 * 1024;
 // How many recent request ids we remember as done / reported.
 constexpr std::size_t remembered_requests = 8;
 
-std::string random_hex(std::size_t bytes) {
+std::uint64_t random_origin() {
   std::random_device rd;
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < bytes; ++i) {
-    const auto b = rd() & 0xff;
-    out += digits[b >> 4];
-    out += digits[b & 0xf];
-  }
-  return out;
+  return (std::uint64_t{rd()} << 32) ^ rd();
 }
 
 // Steady-clock time of a Unix-ms deadline.
@@ -78,7 +69,11 @@ class Runner {
   asio::awaitable<void> batch_flusher();
   asio::awaitable<void> flush(SteadyTime deadline);
   void on_events(std::vector<telemetry::Event>&& events);
-  std::string summary() const;
+  [[nodiscard]] std::string summary() const;
+  [[nodiscard]] boost::json::object summary_fields() const;
+  [[nodiscard]] std::chrono::milliseconds max_wait() const {
+    return std::chrono::milliseconds(config_.integer(config::names::flush_max_wait_ms));
+  }
 
   const RunnerOptions& options_;
   const Logger& log_;
@@ -86,6 +81,8 @@ class Runner {
   std::optional<ExtensionsApi> api_;
 
   config::Config config_;
+  config::Schedule schedule_;
+  std::size_t max_buffer_bytes_ = 0;
   pipeline::FunctionContext function_;
   std::optional<pipeline::Enricher> enricher_;
   std::optional<buffer::Batcher> batcher_;
@@ -185,21 +182,42 @@ asio::awaitable<Status> Runner::init(const ExtensionId& id) {
   function_.region = env("AWS_REGION").value_or(env("AWS_DEFAULT_REGION").value_or(""));
   function_.initialization_type = env("AWS_LAMBDA_INITIALIZATION_TYPE").value_or("on-demand");
 
-  destinations::Context ctx{config_, function_, random_hex(8), log_, io_.get_executor(), env};
+  // This environment's id: in document ids and object keys, so that what a later process replays from the
+  // spill keeps the names it was first sent under.
+  const auto origin = random_origin();
+  destinations::Context ctx{config_, function_, hex64(origin), log_, io_.get_executor(), env};
   auto dests = destinations::make_destinations(ctx);
   if (!dests) co_return std::unexpected(dests.error());
   bool keep_raw = false;
   for (const auto& d : dests->destinations) keep_raw |= d->needs_raw();
-  const delivery::RetryPolicy retry{std::chrono::milliseconds(config_.integer(config::names::retry_base_ms)),
-                                    std::chrono::milliseconds(config_.integer(config::names::retry_max_ms)),
-                                    static_cast<int>(config_.integer(config::names::retry_attempts))};
-  dispatcher_.emplace(std::move(*dests), log_, max_queued_bytes, retry);
+  schedule_ = config::parse_schedule(config_.text(config::names::flush)).value_or(config::Schedule{});
+  max_buffer_bytes_ = static_cast<std::size_t>(config_.integer(config::names::max_buffer_bytes));
+  delivery::DispatcherOptions delivery_options;
+  delivery_options.retry = {std::chrono::milliseconds(config_.integer(config::names::retry_base_ms)),
+                            std::chrono::milliseconds(config_.integer(config::names::retry_max_ms)),
+                            static_cast<int>(config_.integer(config::names::retry_attempts))};
+  delivery_options.max_buffer_bytes = max_buffer_bytes_;
+  if (const auto& dir = config_.text(config::names::spill_directory); dir != "none") {
+    auto spill = delivery::Spill::open(dir, static_cast<std::uint64_t>(config_.integer(config::names::spill_max_bytes)));
+    if (spill)
+      delivery_options.spill.emplace(std::move(*spill));
+    else
+      log_.error(spill.error().message + " (" + std::string(config::names::spill_directory) +
+                 "); running without a spill: undelivered records wait in memory");
+  }
+  dispatcher_.emplace(std::move(*dests), log_, std::move(delivery_options));
   enricher_.emplace(function_, pipeline::rules_from(config_), config_.text(config::names::extra_fields_root),
                     keep_raw);
   const auto max_bytes = config_.integer(config::names::max_bytes);
+  // A batch is due when full, or when its oldest record is TIMEOUT_MS old (periodic: the period).
+  const auto max_age = schedule_.periodic ? schedule_.interval
+                                          : std::chrono::milliseconds(config_.integer(config::names::timeout_ms));
   batcher_.emplace(buffer::Limits{static_cast<std::size_t>(config_.integer(config::names::max_items)),
-                                  static_cast<std::size_t>(max_bytes),
-                                  std::chrono::milliseconds(config_.integer(config::names::timeout_ms))});
+                                  static_cast<std::size_t>(max_bytes), max_age},
+                   origin);
+  if (const auto restored = dispatcher_->pending_documents())
+    log_.info("found " + std::to_string(restored) + " undelivered records in the spill (" +
+              config_.text(config::names::spill_directory) + "); they are sent first");
 
   receiver_.emplace([this](std::vector<telemetry::Event>&& events) { on_events(std::move(events)); }, log_);
   http::ServerOptions server_options;
@@ -253,6 +271,9 @@ void Runner::on_events(std::vector<telemetry::Event>&& events) {
   }
   received_ += events.size();
   last_event_at_ = now;
+  // The memory bound: while a flush is sending, what arrives meanwhile goes to the spill once memory is full.
+  if (flushing_ && batcher_->bytes() + dispatcher_->buffered_bytes() > max_buffer_bytes_)
+    dispatcher_->spill(batcher_->drain());
   telemetry_arrived_.notify();
   if (was_empty || batcher_->due(now)) batch_waiting_.notify();
 }
@@ -277,20 +298,29 @@ asio::awaitable<void> Runner::flush(SteadyTime deadline) {
 }
 
 asio::awaitable<void> Runner::batch_flusher() {
+  // Periodic: also what waits in the spill goes every period, when nothing new arrives.
+  auto next_period = Clock::now() + schedule_.interval;
   while (!stopping_) {
     const auto now = Clock::now();
-    if (!flushing_ && batcher_->due(now)) {
-      co_await flush(now + flush_budget);
+    const bool period_over = schedule_.periodic && now >= next_period;
+    if (!flushing_ && (batcher_->due(now) || (period_over && dispatcher_->pending_documents() > 0))) {
+      if (period_over) next_period = now + schedule_.interval;
+      co_await flush(now + max_wait());
       continue;
     }
-    const auto at = batcher_->due_at();
-    co_await batch_waiting_.wait_until(at && *at > now ? *at : now + (at ? 10ms : 1h));
+    if (period_over) next_period = now + schedule_.interval;
+    auto at = batcher_->due_at();
+    if (at && *at <= now) at = now + 10ms;  // due, but a flush is running
+    auto wake = at.value_or(now + 1h);
+    if (schedule_.periodic) wake = std::min(wake, next_period);
+    co_await batch_waiting_.wait_until(wake);
   }
 }
 
 asio::awaitable<void> Runner::on_invoke(const LifecycleEvent& event) {
   last_request_ = event.request_id.value;
   enricher_->on_invoke(event.invoked_function_arn);
+  if (schedule_.periodic) co_return;  // the records leave in the background
   // Wait for this invocation's runtimeDone, so that its lines leave within it.
   const auto invocation_deadline = steady_of(event.deadline);
   const auto wait_until = std::min(Clock::now() + std::chrono::milliseconds(config_.integer(
@@ -298,7 +328,7 @@ asio::awaitable<void> Runner::on_invoke(const LifecycleEvent& event) {
                                    invocation_deadline);
   while (!contains(runtime_done_, last_request_) && Clock::now() < wait_until)
     co_await telemetry_arrived_.wait_until(wait_until);
-  co_await flush(std::min(Clock::now() + flush_budget, invocation_deadline));
+  co_await flush(std::min(Clock::now() + max_wait(), invocation_deadline));
 }
 
 asio::awaitable<void> Runner::on_shutdown(const LifecycleEvent& event) {
@@ -315,9 +345,24 @@ asio::awaitable<void> Runner::on_shutdown(const LifecycleEvent& event) {
   }
   stopping_ = true;
   batch_waiting_.notify();
-  co_await flush(deadline - shutdown_margin);
   std::string reason = event.shutdown_reason;
   std::transform(reason.begin(), reason.end(), reason.begin(), [](unsigned char c) { return std::tolower(c); });
+  const auto now = now_epoch_ms();
+  const auto sequence_now = Clock::now();
+  if (reason == "timeout" || reason == "failure") {
+    // Say why the logs end: the function timed out or failed, and Lambda is resetting the environment.
+    boost::json::object fields{{"shutdown_reason", reason}};
+    const std::string message = "Lambda is shutting the execution environment down after a " + reason +
+                                (last_request_.empty() ? std::string() : " of request " + last_request_) +
+                                "; the function's logs of that invocation end here";
+    batcher_->add(enricher_->extension_document("extension.shutdown", "error", message, last_request_, fields, now),
+                  sequence_now);
+  }
+  // The counters so far, with the final flush: where the logs go, the user sees what the extension did.
+  batcher_->add(enricher_->extension_document("extension.summary", "info", "elk-extension: " + summary(), "",
+                                              summary_fields(), now),
+                sequence_now);
+  co_await flush(deadline - shutdown_margin - spill_reserve);
   const bool report_missing = !last_request_.empty() && !contains(reported_, last_request_);
   log_.info("shutdown (" + (reason.empty() ? std::string("unknown") : reason) + "): " + summary() +
             (report_missing ? "; the last invocation's report had not arrived" : ""));
@@ -334,17 +379,58 @@ std::string Runner::summary() const {
   if (es.filtered) out += ", " + std::to_string(es.filtered) + " filtered out";
   if (es.redacted) out += ", " + std::to_string(es.redacted) + " redacted";
   if (es.truncated) out += ", " + std::to_string(es.truncated) + " truncated";
+  std::uint64_t not_delivered = batcher_->size();
   for (const auto& [name, s] : dispatcher_->stats()) {
     out += "; " + name + ": delivered " + std::to_string(s.delivered);
-    if (s.failed_attempts) out += ", failed attempts " + std::to_string(s.failed_attempts);
-    if (s.dropped_permanent) out += ", dropped (refused) " + std::to_string(s.dropped_permanent);
-    if (s.dropped_overflow) out += ", dropped (queue full) " + std::to_string(s.dropped_overflow);
-    if (s.rejected) out += ", rejected " + std::to_string(s.rejected);
-    if (s.dead_lettered) out += " (dead-lettered " + std::to_string(s.dead_lettered) + ")";
+    const auto add = [&out](std::string_view what, std::uint64_t n) {
+      if (n) out += ", " + std::string(what) + " " + std::to_string(n);
+    };
+    add("of them replayed from the spill", s.replayed);
+    add("restored from an earlier process", s.restored);
+    add("retried", s.retried);
+    add("failed attempts", s.failed_attempts);
+    add("spilled", s.spilled);
+    add("dropped (refused)", s.dropped_permanent);
+    add("dropped (spill full)", s.dropped_spill_full);
+    add("dropped (memory full)", s.dropped_buffer_full);
+    add("dropped (torn spill)", s.dropped_torn);
+    add("rejected", s.rejected);
+    add("dead-lettered", s.dead_lettered);
+    add("pending", s.pending);
+    not_delivered += s.pending;
   }
-  const auto left = dispatcher_->queued_documents() + batcher_->size();
-  if (left) out += "; NOT delivered: " + std::to_string(left);
+  if (not_delivered) {
+    out += "; NOT delivered: " + std::to_string(not_delivered);
+    if (const auto* spill = dispatcher_->spill_store())
+      out += " (what is in the spill, " + spill->directory().string() +
+             ", is sent by the next extension process if Lambda reuses this environment)";
+  }
   return out;
+}
+
+boost::json::object Runner::summary_fields() const {
+  boost::json::object destinations;
+  for (const auto& [name, s] : dispatcher_->stats())
+    destinations[name] = boost::json::object{{"received", s.received},
+                                              {"delivered", s.delivered},
+                                              {"replayed", s.replayed},
+                                              {"restored", s.restored},
+                                              {"retried", s.retried},
+                                              {"failed_attempts", s.failed_attempts},
+                                              {"spilled", s.spilled},
+                                              {"dropped_permanent", s.dropped_permanent},
+                                              {"dropped_spill_full", s.dropped_spill_full},
+                                              {"dropped_buffer_full", s.dropped_buffer_full},
+                                              {"dropped_torn", s.dropped_torn},
+                                              {"rejected", s.rejected},
+                                              {"dead_lettered", s.dead_lettered},
+                                              {"pending", s.pending}};
+  const auto& es = enricher_->stats();
+  return boost::json::object{{"extension", boost::json::object{{"received", received_},
+                                                               {"filtered", es.filtered},
+                                                               {"redacted", es.redacted},
+                                                               {"truncated", es.truncated},
+                                                               {"destinations", std::move(destinations)}}}};
 }
 
 }  // namespace

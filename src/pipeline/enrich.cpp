@@ -361,6 +361,21 @@ std::optional<Document> Enricher::enrich(const telemetry::Event& ev) {
   return d;
 }
 
+Document Enricher::extension_document(std::string_view action, std::string_view level, std::string_view message,
+                                      std::string_view request_id, const json::object& fields, EpochMs time) {
+  Fields f;
+  f.timestamp = time;
+  f.action = action;
+  f.level = level;
+  f.message = message;
+  f.request_id = request_id;
+  if (!fields.empty()) f.extra = &fields;
+  Document d{write(f), time, {}};
+  if (keep_raw_)  // as Lambda would deliver a record of the extension's own
+    d.raw = R"({"time":")" + format_iso8601_ms(time) + R"(","type":"extension","record":)" + d.json + "}";
+  return d;
+}
+
 bool Enricher::log_record(const telemetry::Event& ev, Fields& f) {
   const bool function = std::string_view(ev.type) == "function";
   if (const auto* s = ev.record.if_string()) {

@@ -21,6 +21,12 @@ struct Document {
   EpochMs timestamp;
   std::string raw;   // the telemetry record as received ({"time","type","record"}), when asked for
   std::uint64_t sequence = 0;  // unique within the environment, set once by the batcher (document ids)
+  // The execution environment (extension process) that made it, set with the sequence: (origin, sequence)
+  // names the record for good, also when another process replays it from the spill.
+  std::uint64_t origin = 0;
+
+  // Memory held by the texts.
+  [[nodiscard]] std::size_t bytes() const { return json.size() + raw.size(); }
 };
 
 struct FunctionContext {
@@ -47,6 +53,13 @@ class Enricher {
 
   // The document for one record; nullopt when the rules filter the record out.
   [[nodiscard]] std::optional<Document> enrich(const telemetry::Event& event);
+
+  // A document of the extension's own, with event.action `action` (e.g. "extension.shutdown" when Lambda
+  // ended the environment after a timeout, "extension.summary" with the delivery counters); `fields` go
+  // under the extra-fields root, as a JSON record's other keys do.
+  [[nodiscard]] Document extension_document(std::string_view action, std::string_view level, std::string_view message,
+                                            std::string_view request_id, const boost::json::object& fields,
+                                            EpochMs time);
 
   // An INVOKE event: its function ARN gives faas.id, and the account id when registration did not.
   void on_invoke(std::string_view invoked_function_arn);

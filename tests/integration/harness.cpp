@@ -102,6 +102,7 @@ RunResult run(const RunOptions& o) {
     env["EXTENSION_LOG_DESTINATIONS"] = "file";
     env["EXTENSION_LOG_DESTINATION_FILE_DIRECTORY"] = (r.dir / "out").string();
   }
+  env["EXTENSION_LOG_SPILL_DIRECTORY"] = (r.dir / "spill").string();  // tests run in parallel
   env["EXTENSION_LOG_LISTENER_PORT"] = "0";
   env["EXTENSION_LOG_TIMEOUT_MS"] = "100";
   for (const auto& [k, v] : o.env) env[k] = v;

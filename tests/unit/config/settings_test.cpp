@@ -84,6 +84,69 @@ TEST(Settings, RejectedValuesAreErrorsNamingVariableValueAndRange) {
   EXPECT_EQ(l.errors[0], "EXTENSION_LOG_LISTENER_PORT='70000' is out of range; allowed: 0..65535");
 }
 
+// Every row of the table, given bad values: the clamping (one warning) or init error (one error) the row
+// promises, naming the variable, the value given and what is allowed.
+TEST(Settings, EverySettingGivenABadValueGetsWhatItsRowPromises) {
+  const auto rows = destinations::all_settings();
+  std::size_t checked = 0;
+  for (const auto& row : rows) {
+    std::vector<std::string> bad;
+    switch (row.kind) {
+      case Kind::integer:
+        bad = {std::to_string(row.max) + "0", "many"};
+        if (row.min > 0) bad.push_back(std::to_string(row.min - 1));
+        break;
+      case Kind::choice:
+      case Kind::list: bad = {"no-such-value"}; break;
+      case Kind::regex: bad = {"(unclosed"}; break;
+      case Kind::schedule: bad = {"sometimes", "periodic,1", "periodic,never", "periodic,99999999"}; break;
+      case Kind::text: continue;  // any text is a value
+    }
+    for (const auto& value : bad) {
+      std::map<std::string, std::string> env{{"EXTENSION_LOG_DESTINATIONS", "file"},
+                                             {"EXTENSION_LOG_DESTINATION_FILE_DIRECTORY", "/tmp/x"}};
+      env[std::string(row.name)] = value;
+      if (!row.destination.empty()) {
+        env["EXTENSION_LOG_DESTINATIONS"] = std::string(row.destination);
+        for (const auto& other : rows)  // the destination's required settings, valid
+          if (other.destination == row.destination && other.required && other.name != row.name)
+            env[std::string(other.name)] =
+                std::string(other.name).find("URL") != std::string::npos ? "http://127.0.0.1:1" : "x";
+      }
+      if (row.name == names::destinations) env.erase("EXTENSION_LOG_DESTINATION_FILE_DIRECTORY");
+      const auto l = load(rows, env_of(env), destinations::destination_aliases());
+      const auto& lines = row.on_invalid == OnInvalid::clamp ? l.warnings : l.errors;
+      const auto& others = row.on_invalid == OnInvalid::clamp ? l.errors : l.warnings;
+      ASSERT_EQ(lines.size(), 1u) << row.name << "=" << value << ": " << (lines.empty() ? "" : lines.back());
+      EXPECT_TRUE(others.empty()) << row.name << "=" << value << ": " << others[0];
+      EXPECT_NE(lines[0].find(std::string(row.name) + "='" + value + "'"), std::string::npos) << lines[0];
+      EXPECT_NE(lines[0].find(row.kind == Kind::regex ? "not a valid regular expression" : "allowed"), std::string::npos)
+          << lines[0];
+      if (row.on_invalid == OnInvalid::clamp) {
+        std::int64_t used = 0;
+        EXPECT_NO_THROW(used = l.config.integer(row.name)) << row.name;
+        EXPECT_GE(used, row.min) << row.name;
+        EXPECT_LE(used, row.max) << row.name;
+      }
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 40u);
+}
+
+TEST(Settings, FlushIsEndOrPeriodicWithAnInterval) {
+  EXPECT_FALSE(parse_schedule("end")->periodic);
+  const auto p = parse_schedule("periodic,250");
+  ASSERT_TRUE(p);
+  EXPECT_TRUE(p->periodic);
+  EXPECT_EQ(p->interval, std::chrono::milliseconds(250));
+  EXPECT_FALSE(parse_schedule("periodic"));
+  EXPECT_FALSE(parse_schedule("periodic,-5"));
+  const auto l = load_with({{"EXTENSION_LOG_FLUSH", "periodic,50"}});
+  ASSERT_EQ(l.errors.size(), 1u);
+  EXPECT_EQ(l.errors[0], "EXTENSION_LOG_FLUSH='periodic,50': allowed: end, or periodic,<ms> with <ms> in 100..600000 ms");
+}
+
 TEST(Settings, AnUnknownDestinationIsAnError) {
   const auto l = load_with({{"EXTENSION_LOG_DESTINATIONS", "file,kafka"}});
   ASSERT_EQ(l.errors.size(), 1u);

@@ -50,7 +50,7 @@ class Scripted final : public destinations::Destination {
 buffer::Batch batch(std::initializer_list<std::string> docs) {
   buffer::Batch b;
   for (const auto& d : docs) {
-    b.documents.push_back({d, EpochMs{0}, "", 0});
+    b.documents.push_back({d, EpochMs{0}, "", 0, 0});
     b.bytes += d.size();
   }
   return b;
@@ -62,12 +62,17 @@ struct DispatcherTest : ::testing::Test {
   const RetryPolicy fast{1ms, 2ms, 3};
 
   Dispatcher make(std::vector<std::unique_ptr<destinations::Destination>> dests, std::vector<int> dead_letter,
-                  std::size_t regular, RetryPolicy retry) {
+                  std::size_t regular, RetryPolicy retry, const std::filesystem::path& spill_dir = {},
+                  std::size_t max_buffer_bytes = 1 << 20) {
     destinations::Lineup lineup;
     lineup.destinations = std::move(dests);
     lineup.dead_letter = std::move(dead_letter);
     lineup.regular = regular;
-    return Dispatcher(std::move(lineup), log, 1 << 20, retry);
+    DispatcherOptions options;
+    options.retry = retry;
+    options.max_buffer_bytes = max_buffer_bytes;
+    if (!spill_dir.empty()) options.spill.emplace(std::move(Spill::open(spill_dir, 64 << 20).value()));
+    return Dispatcher(std::move(lineup), log, std::move(options));
   }
   void deliver(Dispatcher& d, std::vector<buffer::Batch> batches, std::chrono::milliseconds budget = 2s) {
     test::run_sync(io, d.deliver(std::move(batches), std::chrono::steady_clock::now() + budget));
@@ -83,7 +88,7 @@ TEST_F(DispatcherTest, RetriesARetryableFailureWithinTheFlush) {
   deliver(d, {batch({"a", "b"})});
   EXPECT_EQ(dest->delivered, (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(d.stats()[0].second.failed_attempts, 2u);
-  EXPECT_EQ(d.queued_documents(), 0u);
+  EXPECT_EQ(d.pending_documents(), 0u);
 }
 
 TEST_F(DispatcherTest, KeepsWhatStillFailsAfterItsAttemptsForTheNextFlush) {
@@ -95,10 +100,10 @@ TEST_F(DispatcherTest, KeepsWhatStillFailsAfterItsAttemptsForTheNextFlush) {
   auto d = make(std::move(v), {-1}, 1, fast);
   deliver(d, {batch({"a"})});
   EXPECT_EQ(dest->sends.size(), 3u);  // attempts per flush
-  EXPECT_EQ(d.queued_documents(), 1u);
+  EXPECT_EQ(d.pending_documents(), 1u);
   deliver(d, {});
   EXPECT_EQ(dest->delivered, std::vector<std::string>{"a"});
-  EXPECT_EQ(d.queued_documents(), 0u);
+  EXPECT_EQ(d.pending_documents(), 0u);
 }
 
 TEST_F(DispatcherTest, RetriesOnlyThePartsThatFailed) {
@@ -163,6 +168,116 @@ TEST_F(DispatcherTest, ASlowDestinationDoesNotKeepAnotherFromDelivering) {
   auto d = make(std::move(v), {-1, -1}, 2, fast);
   deliver(d, {batch({"a"}), batch({"b"})}, 100ms);
   EXPECT_EQ(f->delivered, (std::vector<std::string>{"a", "b"}));
+}
+
+// The counters' promise (dispatcher.h), for every destination.
+void expect_counters_add_up(const Dispatcher& d) {
+  for (const auto& [name, s] : d.stats())
+    EXPECT_EQ(s.received + s.restored, s.delivered + s.dropped_permanent + s.dropped_spill_full +
+                                           s.dropped_buffer_full + s.dropped_torn + s.rejected + s.pending)
+        << name;
+}
+
+std::vector<std::unique_ptr<destinations::Destination>> one(std::unique_ptr<Scripted> s) {
+  std::vector<std::unique_ptr<destinations::Destination>> v;
+  v.push_back(std::move(s));
+  return v;
+}
+
+TEST_F(DispatcherTest, SpillsWhatIsLeftAndReplaysItFirst) {
+  test::TempDir dir;
+  auto s = std::make_unique<Scripted>("s", std::vector<SendResult>(3, SendResult::retryable("connection refused")));
+  auto* dest = s.get();
+  auto d = make(one(std::move(s)), {-1}, 1, fast, dir.path);
+  deliver(d, {batch({"a", "b"}), batch({"c"})});
+  EXPECT_EQ(d.buffered_bytes(), 0u);  // nothing waits in memory
+  EXPECT_EQ(d.stats()[0].second.spilled, 3u);
+  EXPECT_EQ(d.pending_documents(), 3u);
+  expect_counters_add_up(d);
+  deliver(d, {batch({"d"})});
+  EXPECT_EQ(dest->delivered, (std::vector<std::string>{"a", "b", "c", "d"}));
+  const auto st = d.stats()[0].second;
+  EXPECT_EQ(st.delivered, 4u);
+  EXPECT_EQ(st.replayed, 3u);
+  EXPECT_EQ(d.pending_documents(), 0u);
+  EXPECT_TRUE(d.spill_store()->empty("s"));
+  expect_counters_add_up(d);
+}
+
+TEST_F(DispatcherTest, AnotherProcessReplaysTheSpillAndCountsItAsRestored) {
+  test::TempDir dir;
+  {
+    auto d = make(one(std::make_unique<Scripted>("s", std::vector<SendResult>(3, SendResult::retryable("503")))), {-1},
+                  1, fast, dir.path);
+    deliver(d, {batch({"a", "b"})});
+    EXPECT_EQ(d.pending_documents(), 2u);
+  }
+  auto s = std::make_unique<Scripted>("s", std::vector<SendResult>{});
+  auto* dest = s.get();
+  auto d = make(one(std::move(s)), {-1}, 1, fast, dir.path);
+  EXPECT_EQ(d.stats()[0].second.restored, 2u);
+  deliver(d, {});
+  EXPECT_EQ(dest->delivered, (std::vector<std::string>{"a", "b"}));
+  expect_counters_add_up(d);
+}
+
+TEST_F(DispatcherTest, APartlyDeliveredSpilledBatchLeavesOnlyItsRestInTheSpill) {
+  test::TempDir dir;
+  SendResult partial{SendResult::Kind::partial, "429", std::nullopt, {1}, {}};
+  std::vector<SendResult> script(3, SendResult::retryable("503"));  // first flush: spilled
+  script.push_back(partial);                                        // second: a, c delivered
+  script.push_back(SendResult::retryable("503"));
+  script.push_back(SendResult::retryable("503"));
+  auto s = std::make_unique<Scripted>("s", script);
+  auto* dest = s.get();
+  auto d = make(one(std::move(s)), {-1}, 1, fast, dir.path);
+  deliver(d, {batch({"a", "b", "c"})});
+  deliver(d, {});
+  EXPECT_EQ(d.pending_documents(), 1u);
+  EXPECT_EQ(d.stats()[0].second.delivered, 2u);
+  expect_counters_add_up(d);
+  deliver(d, {});
+  EXPECT_EQ(dest->delivered, std::vector<std::string>{"b"});
+  EXPECT_EQ(d.pending_documents(), 0u);
+  expect_counters_add_up(d);
+}
+
+TEST_F(DispatcherTest, OverTheMemoryBoundTheOldestQueuedGoToTheSpill) {
+  test::TempDir dir;
+  auto s = std::make_unique<Scripted>("s", std::vector<SendResult>{}, 0, "", 20ms);
+  auto d = make(one(std::move(s)), {-1}, 1, fast, dir.path, 10);
+  deliver(d, {batch({"aaaa"}), batch({"bbbb"}), batch({"cccc"}), batch({"dddd"})}, 1ms);
+  EXPECT_GT(d.stats()[0].second.spilled, 0u);
+  EXPECT_EQ(d.buffered_bytes(), 0u);
+  expect_counters_add_up(d);
+}
+
+TEST_F(DispatcherTest, WithoutASpillTheOldestAreDroppedOverTheMemoryBoundAndCounted) {
+  auto d = make(one(std::make_unique<Scripted>("s", std::vector<SendResult>(100, SendResult::retryable("503")))),
+                {-1}, 1, fast, {}, 10);
+  deliver(d, {batch({"aaaa"}), batch({"bbbb"}), batch({"cccc"}), batch({"dddd"})});
+  const auto st = d.stats()[0].second;
+  EXPECT_GT(st.dropped_buffer_full, 0u);
+  EXPECT_LE(d.buffered_bytes(), 10u);
+  expect_counters_add_up(d);
+}
+
+TEST_F(DispatcherTest, SpillWritesEveryDestinationsCopyWithoutSending) {
+  test::TempDir dir;
+  auto a = std::make_unique<Scripted>("a", std::vector<SendResult>{});
+  auto b = std::make_unique<Scripted>("b", std::vector<SendResult>{});
+  auto* pa = a.get();
+  std::vector<std::unique_ptr<destinations::Destination>> v;
+  v.push_back(std::move(a));
+  v.push_back(std::move(b));
+  auto d = make(std::move(v), {-1, -1}, 2, fast, dir.path);
+  d.spill({batch({"x", "y"})});
+  EXPECT_TRUE(pa->delivered.empty());
+  EXPECT_EQ(d.pending_documents(), 4u);
+  deliver(d, {});
+  EXPECT_EQ(pa->delivered, (std::vector<std::string>{"x", "y"}));
+  EXPECT_EQ(d.pending_documents(), 0u);
+  expect_counters_add_up(d);
 }
 
 }  // namespace

@@ -130,7 +130,7 @@ TEST_F(ElasticsearchTest, WritesNdjsonCreateOpsWithDeterministicIdsAndATrailingN
   EXPECT_EQ(b[0].target, "/_bulk");
   EXPECT_EQ(b[0].header("Content-Type"), "application/x-ndjson");
   EXPECT_TRUE(b[0].body.ends_with("\n"));
-  const auto id = elasticsearch::document_id("my-fn", "env", doc(1));
+  const auto id = elasticsearch::document_id("my-fn", hex64(doc(1).origin), doc(1));
   EXPECT_TRUE(b[0].body.starts_with(R"({"create":{"_index":"logs-aws.lambda-default","_id":")" + id + "\"}}\n" +
                                     doc(1).json + "\n"))
       << b[0].body;

@@ -94,7 +94,8 @@ struct S3DestinationTest : ::testing::Test {
   static buffer::Batch batch(std::size_t n, std::size_t size = 100) {
     buffer::Batch b;
     for (std::size_t i = 0; i < n; ++i) {
-      b.documents.push_back({std::string(size, static_cast<char>('a' + i % 26)), EpochMs{0}, "{}"});
+      b.documents.push_back({std::string(size, static_cast<char>('a' + i % 26)), EpochMs{0}, "{}",
+                             static_cast<std::uint64_t>(i + 1), 0x1234});
       b.bytes += size;
     }
     return b;
@@ -158,6 +159,17 @@ TEST_F(S3DestinationTest, SplitsAFlushLargerThanTheObjectBound) {
     keys.insert(r.target);
   }
   EXPECT_EQ(keys.size(), 4u) << "every object has its own key";
+  // Named after its first document, so that a retry or a replay by another process writes the same objects.
+  const auto first_targets = [&] {
+    std::vector<std::string> t;
+    for (const auto& r : seen) t.push_back(r.target);
+    return t;
+  };
+  const auto before = first_targets();
+  seen.clear();
+  EXPECT_EQ(send(*d, batch(10, 20000)).kind, SendResult::Kind::ok);
+  EXPECT_EQ(first_targets(), before);
+  EXPECT_NE(before[0].find(s3::object_unique(batch(1, 1).documents[0])), std::string::npos) << before[0];
 }
 
 TEST_F(S3DestinationTest, AFailureAfterTheFirstObjectIsPartial) {

@@ -1,0 +1,187 @@
+#include "delivery/spill.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "../test_util.h"
+
+namespace elk::delivery {
+namespace {
+
+buffer::Batch batch(std::initializer_list<std::string> docs, std::uint64_t first_sequence = 1) {
+  buffer::Batch b;
+  std::uint64_t seq = first_sequence;
+  for (const auto& d : docs) {
+    pipeline::Document doc{d, EpochMs{1714644930000 + static_cast<std::int64_t>(seq)}, "raw:" + d, seq, 0xabcdef};
+    ++seq;
+    b.bytes += doc.bytes();
+    b.documents.push_back(std::move(doc));
+  }
+  return b;
+}
+
+std::vector<std::string> texts(const buffer::Batch& b) {
+  std::vector<std::string> out;
+  for (const auto& d : b.documents) out.push_back(d.json);
+  return out;
+}
+
+std::vector<std::filesystem::path> files_in(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) out.push_back(e.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void write_raw(const std::filesystem::path& p, std::string_view data) {
+  std::ofstream(p, std::ios::binary | std::ios::trunc) << data;
+}
+
+TEST(SpillFormat, RoundTripsEveryField) {
+  const auto b = batch({R"({"message":"a"})", "", std::string(70000, 'x')});
+  const auto read = decode_spill(encode_spill(b));
+  EXPECT_EQ(read.torn_bytes, 0u);
+  EXPECT_FALSE(read.bad_header);
+  ASSERT_EQ(read.batch.documents.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(read.batch.documents[i].json, b.documents[i].json);
+    EXPECT_EQ(read.batch.documents[i].raw, b.documents[i].raw);
+    EXPECT_EQ(read.batch.documents[i].sequence, b.documents[i].sequence);
+    EXPECT_EQ(read.batch.documents[i].origin, b.documents[i].origin);
+    EXPECT_EQ(read.batch.documents[i].timestamp, b.documents[i].timestamp);
+  }
+  EXPECT_EQ(read.batch.bytes, b.bytes);
+}
+
+TEST(SpillFormat, ATornFileKeepsItsIntactRecordsAtEveryCut) {
+  const auto b = batch({"first", "second", "third"});
+  const auto whole = encode_spill(b);
+  for (std::size_t cut = 0; cut < whole.size(); ++cut) {
+    const auto read = decode_spill(std::string_view(whole).substr(0, cut));
+    // Only whole records, in order, never a partial one.
+    ASSERT_LE(read.batch.documents.size(), 3u) << cut;
+    for (std::size_t i = 0; i < read.batch.documents.size(); ++i)
+      EXPECT_EQ(read.batch.documents[i].json, b.documents[i].json) << cut;
+    // Cut at a record's end, the loss shows in the count only (the file's name has it).
+    EXPECT_EQ(read.torn_bytes > 0 || read.bad_header || read.batch.documents.size() < 3, cut < whole.size()) << cut;
+  }
+}
+
+TEST(SpillFormat, ADamagedRecordEndsTheFile) {
+  const auto b = batch({"first", "second", "third"});
+  auto data = encode_spill(b);
+  data[data.size() - 3] ^= 0x20;  // in the third record's payload: its checksum fails
+  const auto read = decode_spill(data);
+  EXPECT_EQ(texts(read.batch), (std::vector<std::string>{"first", "second"}));
+  EXPECT_GT(read.torn_bytes, 0u);
+}
+
+TEST(SpillFormat, SomethingElseIsNotReadAtAll) {
+  const auto read = decode_spill("not a spill file at all");
+  EXPECT_TRUE(read.bad_header);
+  EXPECT_TRUE(read.batch.documents.empty());
+}
+
+TEST(SpillStore, AppendsReadsOldestFirstAndRemoves) {
+  test::TempDir dir;
+  auto spill = Spill::open(dir.path / "spill", 1 << 20);
+  ASSERT_TRUE(spill);
+  ASSERT_TRUE(spill->append("s3", batch({"a", "b"})));
+  ASSERT_TRUE(spill->append("s3", batch({"c"})));
+  ASSERT_TRUE(spill->append("elasticsearch", batch({"x"})));
+  EXPECT_EQ(spill->documents("s3"), 3u);
+  EXPECT_EQ(spill->counters("s3").spilled, 3u);
+  auto first = spill->front("s3");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(texts(first->batch), (std::vector<std::string>{"a", "b"}));
+  spill->remove("s3", first->id);
+  auto second = spill->front("s3");
+  ASSERT_TRUE(second);
+  EXPECT_EQ(texts(second->batch), std::vector<std::string>{"c"});
+  spill->remove("s3", second->id);
+  EXPECT_FALSE(spill->front("s3"));
+  EXPECT_TRUE(spill->empty("s3"));
+  EXPECT_FALSE(spill->empty("elasticsearch"));
+  EXPECT_EQ(files_in(dir.path / "spill").size(), 1u);
+}
+
+TEST(SpillStore, ANewProcessTakesOverWhatTheLastOneLeft) {
+  test::TempDir dir;
+  {
+    auto spill = Spill::open(dir.path, 1 << 20);
+    ASSERT_TRUE(spill);
+    ASSERT_TRUE(spill->append("s3", batch({"a"})));
+    ASSERT_TRUE(spill->append("s3", batch({"b", "c"})));
+  }
+  auto again = Spill::open(dir.path, 1 << 20);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->counters("s3").restored, 3u);
+  EXPECT_EQ(again->documents("s3"), 3u);
+  ASSERT_TRUE(again->append("s3", batch({"d"})));  // after the others, whatever the counter was
+  std::vector<std::string> all;
+  while (auto e = again->front("s3")) {
+    for (auto& t : texts(e->batch)) all.push_back(t);
+    again->remove("s3", e->id);
+  }
+  EXPECT_EQ(all, (std::vector<std::string>{"a", "b", "c", "d"}));
+}
+
+TEST(SpillStore, ATornFileIsReplayedUpToItsTearAndCountedOnce) {
+  test::TempDir dir;
+  {
+    auto spill = Spill::open(dir.path, 1 << 20);
+    ASSERT_TRUE(spill->append("s3", batch({"a", "b", "c"})));
+  }
+  const auto file = files_in(dir.path).at(0);
+  const auto whole = test::read_file(file);
+  write_raw(file, whole.substr(0, whole.size() - 2));  // the last record torn, as by a kill mid-write
+  write_raw(dir.path / "s3" / "0000000000000000-5.spill", "garbage that is no spill file");
+  auto spill = Spill::open(dir.path, 1 << 20);
+  ASSERT_TRUE(spill);
+  auto e = spill->front("s3");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(texts(e->batch), (std::vector<std::string>{"a", "b"}));
+  const auto c = spill->counters("s3");
+  EXPECT_EQ(c.torn_files, 2u);
+  EXPECT_EQ(c.torn_documents, 5u + 1u);  // the garbage file's name promised 5; the torn one lost 1
+  spill->release("s3", e->id);
+  auto again = spill->front("s3");  // the intact part was rewritten: no second count
+  ASSERT_TRUE(again);
+  EXPECT_EQ(spill->counters("s3").torn_files, 2u);
+  EXPECT_EQ(spill->documents("s3"), 2u);
+}
+
+TEST(SpillStore, WhenFullTheOldestFilesOfAnyLaneGoAndAreCounted) {
+  test::TempDir dir;
+  const auto one = encode_spill(batch({std::string(1000, 'a')})).size();
+  auto spill = Spill::open(dir.path, 3 * one);
+  ASSERT_TRUE(spill);
+  ASSERT_TRUE(spill->append("s3", batch({std::string(1000, 'a')})));
+  ASSERT_TRUE(spill->append("file", batch({std::string(1000, 'b')})));
+  ASSERT_TRUE(spill->append("s3", batch({std::string(1000, 'c')})));
+  ASSERT_TRUE(spill->append("file", batch({std::string(1000, 'd')})));  // "a" goes
+  EXPECT_EQ(spill->counters("s3").dropped_full, 1u);
+  EXPECT_EQ(spill->documents("s3"), 1u);
+  EXPECT_LE(spill->bytes(), 3 * one);
+  // A batch being sent is never the one deleted.
+  auto busy = spill->front("file");
+  ASSERT_TRUE(busy);
+  ASSERT_TRUE(spill->append("s3", batch({std::string(1000, 'e')})));
+  EXPECT_EQ(spill->counters("file").dropped_full, 0u);
+  EXPECT_EQ(spill->counters("s3").dropped_full, 2u);
+  // Larger than the whole spill: refused, nothing deleted for it.
+  EXPECT_FALSE(spill->append("s3", batch({std::string(4 * one, 'z')})));
+}
+
+TEST(SpillStore, AnUnusableDirectoryIsAnError) {
+  test::TempDir dir;
+  write_raw(dir.path / "file", "x");
+  const auto spill = Spill::open(dir.path / "file" / "below", 1 << 20);
+  ASSERT_FALSE(spill);
+  EXPECT_NE(spill.error().message.find("spill directory"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace elk::delivery
