@@ -38,9 +38,11 @@ test:
 bench: build
 	@scripts/install-deps.sh bench
 	@cmake -S . -B build/bench $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Release -DELK_TESTS=OFF -DELK_BENCH=ON >/dev/null
-	@cmake --build build/bench -j $(JOBS) --target pipeline_bench
+	@cmake --build build/bench -j $(JOBS) --target pipeline_bench spill_bench
 	@echo "== record path: parse + enrich + encode, one core =="
 	@build/bench/bench/pipeline_bench --benchmark_min_time=1
+	@echo "== the spill: a 1 MB batch written to /tmp, and read back + deleted (a replay) =="
+	@build/bench/bench/spill_bench --benchmark_min_time=1
 	@echo "== the extension under the emulator: $(BENCH_INVOCATIONS) invocations x 10 lines, file destination =="
 	@scripts/bench.sh build/release $(BENCH_INVOCATIONS) 10
 

@@ -184,19 +184,25 @@ void Dispatcher::put_aside(Lane& lane) {
   lane.queue.clear();
   if (rest.empty()) return;
   if (spill_) {
-    // The attempted head keeps its own file (its retry must be the same batch); the rest goes as one.
-    auto first = std::move(rest.front());
+    // The attempted head keeps its own file (its retry must be the same batch); the rest is merged into
+    // files of about one destination batch, so that replaying one never holds much in memory.
+    const auto limit = lane.destination->max_batch_bytes();
+    const std::size_t file_bytes = limit ? std::min<std::size_t>(limit, 8 << 20) : std::size_t{1} << 20;
+    std::deque<std::shared_ptr<const buffer::Batch>> files;
+    files.push_back(std::move(rest.front()));
     rest.pop_front();
-    buffer::Batch merged;
+    std::shared_ptr<buffer::Batch> merged;
     for (const auto& b : rest) {
-      merged.bytes += b->bytes;
-      merged.documents.insert(merged.documents.end(), b->documents.begin(), b->documents.end());
+      if (!merged || merged->bytes + b->bytes > file_bytes) {
+        if (merged) files.push_back(std::move(merged));
+        merged = std::make_shared<buffer::Batch>();
+      }
+      merged->bytes += b->bytes;
+      merged->documents.insert(merged->documents.end(), b->documents.begin(), b->documents.end());
     }
-    const bool first_ok = to_spill(lane, *first);
-    const bool rest_ok = merged.documents.empty() || to_spill(lane, merged);
-    if (first_ok && rest_ok) return;
-    if (!first_ok) lane.queue.push_back(std::move(first));
-    if (!rest_ok) lane.queue.push_back(std::make_shared<const buffer::Batch>(std::move(merged)));
+    if (merged) files.push_back(std::move(merged));
+    for (auto& f : files)
+      if (!to_spill(lane, *f)) lane.queue.push_back(std::move(f));
   } else {
     lane.queue = std::move(rest);
   }
