@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -9,8 +10,10 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <cerrno>
@@ -57,6 +60,7 @@ constexpr auto kReapEvery = 5ms;       // waitpid(WNOHANG) polling
 constexpr auto kFirstBackoff = 100ms;  // telemetry delivery retries: 100 ms doubling to 1 s
 constexpr auto kMaxBackoff = 1s;
 constexpr auto kReapAfterKill = 2s;        // how long a SIGKILLed process may take to be reaped
+constexpr auto kCommandPollEvery = 1ms;    // waitpid(WNOHANG) polling of a --before-invocation command
 constexpr int kFunctionBaseMemoryMb = 40;  // the emulated function's own footprint, for maxMemoryUsedMB
 
 std::int64_t us_between(Clock::time_point a, Clock::time_point b) {
@@ -136,10 +140,31 @@ json::value optional_json(const std::optional<std::int64_t>& v) {
   return v ? json::value(*v) : json::value(nullptr);
 }
 
+// Runs `/bin/sh -c command` to completion, with the emulator's environment and output. Its exit is polled,
+// so that the APIs are still served meanwhile. The error says how it failed.
+asio::awaitable<Status> run_shell(std::string command) {
+  std::string sh = "/bin/sh", dash_c = "-c";
+  char* argv[] = {sh.data(), dash_c.data(), command.data(), nullptr};
+  pid_t pid = -1;
+  if (const int rc = ::posix_spawn(&pid, sh.c_str(), nullptr, nullptr, argv, environ); rc != 0)
+    co_return fail("cannot start /bin/sh: " + std::string(std::strerror(rc)));
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  int status = 0;
+  for (;;) {
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) break;
+    if (r < 0 && errno != EINTR) co_return fail(std::string("waitpid failed: ") + std::strerror(errno));
+    timer.expires_after(kCommandPollEvery);
+    co_await timer.async_wait(use_tuple);
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) co_return Status{};
+  co_return fail(WIFEXITED(status) ? "exited with code " + std::to_string(WEXITSTATUS(status))
+                                   : "died on signal " + std::to_string(WTERMSIG(status)));
+}
+
 // One event as one subscriber gets it, and whether Lambda saw it acknowledged.
 struct Item {
-  json::object envelope;
-  std::string text;    // serialized envelope; its size counts against maxBytes
+  std::string text;    // the serialized envelope {time,type,record}; its size counts against maxBytes
   std::size_t global;  // index in Emulator::events_
   Clock::time_point queued;
   std::optional<EpochMs> acked_at;
@@ -153,6 +178,13 @@ struct Subscriber {
   std::size_t sent = 0;            // items[0, sent) are delivered or in flight
   std::size_t buffered_bytes = 0;  // of items[sent, end)
 };
+
+// The subscriber's item of event `global`, if it got that event (items are in the order of events_).
+const Item* find_item(const Subscriber& s, std::size_t global) {
+  const auto it = std::lower_bound(s.items.begin(), s.items.end(), global,
+                                   [](const Item& item, std::size_t g) { return item.global < g; });
+  return it != s.items.end() && it->global == global ? &*it : nullptr;
+}
 
 // An event waiting for the extension's next `next`.
 struct Pending {
@@ -182,11 +214,14 @@ struct Extension {
 
   bool stopped = false;
   bool exited = false;
-  bool exited_early = false;  // before it was sent SHUTDOWN
+  bool exited_early = false;  // before it was sent SHUTDOWN, on its own
   bool killed = false;
+  bool planned_kill = false;                    // killed by --kill-at-invocation
+  std::optional<bool> called_next_before_kill;  // ... after it had called next for that invocation
   Clock::time_point exited_at;
   std::optional<std::int64_t> exit_code, signal;
-  std::optional<ProcStats> stats;
+  std::optional<ProcStats> stats;                // at SHUTDOWN, or just before the planned kill
+  std::optional<std::int64_t> reaped_maxrss_kb;  // the kernel's peak RSS of the process, when it was reaped
 
   [[nodiscard]] bool wants(std::string_view event) const {
     return std::find(events.begin(), events.end(), event) != events.end();
@@ -302,6 +337,11 @@ class Emulator {
     events_.push_back(Event{now_epoch_ms(), std::move(type), std::move(record)});
     const std::size_t g = events_.size() - 1;
     for (auto& s : subscribers_) offer(*s, g);
+    // The record is kept for the subscriptions still to come. Once every extension has called next there
+    // can be none, and a burst of function lines is not held twice.
+    if (std::none_of(extensions_.begin(), extensions_.end(),
+                     [](const Extension& e) { return e.alive() && !e.first_next_at; }))
+      events_[g].record = nullptr;
     wake_.notify();
     return g;
   }
@@ -309,8 +349,7 @@ class Emulator {
   void offer(Subscriber& s, std::size_t g) {
     auto envelope = view(events_[g], s.sub);
     if (!envelope) return;
-    Item item{std::move(*envelope), {}, g, Clock::now(), std::nullopt, {}};
-    item.text = json::serialize(item.envelope);
+    Item item{json::serialize(*envelope), g, Clock::now(), std::nullopt, {}};
     s.buffered_bytes += item.text.size();
     s.items.push_back(std::move(item));
   }
@@ -619,11 +658,13 @@ class Emulator {
       for (auto& e : extensions_) {
         if (!e.alive()) continue;
         int status = 0;
-        const pid_t r = ::waitpid(e.pid, &status, WNOHANG);
+        rusage usage{};
+        const pid_t r = ::wait4(e.pid, &status, WNOHANG, &usage);
         if (r == 0 || (r < 0 && errno == EINTR)) continue;
         e.exited = true;
         e.exited_at = Clock::now();
-        e.exited_early = !e.shutdown_sent;
+        e.exited_early = !e.shutdown_sent && !e.planned_kill;
+        if (r > 0) e.reaped_maxrss_kb = usage.ru_maxrss;  // KiB: its VmHWM at exit (a reaped child's if larger)
         if (r > 0 && WIFEXITED(status)) e.exit_code = WEXITSTATUS(status);
         if (r > 0 && WIFSIGNALED(status)) e.signal = WTERMSIG(status);
         log_.info(e.name + " exited" + (e.exit_code ? " with code " + std::to_string(*e.exit_code) : "") +
@@ -665,10 +706,14 @@ class Emulator {
   // ---- the scripted lifetime ----
 
   asio::awaitable<bool> init_phase();
+  asio::awaitable<Status> before_invocation(int i);
   asio::awaitable<bool> invoke(int i);
+  asio::awaitable<void> kill_for_reset(int i, const Invocation& inv, Clock::time_point deadline);
   asio::awaitable<void> shutdown(const std::string& reason);
+  asio::awaitable<void> end_of_sandbox();
   void finish();
   json::object report() const;
+  void write_report(std::ostream& out) const;
 
   asio::io_context& io_;
   const Options& options_;
@@ -684,7 +729,10 @@ class Emulator {
   std::vector<Invocation> invocations_;
   std::vector<ErrorReport> init_errors_, exit_errors_;
   json::array subscription_log_;
-  std::vector<std::string> failures_;  // why the run did not go to plan
+  std::vector<std::string> failures_;           // why the run did not go to plan
+  std::optional<std::string> command_error_;    // a --before-invocation command failed
+  int killed_at_ = 0;                           // the invocation of the planned kill
+  std::optional<std::string> shutdown_reason_;  // of the SHUTDOWN sent, if one was
   Clock::time_point init_start_;
   std::optional<double> init_duration_ms_;
   bool init_done_ = false;
@@ -698,7 +746,15 @@ asio::awaitable<void> Emulator::lifecycle() {
   if (co_await init_phase()) {
     for (int i = 1; i <= options_.invocations; ++i) {
       if (i > 1 && options_.idle.count() > 0) co_await sleep_until(Clock::now() + options_.idle);
-      if (!co_await invoke(i)) {
+      if (auto st = co_await before_invocation(i); !st) {
+        command_error_ = st.error().message;
+        failures_.push_back(*command_error_);
+        log_.error(*command_error_ + "; no further invocation");
+        break;
+      }
+      const bool in_time = co_await invoke(i);
+      if (killed_at_ > 0) break;  // the sandbox is gone
+      if (!in_time) {
         reason = "timeout";  // Lambda resets the environment after a timed-out invocation
         break;
       }
@@ -710,9 +766,22 @@ asio::awaitable<void> Emulator::lifecycle() {
   } else {
     reason = "failure";
   }
-  co_await shutdown(reason);
+  if (killed_at_ > 0)
+    co_await end_of_sandbox();
+  else
+    co_await shutdown(reason);
   finish();
   io_.stop();
+}
+
+asio::awaitable<Status> Emulator::before_invocation(int i) {
+  for (const auto& [n, command] : options_.before_invocation) {
+    if (n != i) continue;
+    log_.info("before invocation " + std::to_string(i) + ": " + command);
+    if (auto st = co_await run_shell(command); !st)
+      co_return fail("--before-invocation " + std::to_string(i) + " command '" + command + "' " + st.error().message);
+  }
+  co_return Status{};
 }
 
 asio::awaitable<bool> Emulator::init_phase() {
@@ -776,10 +845,15 @@ asio::awaitable<bool> Emulator::invoke(int i) {
   wake_.notify();
   emit("platform.start", start_record(inv.request_id, trace));
 
-  // The handler runs for --invoke-ms and logs its lines spread over that time.
+  // The handler runs for --invoke-ms and logs its lines spread over that time. A line that is late already
+  // (a burst) only lets the deliveries run first, without a timer: a timer costs two system calls.
   const int lines = options_.lines;
   for (int j = 1; j <= lines; ++j) {
-    co_await sleep_until(start + std::chrono::microseconds(options_.invoke) * (j - 1) / lines);
+    const auto at = start + std::chrono::microseconds(options_.invoke) * (j - 1) / lines;
+    if (Clock::now() < at)
+      co_await sleep_until(at);
+    else
+      co_await asio::post(io_, asio::use_awaitable);
     emit("function", function_record(options_.function, inv.request_id, i, j, now_epoch_ms()));
     outcome_.sent_tokens.insert({i, j});
   }
@@ -789,6 +863,14 @@ asio::awaitable<bool> Emulator::invoke(int i) {
       emit("platform.runtimeDone",
            runtime_done_record(RuntimeDone{inv.request_id, trace, start_ms, ms_between(start, runtime_done), 53}));
   inv.end_event = emit("platform.end", end_record(inv.request_id));
+  if (i == options_.kill_at_invocation) {
+    co_await kill_for_reset(i, inv, deadline);
+    inv.in_time = false;
+    inv.status = "killed";
+    inv.duration_ms = ms_between(start, Clock::now());
+    invocations_.push_back(std::move(inv));
+    co_return false;
+  }
 
   // The invocation ends when every extension has called next again, within the function timeout.
   const auto all_next = [&] {
@@ -827,7 +909,37 @@ asio::awaitable<bool> Emulator::invoke(int i) {
   co_return invocations_.back().in_time;
 }
 
+asio::awaitable<void> Emulator::kill_for_reset(int i, const Invocation& inv, Clock::time_point deadline) {
+  // Delivered: every telemetry listener answered the delivery that carries runtimeDone (platform.end for a
+  // Logs API subscriber of schema 2020-08-15, which has no runtimeDone).
+  const auto delivered = [&] {
+    for (const auto& e : extensions_) {
+      if (!e.alive() || !e.subscriber) continue;
+      const Item* carrier = find_item(*e.subscriber, inv.runtime_done_event);
+      if (!carrier) carrier = find_item(*e.subscriber, inv.end_event);
+      if (carrier && !carrier->acked_at) return false;
+    }
+    return true;
+  };
+  while (!delivered() && Clock::now() < deadline) co_await wake_.wait_until(deadline);
+  if (!delivered())
+    log_.error("invocation " + std::to_string(i) + "'s runtimeDone was not delivered within the function timeout");
+  if (options_.kill_delay.count() > 0) co_await sleep_until(Clock::now() + options_.kill_delay);
+  for (auto& e : extensions_) {
+    if (!e.alive()) continue;
+    e.stats = read_proc(e.pid);
+    e.called_next_before_kill = e.post_invoke_next.contains(i);
+    signal_group(e, SIGKILL);
+    e.killed = true;
+    e.planned_kill = true;
+    log_.info(e.name + " killed during invocation " + std::to_string(i) + " (--kill-at-invocation), " +
+              (*e.called_next_before_kill ? "after" : "before") + " it called next");
+  }
+  killed_at_ = i;
+}
+
 asio::awaitable<void> Emulator::shutdown(const std::string& reason) {
+  shutdown_reason_ = reason;
   thaw();
   for (auto& e : extensions_)
     if (e.alive()) e.stats = read_proc(e.pid);
@@ -861,6 +973,13 @@ asio::awaitable<void> Emulator::shutdown(const std::string& reason) {
     failures_.push_back(e.name + " was still running at the shutdown deadline and was killed");
     log_.error(failures_.back());
   }
+  co_await end_of_sandbox();
+}
+
+asio::awaitable<void> Emulator::end_of_sandbox() {
+  const auto all_exited = [&] {
+    return std::none_of(extensions_.begin(), extensions_.end(), [](const auto& e) { return e.alive(); });
+  };
   const auto reap_limit = Clock::now() + kReapAfterKill;
   while (!all_exited() && Clock::now() < reap_limit) co_await wake_.wait_until(reap_limit);
   for (const auto& e : extensions_) signal_group(e, SIGKILL);  // the sandbox is gone, with what they left
@@ -878,16 +997,6 @@ asio::awaitable<void> Emulator::shutdown(const std::string& reason) {
 }
 
 json::object Emulator::report() const {
-  // Where each subscriber got each platform event.
-  std::map<const Subscriber*, std::map<std::size_t, const Item*>> carriers;
-  for (const auto& s : subscribers_)
-    for (const auto& item : s->items) carriers[s.get()][item.global] = &item;
-  const auto carrier_of = [&](const Subscriber* s, std::size_t global) -> const Item* {
-    const auto& m = carriers[s];
-    const auto it = m.find(global);
-    return it == m.end() ? nullptr : it->second;
-  };
-
   json::array invocations;
   for (std::size_t n = 0; n < invocations_.size(); ++n) {
     const auto& inv = invocations_[n];
@@ -898,8 +1007,8 @@ json::object Emulator::report() const {
       if (!e.subscriber) continue;
       std::optional<std::int64_t> latency;
       const auto next = e.post_invoke_next.find(i);
-      const Item* carrier = carrier_of(e.subscriber, inv.runtime_done_event);
-      if (!carrier) carrier = carrier_of(e.subscriber, inv.end_event);
+      const Item* carrier = find_item(*e.subscriber, inv.runtime_done_event);
+      if (!carrier) carrier = find_item(*e.subscriber, inv.end_event);
       if (carrier && carrier->acked_at && next != e.post_invoke_next.end() && carrier->acked_steady <= next->second)
         latency = us_between(carrier->acked_steady, next->second);
       per_extension[e.name] = optional_json(latency);
@@ -913,17 +1022,6 @@ json::object Emulator::report() const {
                                        {"extensionsCalledNextInTime", inv.in_time}});
   }
 
-  json::array events;
-  for (const auto& s : subscribers_) {
-    for (const auto& item : s->items) {
-      json::object o = item.envelope;
-      o["subscriber"] = s->extension;
-      o["delivered"] = item.acked_at.has_value();
-      o["deliveredAt"] = item.acked_at ? json::value(format_iso8601_ms(*item.acked_at)) : json::value(nullptr);
-      events.push_back(std::move(o));
-    }
-  }
-
   json::array extensions;
   for (const auto& e : extensions_) {
     const auto since_spawn = [&](const std::optional<Clock::time_point>& t) {
@@ -931,6 +1029,10 @@ json::object Emulator::report() const {
     };
     json::array registered_events;
     for (const auto& ev : e.events) registered_events.emplace_back(ev);
+    // The peak is the largest figure seen: the kernel's RSS counters are approximate (per-CPU batches), so its
+    // figure at exit may come out a little below a sample taken earlier.
+    std::optional<std::int64_t> hwm_kb = e.reaped_maxrss_kb;
+    if (e.stats) hwm_kb = std::max({hwm_kb.value_or(0), e.stats->hwm_kb, e.stats->rss_kb});
     extensions.push_back(
         json::object{{"name", e.name},
                      {"pid", e.pid},
@@ -942,9 +1044,12 @@ json::object Emulator::report() const {
                      {"exitedBeforeDeadline", e.exited && !e.killed && e.shutdown_sent && !e.exited_early},
                      {"exitedEarly", e.exited_early},
                      {"killed", e.killed},
+                     {"plannedKill", e.planned_kill},
+                     {"calledNextBeforeKill",
+                      e.called_next_before_kill ? json::value(*e.called_next_before_kill) : json::value(nullptr)},
                      {"cpuUs", e.stats ? json::value(e.stats->cpu_us) : json::value(nullptr)},
                      {"rssKb", e.stats ? json::value(e.stats->rss_kb) : json::value(nullptr)},
-                     {"hwmKb", e.stats ? json::value(e.stats->hwm_kb) : json::value(nullptr)}});
+                     {"hwmKb", optional_json(hwm_kb)}});
   }
 
   const auto errors = [](const std::vector<ErrorReport>& list) {
@@ -961,7 +1066,8 @@ json::object Emulator::report() const {
                       {"initDurationMs", init_duration_ms_ ? json::value(*init_duration_ms_) : json::value(nullptr)},
                       {"functionLinesSent", outcome_.sent_tokens.size()},
                       {"invocations", std::move(invocations)},
-                      {"events", std::move(events)},
+                      {"killedAtInvocation", killed_at_ > 0 ? json::value(killed_at_) : json::value(nullptr)},
+                      {"shutdownReason", shutdown_reason_ ? json::value(*shutdown_reason_) : json::value(nullptr)},
                       {"subscriptions", subscription_log_},
                       {"extensions", std::move(extensions)},
                       {"initErrors", errors(init_errors_)},
@@ -970,9 +1076,32 @@ json::object Emulator::report() const {
                       {"ok", init_errors_.empty() && failures_.empty()}};
 }
 
+// report(), then "events": every event as each subscriber got it, written from its serialized text (a tree of
+// them would hold a 100 MB burst of lines once more).
+void Emulator::write_report(std::ostream& out) const {
+  const std::string head = json::serialize(report());
+  out.write(head.data(), static_cast<std::streamsize>(head.size() - 1));  // without its closing brace
+  out << ",\"events\":[";
+  bool first = true;
+  for (const auto& s : subscribers_) {
+    const std::string subscriber = json::serialize(json::value(s->extension));
+    for (const auto& item : s->items) {
+      out << (first ? "" : ",");
+      first = false;
+      out.write(item.text.data(), static_cast<std::streamsize>(item.text.size() - 1));  // {time,type,record
+      out << ",\"subscriber\":" << subscriber << ",\"delivered\":" << (item.acked_at ? "true" : "false")
+          << ",\"deliveredAt\":" << (item.acked_at ? "\"" + format_iso8601_ms(*item.acked_at) + "\"" : "null") << '}';
+    }
+  }
+  out << "]}\n";
+}
+
 void Emulator::finish() {
   finished_ = true;
-  outcome_.exit_code = !init_errors_.empty() ? kExitInitError : !failures_.empty() ? kExitMisbehaved : kExitOk;
+  outcome_.exit_code = command_error_          ? kExitInternal
+                       : !init_errors_.empty() ? kExitInitError
+                       : !failures_.empty()    ? kExitMisbehaved
+                                               : kExitOk;
   std::size_t delivered = 0, total = 0;
   for (const auto& s : subscribers_)
     for (const auto& item : s->items) {
@@ -983,7 +1112,7 @@ void Emulator::finish() {
             std::to_string(total) + " event deliveries acknowledged, exit code " + std::to_string(outcome_.exit_code));
   if (!options_.report) return;
   std::ofstream out(*options_.report, std::ios::trunc);
-  out << json::serialize(report()) << "\n";
+  write_report(out);
   out.close();
   if (!out) {
     log_.error("cannot write the report to " + options_.report->string());

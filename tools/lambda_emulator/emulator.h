@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "script.h"
 
@@ -31,11 +32,18 @@ struct Options {
   std::uint16_t port = 0;     // 0: ephemeral
   std::optional<std::filesystem::path> report;
   bool quiet = false;
+  // Shell commands (/bin/sh -c) run to completion just before an invocation (1-based) is handed to the
+  // extensions, in the order given; one that fails ends the run.
+  std::vector<std::pair<int, std::string>> before_invocation;
+  // 0: none. Else SIGKILL every extension's process group `kill_delay` after invocation N's runtimeDone was
+  // delivered to the telemetry listeners, and end the run there, without SHUTDOWN.
+  int kill_at_invocation = 0;
+  std::chrono::milliseconds kill_delay{0};
 };
 
 // Exit codes of the emulator.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitInternal = 1;    // usage or internal error
+inline constexpr int kExitInternal = 1;    // usage or internal error, or a --before-invocation command failed
 inline constexpr int kExitInitError = 2;   // an extension failed init (init/error, crash during init)
 inline constexpr int kExitMisbehaved = 3;  // missed a deadline, was killed, crashed, exit/error, exit code != 0
 

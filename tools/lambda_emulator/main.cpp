@@ -32,14 +32,37 @@ Telemetry API and the Logs API on 127.0.0.1, plays init, N invocations and shutd
   --shutdown-deadline-ms MS   time the extensions get after SHUTDOWN before SIGKILL (default 2000)
   --shutdown-reason REASON    shutdownReason of the SHUTDOWN event (default spindown)
   --idle-ms MS                frozen time between invocations (default 0)
+  --line-bytes N              pad every invocation line to N bytes as the runtime writes it (the text
+                              line with its newline, or the JSON-format object serialized), with plain
+                              ASCII after its "inv=I line=J" token; longer lines stay as they are; at most
+                              262144 (default 0: no padding). --lines 100000 --line-bytes 1000 is 100 MB
+  --before-invocation N=CMD   run /bin/sh -c CMD to completion just before invocation N (1-based) is
+                              handed to the extensions (after invocation N-1 ended and its idle time);
+                              repeatable, run in the order given. A command that exits non-zero ends the run: no further
+                              invocation, SHUTDOWN as usual, exit code 1
+  --kill-at-invocation N      during invocation N, SIGKILL every extension's process group, as when the
+                              sandbox is lost without warning (Lambda's own resets send SHUTDOWN first),
+                              and end the run there: no platform.report, no SHUTDOWN. The report marks
+                              the extensions "killed" and "plannedKill"; exit code 0 if nothing else
+                              went wrong
+  --kill-delay-ms MS          with --kill-at-invocation: kill MS after invocation N's platform.runtimeDone
+                              was delivered to (answered by) every telemetry listener, i.e. while the
+                              extensions flush, before they call next (default 0: at once). The report's
+                              calledNextBeforeKill says whether an extension had called next already
   --telemetry-api on|off      off: the Telemetry API answers 404, only the Logs API works (default on)
   --port PORT                 port of the APIs; 0 picks a free one (default 0)
   --report FILE               write a JSON report of the run
   --summarize-dir DIR         afterwards, summarize the *.ndjson documents found in DIR on stdout
   --quiet                     print errors only
 
-Exit codes: 0 as planned; 1 usage or internal error; 2 an extension failed init; 3 an extension
-missed a deadline, was killed, crashed, exited non-zero or posted exit/error.
+Exit codes: 0 as planned; 1 usage or internal error, or a --before-invocation command failed; 2 an
+extension failed init; 3 an extension missed a deadline, was killed (other than by
+--kill-at-invocation), crashed, exited non-zero or posted exit/error.
+
+The report gives, per extension, cpuUs and rssKb (CPU time and resident memory when SHUTDOWN is sent,
+or at the planned kill) and hwmKb, its peak resident memory over its whole life: the kernel's figure
+when the process is reaped (wait4's ru_maxrss, its VmHWM at exit), or the VmHWM/VmRSS read when
+SHUTDOWN was sent (or at the kill) if that is larger (the kernel's counters are approximate).
 )";
 
 struct Cli {
@@ -60,7 +83,7 @@ bool parse_int(std::string_view text, long long lo, long long hi, long long& out
 std::vector<std::string> parse(int argc, char** argv, Cli& cli) {
   std::vector<std::string> problems;
   Options& o = cli.options;
-  bool have_dir = false;
+  bool have_dir = false, kill_delay_given = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -139,6 +162,20 @@ std::vector<std::string> parse(int argc, char** argv, Cli& cli) {
       millis(0, 600000, o.shutdown_deadline);
     } else if (name == "--idle-ms") {
       millis(0, 3600000, o.idle);
+    } else if (name == "--line-bytes") {
+      number(0, static_cast<long long>(elk::emulator::kMaxLineBytes), o.function.line_bytes);
+    } else if (name == "--before-invocation") {
+      const auto eq = value.find('=');
+      long long n = 0;
+      if (eq == std::string_view::npos || !parse_int(value.substr(0, eq), 1, 100000, n) || eq + 1 == value.size())
+        problems.push_back("--before-invocation '" + std::string(value) + "': expected N=COMMAND, N from 1");
+      else
+        o.before_invocation.emplace_back(static_cast<int>(n), std::string(value.substr(eq + 1)));
+    } else if (name == "--kill-at-invocation") {
+      number(1, 100000, o.kill_at_invocation);
+    } else if (name == "--kill-delay-ms") {
+      millis(0, 900000, o.kill_delay);
+      kill_delay_given = true;
     } else if (name == "--shutdown-reason") {
       if (value.empty()) problems.emplace_back("--shutdown-reason must not be empty");
       o.shutdown_reason = std::string(value);
@@ -155,6 +192,15 @@ std::vector<std::string> parse(int argc, char** argv, Cli& cli) {
     }
   }
   if (!have_dir && !cli.help) problems.emplace_back("--extensions-dir is required");
+  for (const auto& [n, command] : o.before_invocation)
+    if (n > o.invocations)
+      problems.push_back("--before-invocation " + std::to_string(n) + ": there are only " +
+                         std::to_string(o.invocations) + " invocations");
+  if (o.kill_at_invocation > o.invocations)
+    problems.push_back("--kill-at-invocation " + std::to_string(o.kill_at_invocation) + ": there are only " +
+                       std::to_string(o.invocations) + " invocations");
+  if (kill_delay_given && o.kill_at_invocation == 0)
+    problems.emplace_back("--kill-delay-ms needs --kill-at-invocation");
   if (o.invoke >= o.function_timeout) problems.emplace_back("--invoke-ms must be shorter than --function-timeout-ms");
   return problems;
 }

@@ -165,7 +165,16 @@ std::optional<std::pair<int, int>> find_line_token(std::string_view text) {
 json::value function_record(const FunctionSetup& f, const RequestId& request_id, int invocation, int line,
                             EpochMs now) {
   const Style style = style_for(f.runtime, line);
-  return render_line(f, style, level_for(style, line), request_id.value, true, message_for(invocation, line), now);
+  std::string message = message_for(invocation, line);
+  json::value record = render_line(f, style, level_for(style, line), request_id.value, true, message, now);
+  const std::size_t size = record.is_string() ? record.get_string().size() : json::serialize(record).size();
+  if (size >= f.line_bytes) return record;
+  // Letters need no JSON escape: each one adds one byte to the line in either format.
+  const std::string token = line_token(invocation, line);
+  std::string padding(f.line_bytes - size, ' ');
+  for (std::size_t k = 1; k < padding.size(); ++k) padding[k] = static_cast<char>('a' + (k - 1) % 26);
+  message.insert(message.find(token) + token.size(), padding);
+  return render_line(f, style, level_for(style, line), request_id.value, true, message, now);
 }
 
 json::value init_function_record(const FunctionSetup& f, EpochMs now) {

@@ -6,6 +6,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <iosfwd>
@@ -32,7 +33,10 @@ struct FunctionSetup {
   int memory_mb = 128;
   LogFormat log_format = LogFormat::text;
   Runtime runtime = Runtime::mixed;
+  std::size_t line_bytes = 0;  // pad each invocation line to this size as the runtime writes it (0: no padding)
 };
+
+inline constexpr std::size_t kMaxLineBytes = 262144;  // the smallest maxBytes: one line always fits one delivery
 
 inline constexpr std::string_view kAccountId = "123456789012";
 inline constexpr std::string_view kFunctionVersion = "$LATEST";
@@ -64,7 +68,9 @@ struct Trace {
 [[nodiscard]] std::optional<std::pair<int, int>> find_line_token(std::string_view text);
 
 // Line `line` (1-based) of invocation `invocation`, as the runtime writes it: a string in text format,
-// an object in JSON format (plain print lines stay strings). Line 2 is one multi-line record.
+// an object in JSON format (plain print lines stay strings). Line 2 is one multi-line record. With
+// f.line_bytes, ASCII padding right after the token makes the line (the string, or the serialized object)
+// exactly that long; a longer line is left as it is.
 [[nodiscard]] boost::json::value function_record(const FunctionSetup& f, const RequestId& request_id, int invocation,
                                                  int line, EpochMs now);
 // The one line the function logs during init (Node prints the request id as "undefined").

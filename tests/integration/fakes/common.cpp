@@ -2,11 +2,22 @@
 
 #include "core/gzip.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <zlib.h>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <charconv>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <future>
 #include <set>
 
@@ -45,6 +56,141 @@ void IoThread::stop() {
   if (!thread_.joinable()) return;
   io_.stop();
   thread_.join();
+}
+
+// --- FaultableServer -------------------------------------------------------------------------------------------
+
+namespace {
+
+constexpr auto kRefusalPollEvery = std::chrono::milliseconds(2);
+
+// Stops reading every connection that a server on `port` of this process accepted: each TCP socket whose local
+// port is `port` and that has a peer. http::Server keeps its connections to itself, hence the look through
+// /proc/self/fd. shutdown(SHUT_RD) ends a waiting read (EOF); an answer being written still goes out.
+void stop_reading_accepted(std::uint16_t port) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+    const std::string name = entry.path().filename().string();
+    int fd = -1;
+    if (std::from_chars(name.data(), name.data() + name.size(), fd).ec != std::errc{}) continue;
+    sockaddr_in local{}, peer{};
+    socklen_t local_size = sizeof local, peer_size = sizeof peer;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_size) != 0 || local.sin_family != AF_INET ||
+        ntohs(local.sin_port) != port)
+      continue;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_size) != 0) continue;  // not a connection
+    ::shutdown(fd, SHUT_RD);
+  }
+}
+
+}  // namespace
+
+struct FaultableServer::State {
+  State(boost::asio::io_context& io_context, http::ServerOptions o, http::Handler h)
+      : io(io_context), options(std::move(o)), handler(std::move(h)) {}
+
+  Status listen() {
+    auto started = http::Server::start(io, options, handler);
+    if (!started) return std::unexpected(started.error());
+    server = std::move(*started);
+    return {};
+  }
+
+  // On the io thread while a refusal predicate is set, and until the server listens again after it.
+  static boost::asio::awaitable<void> poll(std::shared_ptr<State> self) {
+    boost::asio::steady_timer timer(self->io);
+    bool reported = false;
+    for (;;) {
+      std::function<bool()> refuse;
+      {
+        std::lock_guard lock(self->mu);
+        refuse = self->refuse_predicate;
+      }
+      const bool down = refuse && refuse();
+      if (self->closed) break;
+      if (down && self->server) {
+        self->server.reset();  // closes the listening socket
+        stop_reading_accepted(self->options.port);
+      } else if (!down && !self->server) {
+        if (auto st = self->listen(); !st && !reported) {
+          std::fprintf(stderr, "[fake] %s; trying again every 2 ms\n", st.error().message.c_str());
+          reported = true;
+        }
+      }
+      if (!refuse && self->server) break;
+      timer.expires_after(kRefusalPollEvery);
+      co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    }
+    self->polling = false;
+  }
+
+  boost::asio::io_context& io;
+  http::ServerOptions options;  // its port is set once, before the io thread runs
+  http::Handler handler;
+  // On the io thread only.
+  std::unique_ptr<http::Server> server;  // null while connections are refused
+  bool polling = false;
+  bool closed = false;  // the FaultableServer is gone
+  // Set from any thread.
+  mutable std::mutex mu;
+  std::function<bool()> fail_predicate;
+  HttpFault fail_fault;
+  std::function<bool()> refuse_predicate;
+};
+
+FaultableServer::FaultableServer(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+Result<std::unique_ptr<FaultableServer>> FaultableServer::start(boost::asio::io_context& io,
+                                                                http::ServerOptions options, http::Handler handler) {
+  auto state = std::make_shared<State>(io, std::move(options), std::move(handler));
+  if (auto st = state->listen(); !st) return std::unexpected(st.error());
+  state->options.port = state->server->port();  // listening again takes the same port
+  return std::unique_ptr<FaultableServer>(new FaultableServer(std::move(state)));
+}
+
+FaultableServer::~FaultableServer() {
+  state_->closed = true;
+  state_->server.reset();
+}
+
+std::uint16_t FaultableServer::port() const {
+  return state_->options.port;
+}
+
+void FaultableServer::fail_while(std::function<bool()> predicate, HttpFault fault) {
+  std::lock_guard lock(state_->mu);
+  state_->fail_predicate = std::move(predicate);
+  state_->fail_fault = std::move(fault);
+}
+
+std::optional<HttpFault> FaultableServer::fault_now() const {
+  std::function<bool()> predicate;
+  HttpFault fault;
+  {
+    std::lock_guard lock(state_->mu);
+    predicate = state_->fail_predicate;
+    fault = state_->fail_fault;
+  }
+  if (predicate && predicate()) return fault;
+  return std::nullopt;
+}
+
+void FaultableServer::refuse_connections_while(std::function<bool()> predicate) {
+  {
+    std::lock_guard lock(state_->mu);
+    state_->refuse_predicate = std::move(predicate);
+  }
+  boost::asio::post(state_->io, [s = state_] {
+    if (s->polling || s->closed) return;
+    s->polling = true;
+    boost::asio::co_spawn(s->io, State::poll(s), boost::asio::detached);
+  });
+}
+
+void FaultableServer::clear_faults() {
+  std::lock_guard lock(state_->mu);
+  state_->fail_predicate = nullptr;
+  state_->refuse_predicate = nullptr;
 }
 
 bool wait_for(std::condition_variable& cv, std::unique_lock<std::mutex>& lock, std::chrono::milliseconds timeout,

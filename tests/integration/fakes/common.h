@@ -1,13 +1,16 @@
 // Shared pieces of the fake servers (test code only): the I/O thread each fake runs on, what a fake records
-// of a request, whole-request faults, and small codecs (gzip, base64, percent-decoding, UTF-8 repair, strict
-// JSON checks). Only our http/server.h is used for HTTP: no Beast here.
+// of a request, whole-request faults, the HTTP server with the faults every HTTP fake offers, and small codecs
+// (gzip, base64, percent-decoding, UTF-8 repair, strict JSON checks). Only our http/server.h is used for HTTP:
+// no Beast here.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -18,6 +21,7 @@
 
 #include "core/result.h"
 #include "http/message.h"
+#include "http/server.h"
 
 namespace elk::fakes {
 
@@ -61,6 +65,42 @@ class IoThread {
  private:
   boost::asio::io_context io_;
   std::thread thread_;
+};
+
+// A fake's HTTP server on 127.0.0.1, with the faults every HTTP fake offers, each switched by a predicate the test
+// owns (e.g. "this file exists", so that a command the emulator runs between invocations can flip it):
+//  - fail_while: while the predicate holds, the fake answers every request it would process with the fault
+//    (the fake asks fault_now() where it checks its other whole-request faults).
+//  - refuse_connections_while: while the predicate holds, the listening socket is closed, so that connections
+//    are refused (ECONNREFUSED), and every connection already accepted stops reading: an exchange in progress
+//    is still answered, then the connection closes, so that a client's pooled keep-alive connection does not
+//    outlive the outage (a server that goes down drops its connections). The predicate is polled every 2 ms
+//    on the io thread; when it turns false the server listens again on the same port (SO_REUSEADDR).
+// Predicates are called on the io thread, under no lock of the fake. The fault setters are thread-safe; the
+// rest runs on the io thread (destroy the server there, as the fakes' destructors do).
+class FaultableServer {
+ public:
+  // Listens on options.address and options.port (0: a free port); the error names the address and port.
+  [[nodiscard]] static Result<std::unique_ptr<FaultableServer>> start(boost::asio::io_context& io,
+                                                                      http::ServerOptions options,
+                                                                      http::Handler handler);
+  ~FaultableServer();
+  FaultableServer(const FaultableServer&) = delete;
+  FaultableServer& operator=(const FaultableServer&) = delete;
+
+  [[nodiscard]] std::uint16_t port() const;
+
+  void fail_while(std::function<bool()> predicate, HttpFault fault);
+  // fail_while's fault, when its predicate holds now.
+  [[nodiscard]] std::optional<HttpFault> fault_now() const;
+  void refuse_connections_while(std::function<bool()> predicate);
+  // Clears both; a closed listening socket opens again at the next poll.
+  void clear_faults();
+
+ private:
+  struct State;
+  explicit FaultableServer(std::shared_ptr<State> state);
+  std::shared_ptr<State> state_;  // shared with the poll coroutine
 };
 
 // Waits until `ready()` holds (checked under `lock`), or `timeout` passes; returns ready().

@@ -1355,8 +1355,8 @@ struct FakeElasticsearch::Impl {
       return r;
     }
     if (is_bulk) {
-      std::optional<HttpFault> fault;
-      {
+      std::optional<HttpFault> fault = server->fault_now();
+      if (!fault) {
         std::lock_guard lock(mu);
         if (fail_remaining > 0) {
           --fail_remaining;
@@ -1419,7 +1419,7 @@ struct FakeElasticsearch::Impl {
   std::uint16_t port = 0;
   // Last: stopped and destroyed first.
   IoThread io;
-  std::unique_ptr<http::Server> server;
+  std::unique_ptr<FaultableServer> server;
 };
 
 FakeElasticsearch::FakeElasticsearch(ElasticOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
@@ -1432,8 +1432,8 @@ FakeElasticsearch::FakeElasticsearch(ElasticOptions options) : impl_(std::make_u
     std::lock_guard lock(impl->mu);
     ++impl->refused;
   };
-  auto server =
-      http::Server::start(impl->io.io(), std::move(so), [impl](http::Request r) { return impl->handle(std::move(r)); });
+  auto server = FaultableServer::start(impl->io.io(), std::move(so),
+                                       [impl](http::Request r) { return impl->handle(std::move(r)); });
   if (!server) throw std::runtime_error("FakeElasticsearch: " + server.error().message);
   impl->server = std::move(*server);
   impl->port = impl->server->port();
@@ -1460,6 +1460,12 @@ void FakeElasticsearch::fail_next_requests(int n, HttpFault fault) {
   impl_->fail_remaining = n;
   impl_->fail_fault = std::move(fault);
 }
+void FakeElasticsearch::fail_while(std::function<bool()> predicate, HttpFault fault) {
+  impl_->server->fail_while(std::move(predicate), std::move(fault));
+}
+void FakeElasticsearch::refuse_connections_while(std::function<bool()> predicate) {
+  impl_->server->refuse_connections_while(std::move(predicate));
+}
 void FakeElasticsearch::reject_next_items(int k) {
   std::lock_guard lock(impl_->mu);
   impl_->reject_remaining = k;
@@ -1482,6 +1488,7 @@ void FakeElasticsearch::set_auth(ElasticAuth auth) {
   impl_->auth = std::move(auth);
 }
 void FakeElasticsearch::clear_faults() {
+  impl_->server->clear_faults();
   std::lock_guard lock(impl_->mu);
   impl_->fail_remaining = 0;
   impl_->reject_remaining = 0;

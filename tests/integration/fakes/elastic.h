@@ -139,6 +139,12 @@ class FakeElasticsearch {
   // Without a body: 429 es_rejected_execution_exception, 503 cluster_block_exception, 401/403
   // security_exception, 413 empty, 502/504 a proxy's HTML page, others a generic Elasticsearch error.
   void fail_next_requests(int n, HttpFault fault);
+  // While predicate() holds, every _bulk request is answered with `fault` as above (nothing stored); it is
+  // asked per request, before fail_next_requests' count. See FaultableServer (common.h).
+  void fail_while(std::function<bool()> predicate, HttpFault fault);
+  // While predicate() holds, connections are refused (ECONNREFUSED) and those already open are closed after
+  // their exchange in progress; then the fake listens again on the same port. See FaultableServer (common.h).
+  void refuse_connections_while(std::function<bool()> predicate);
   // The next `k` create/index items that get that far (past the request checks and the item checks before it:
   // index name, data stream op type, pipeline, source parsing) are answered 429 es_rejected_execution_exception
   // and not stored. update/delete items are never rejected.
@@ -152,7 +158,7 @@ class FakeElasticsearch {
   // a client's timeout after storing. Zero turns it off.
   void set_response_delay(std::chrono::milliseconds delay);
   void set_auth(ElasticAuth auth);
-  // Clears all of the above faults (not the auth).
+  // Clears all of the above faults (not the auth); a refused port listens again within 2 ms.
   void clear_faults();
 
   // --- what arrived (copies) ---

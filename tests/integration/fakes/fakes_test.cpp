@@ -3,6 +3,7 @@
 // not at the fake.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -10,7 +11,10 @@
 #include <boost/asio/write.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
+#include <filesystem>
+#include <fstream>
 #include <initializer_list>
+#include <thread>
 
 #include "aws/sigv4.h"
 #include "fakes/elastic.h"
@@ -105,6 +109,45 @@ std::string top_error_reason(const http::Response& r) {
 }
 std::string header_of(const http::Response& r, std::string_view name) {
   return std::string(r.header(name).value_or(""));
+}
+
+// Whether `condition` holds within `timeout` (checked every 5 ms).
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 2s) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+}
+
+// A fault switched through the file system, as an emulator's --before-invocation command switches it.
+class FlagFile {
+ public:
+  FlagFile() { std::filesystem::remove(path_); }
+  ~FlagFile() { std::filesystem::remove(path_); }
+  void set(bool on) {
+    if (on)
+      std::ofstream(path_).put('1');
+    else
+      std::filesystem::remove(path_);
+  }
+  [[nodiscard]] std::function<bool()> exists() const {
+    return [path = path_] { return std::filesystem::exists(path); };
+  }
+
+ private:
+  std::filesystem::path path_ =
+      std::filesystem::temp_directory_path() / ("elk-fakes-" + std::to_string(::getpid()) + "-down");
+};
+
+// Whether a TCP connection to the port is refused (no request is sent).
+bool refused(std::uint16_t port) {
+  asio::io_context io;
+  tcp::socket socket(io);
+  boost::system::error_code ec;
+  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
+  return ec == asio::error::connection_refused;
 }
 
 constexpr std::string_view create_a = R"({"create":{"_index":"a"}})";
@@ -616,6 +659,76 @@ TEST(FakeElasticsearch, fail_next_requests_answers_whole_requests_then_recovers)
   EXPECT_EQ(es.bulk_requests().at(0).refusal, "injected fault 503");
 }
 
+TEST(FakeElasticsearch, fail_while_answers_every_bulk_request_with_the_fault_while_the_predicate_holds) {
+  FakeElasticsearch es;
+  std::atomic<bool> failing = false;
+  es.fail_while([&] { return failing.load(); }, {503, std::nullopt, {}});
+  const std::string body = nd({create_a, "{}"});
+  EXPECT_EQ(call(es.port(), bulk(body)).status, 200);
+  failing = true;
+  for (int i = 0; i < 3; ++i) {
+    const auto r = call(es.port(), bulk(body));
+    EXPECT_EQ(r.status, 503);
+    EXPECT_EQ(top_error_type(r), "cluster_block_exception");
+  }
+  EXPECT_EQ(call(es.port(), get()).status, 200);  // for _bulk only
+  EXPECT_EQ(es.document_count(), 1u);
+  failing = false;
+  EXPECT_EQ(call(es.port(), bulk(body)).status, 200);
+  EXPECT_EQ(es.document_count(), 2u);
+  failing = true;
+  es.clear_faults();
+  EXPECT_EQ(call(es.port(), bulk(body)).status, 200);
+}
+
+TEST(FakeElasticsearch, refuse_connections_while_a_file_exists_then_listens_again_on_the_same_port) {
+  FakeElasticsearch es;
+  FlagFile down;
+  es.refuse_connections_while(down.exists());
+  const std::string body = nd({create_a, "{}"});
+  EXPECT_EQ(call(es.port(), bulk(body)).status, 200);
+  down.set(true);
+  ASSERT_TRUE(eventually([&] { return refused(es.port()); }));
+  const auto r = exchange(es.port(), bulk(body), 1s);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message.find("refused"), std::string::npos) << r.error().message;
+  down.set(false);
+  ASSERT_TRUE(eventually([&] { return !refused(es.port()); }));
+  EXPECT_EQ(call(es.port(), bulk(body)).status, 200);
+  EXPECT_EQ(es.document_count(), 2u);
+  // clear_faults() opens the port too.
+  down.set(true);
+  ASSERT_TRUE(eventually([&] { return refused(es.port()); }));
+  es.clear_faults();
+  EXPECT_TRUE(eventually([&] { return !refused(es.port()); }));
+}
+
+TEST(FakeElasticsearch, refuse_connections_while_also_closes_a_pooled_keep_alive_connection) {
+  FakeElasticsearch es;
+  std::atomic<bool> down = false;
+  es.refuse_connections_while([&] { return down.load(); });
+  asio::io_context io;
+  auto client = http::Client::make(io.get_executor(), *http::parse_url(es.url()), {},
+                                   [](std::string_view) { return std::optional<std::string>(); });
+  ASSERT_TRUE(client) << client.error().message;
+  const auto send = [&] {
+    auto fut = asio::co_spawn(io, (*client)->send(get(), std::chrono::steady_clock::now() + 2s), asio::use_future);
+    io.restart();
+    io.run();
+    return fut.get();
+  };
+  ASSERT_TRUE(send().has_value());
+  ASSERT_EQ((*client)->idle_connections(), 1u);
+  down = true;
+  ASSERT_TRUE(eventually([&] { return refused(es.port()); }));
+  // The pooled connection was closed by the fake: the client retries on a new one, which is refused.
+  const auto r = send();
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().kind, http::ClientError::Kind::connect) << r.error().message;
+  down = false;
+  EXPECT_TRUE(eventually([&] { return send().has_value(); }));
+}
+
 TEST(FakeElasticsearch, reject_next_items_answers_429_per_item) {
   FakeElasticsearch es;
   es.reject_next_items(2);
@@ -933,6 +1046,24 @@ TEST(FakeLogstashHttp, fail_next_requests_answers_429_or_503_then_recovers) {
   EXPECT_EQ(call(ls.port(), logstash_post("{}\n")).status, 503);
   EXPECT_EQ(ls.event_count(), 1u);
   EXPECT_EQ(ls.requests().size(), 4u);
+}
+
+TEST(FakeLogstashHttp, fail_while_and_refuse_connections_while_work_as_for_elasticsearch) {
+  FakeLogstashHttp ls;
+  std::atomic<bool> failing = false;
+  FlagFile down;
+  ls.fail_while([&] { return failing.load(); }, {503, std::nullopt, {}});
+  ls.refuse_connections_while(down.exists());
+  failing = true;
+  EXPECT_EQ(call(ls.port(), logstash_post("{}\n")).status, 503);
+  failing = false;
+  EXPECT_EQ(call(ls.port(), logstash_post("{}\n")).status, 200);
+  down.set(true);
+  ASSERT_TRUE(eventually([&] { return refused(ls.port()); }));
+  down.set(false);
+  ASSERT_TRUE(eventually([&] { return !refused(ls.port()); }));
+  EXPECT_EQ(call(ls.port(), logstash_post("{}\n")).status, 200);
+  EXPECT_EQ(ls.event_count(), 2u);
 }
 
 TEST(FakeLogstashHttp, gzip_bodies_are_inflated_and_corrupt_ones_refused) {

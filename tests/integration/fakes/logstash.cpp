@@ -93,8 +93,8 @@ struct FakeLogstashHttp::Impl {
   explicit Impl(LogstashHttpOptions o) : options(std::move(o)) {}
 
   http::Response process(const http::Request& req, RecordedRequest& rec) {
-    std::optional<HttpFault> fault;
-    {
+    std::optional<HttpFault> fault = server->fault_now();
+    if (!fault) {
       std::lock_guard lock(mu);
       if (fail_remaining > 0) {
         --fail_remaining;
@@ -198,7 +198,7 @@ struct FakeLogstashHttp::Impl {
   std::uint16_t port = 0;
   // Last: stopped and destroyed first.
   IoThread io;
-  std::unique_ptr<http::Server> server;
+  std::unique_ptr<FaultableServer> server;
 };
 
 FakeLogstashHttp::FakeLogstashHttp(LogstashHttpOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
@@ -211,8 +211,8 @@ FakeLogstashHttp::FakeLogstashHttp(LogstashHttpOptions options) : impl_(std::mak
     std::lock_guard lock(impl->mu);
     ++impl->refused;
   };
-  auto server =
-      http::Server::start(impl->io.io(), std::move(so), [impl](http::Request r) { return impl->handle(std::move(r)); });
+  auto server = FaultableServer::start(impl->io.io(), std::move(so),
+                                       [impl](http::Request r) { return impl->handle(std::move(r)); });
   if (!server) throw std::runtime_error("FakeLogstashHttp: " + server.error().message);
   impl->server = std::move(*server);
   impl->port = impl->server->port();
@@ -235,11 +235,18 @@ void FakeLogstashHttp::fail_next_requests(int n, HttpFault fault) {
   impl_->fail_remaining = n;
   impl_->fail_fault = std::move(fault);
 }
+void FakeLogstashHttp::fail_while(std::function<bool()> predicate, HttpFault fault) {
+  impl_->server->fail_while(std::move(predicate), std::move(fault));
+}
+void FakeLogstashHttp::refuse_connections_while(std::function<bool()> predicate) {
+  impl_->server->refuse_connections_while(std::move(predicate));
+}
 void FakeLogstashHttp::set_response_delay(std::chrono::milliseconds delay) {
   std::lock_guard lock(impl_->mu);
   impl_->delay = delay;
 }
 void FakeLogstashHttp::clear_faults() {
+  impl_->server->clear_faults();
   std::lock_guard lock(impl_->mu);
   impl_->fail_remaining = 0;
   impl_->delay = std::chrono::milliseconds(0);

@@ -30,6 +30,7 @@
 #include <boost/json/object.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -60,6 +61,12 @@ class FakeLogstashHttp {
   // The next `n` requests are answered with `fault` (before auth; nothing stored). Without a body the answer is
   // empty, as Logstash's 429 (and a proxy's 503 here) is.
   void fail_next_requests(int n, HttpFault fault);
+  // While predicate() holds, every request is answered with `fault` as above; asked per request, before
+  // fail_next_requests' count. See FaultableServer (common.h).
+  void fail_while(std::function<bool()> predicate, HttpFault fault);
+  // While predicate() holds, connections are refused (ECONNREFUSED) and those already open are closed after
+  // their exchange in progress; then the fake listens again on the same port. See FaultableServer (common.h).
+  void refuse_connections_while(std::function<bool()> predicate);
   // Requests are processed (events stored) and answered after `delay`; zero turns it off.
   void set_response_delay(std::chrono::milliseconds delay);
   void clear_faults();
