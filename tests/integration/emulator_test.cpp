@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "fakes/elastic.h"
 #include "harness.h"
 
 namespace elk::itest {
@@ -82,6 +83,26 @@ TEST(Emulator, BeforeInvocationRunsEachCommandBetweenThePreviousInvocationAndIts
   EXPECT_EQ(r.emulator_exit, 0) << r.output;
   EXPECT_EQ(read_file(log), "1:0\n2:1\n3:2\n4:3\n") << r.output;
   fs::remove(log);
+}
+
+TEST(Emulator, BeforeInvocationCommandsTakeAFakeDestinationDownAndBackUp) {
+  const fs::path down = fs::temp_directory_path() / ("elk-itest-down-" + std::to_string(::getpid()));
+  fs::remove(down);
+  fakes::FakeElasticsearch es;
+  es.refuse_connections_while([down] { return fs::exists(down); });
+  RunOptions o;
+  o.invocations = 4;
+  o.file_destination = false;
+  o.env = {{"EXTENSION_LOG_DESTINATIONS", "elasticsearch"}, {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_URL", es.url()}};
+  o.extra_args = {"--before-invocation", "2=touch '" + down.string() + "'", "--before-invocation",
+                  "4=rm '" + down.string() + "'"};
+  const auto r = run(o);
+  EXPECT_EQ(r.emulator_exit, 0) << r.output;
+  // Refused, not accepted by a process that inherited the fake's socket and then left unanswered.
+  EXPECT_NE(r.output.find("Connection refused"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("timed out"), std::string::npos) << r.output;
+  EXPECT_GT(es.bulk_requests().size(), 0u);
+  fs::remove(down);
 }
 
 TEST(Emulator, AFailingBeforeInvocationCommandEndsTheRunWithShutdownAndExitCode1) {

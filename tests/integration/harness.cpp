@@ -130,6 +130,7 @@ RunResult run(const RunOptions& o) {
   const auto out_path = (r.dir / "output.txt").string();
   posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3);  // not the fakes' sockets: see spawn() below
   pid_t pid = -1;
   if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data()) != 0)
     throw std::runtime_error(std::string("cannot start ") + argv[0]);
@@ -170,6 +171,9 @@ pid_t spawn(std::vector<std::string> argv, const std::string& output, std::vecto
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 1, output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  // Nothing else of this process: a fake's listening socket held by a child would go on accepting
+  // connections (into its backlog) while the fake refuses them, and its port could not be bound again.
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
   pid_t pid = -1;
   auto args = c_strings(argv);
   auto envp = c_strings(env);

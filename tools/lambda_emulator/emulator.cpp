@@ -140,13 +140,30 @@ json::value optional_json(const std::optional<std::int64_t>& v) {
   return v ? json::value(*v) : json::value(nullptr);
 }
 
+// What a child of the emulator starts with: stdin, stdout and stderr, none of the emulator's sockets (as Lambda
+// starts an extension).
+class StdioOnly {
+ public:
+  StdioOnly() {
+    posix_spawn_file_actions_init(&actions_);
+    posix_spawn_file_actions_addclosefrom_np(&actions_, 3);
+  }
+  ~StdioOnly() { posix_spawn_file_actions_destroy(&actions_); }
+  StdioOnly(const StdioOnly&) = delete;
+  StdioOnly& operator=(const StdioOnly&) = delete;
+  [[nodiscard]] const posix_spawn_file_actions_t* get() const { return &actions_; }
+
+ private:
+  posix_spawn_file_actions_t actions_;
+};
+
 // Runs `/bin/sh -c command` to completion, with the emulator's environment and output. Its exit is polled,
 // so that the APIs are still served meanwhile. The error says how it failed.
 asio::awaitable<Status> run_shell(std::string command) {
   std::string sh = "/bin/sh", dash_c = "-c";
   char* argv[] = {sh.data(), dash_c.data(), command.data(), nullptr};
   pid_t pid = -1;
-  if (const int rc = ::posix_spawn(&pid, sh.c_str(), nullptr, nullptr, argv, environ); rc != 0)
+  if (const int rc = ::posix_spawn(&pid, sh.c_str(), StdioOnly().get(), nullptr, argv, environ); rc != 0)
     co_return fail("cannot start /bin/sh: " + std::string(std::strerror(rc)));
   asio::steady_timer timer(co_await asio::this_coro::executor);
   int status = 0;
@@ -638,7 +655,7 @@ class Emulator {
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
     posix_spawnattr_setpgroup(&attr, 0);
     e.spawned = Clock::now();
-    const int rc = ::posix_spawn(&e.pid, arg0.c_str(), nullptr, &attr, argv, envp.data());
+    const int rc = ::posix_spawn(&e.pid, arg0.c_str(), StdioOnly().get(), &attr, argv, envp.data());
     posix_spawnattr_destroy(&attr);
     if (rc != 0) {
       e.pid = -1;

@@ -3,6 +3,7 @@
 #include "core/gzip.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <zlib.h>
@@ -64,10 +65,10 @@ namespace {
 
 constexpr auto kRefusalPollEvery = std::chrono::milliseconds(2);
 
-// Stops reading every connection that a server on `port` of this process accepted: each TCP socket whose local
-// port is `port` and that has a peer. http::Server keeps its connections to itself, hence the look through
-// /proc/self/fd. shutdown(SHUT_RD) ends a waiting read (EOF); an answer being written still goes out.
-void stop_reading_accepted(std::uint16_t port) {
+// Calls f(fd, connected) for every TCP socket of this process whose local port is `port`: the listening socket of
+// a server on that port, and the connections it accepted. http::Server keeps its sockets to itself, hence the
+// look through /proc/self/fd.
+void for_each_socket_on(std::uint16_t port, const std::function<void(int fd, bool connected)>& f) {
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
     const std::string name = entry.path().filename().string();
@@ -78,8 +79,7 @@ void stop_reading_accepted(std::uint16_t port) {
     if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_size) != 0 || local.sin_family != AF_INET ||
         ntohs(local.sin_port) != port)
       continue;
-    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_size) != 0) continue;  // not a connection
-    ::shutdown(fd, SHUT_RD);
+    f(fd, ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_size) == 0);
   }
 }
 
@@ -93,6 +93,11 @@ struct FaultableServer::State {
     auto started = http::Server::start(io, options, handler);
     if (!started) return std::unexpected(started.error());
     server = std::move(*started);
+    // Asio opens sockets without SOCK_CLOEXEC: a process the test starts (the emulator, its extensions) would
+    // keep the listening socket open, so that it went on accepting (into its backlog) while this one refuses.
+    for_each_socket_on(server->port(), [](int fd, bool connected) {
+      if (!connected) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    });
     return {};
   }
 
@@ -110,7 +115,10 @@ struct FaultableServer::State {
       if (self->closed) break;
       if (down && self->server) {
         self->server.reset();  // closes the listening socket
-        stop_reading_accepted(self->options.port);
+        // Stop reading what it accepted: a waiting read ends (EOF), an answer being written still goes out.
+        for_each_socket_on(self->options.port, [](int fd, bool connected) {
+          if (connected) ::shutdown(fd, SHUT_RD);
+        });
       } else if (!down && !self->server) {
         if (auto st = self->listen(); !st && !reported) {
           std::fprintf(stderr, "[fake] %s; trying again every 2 ms\n", st.error().message.c_str());

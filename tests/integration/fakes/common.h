@@ -75,7 +75,8 @@ class IoThread {
 //    are refused (ECONNREFUSED), and every connection already accepted stops reading: an exchange in progress
 //    is still answered, then the connection closes, so that a client's pooled keep-alive connection does not
 //    outlive the outage (a server that goes down drops its connections). The predicate is polled every 2 ms
-//    on the io thread; when it turns false the server listens again on the same port (SO_REUSEADDR).
+//    on the io thread; when it turns false the server listens again on the same port (SO_REUSEADDR). The
+//    listening socket is FD_CLOEXEC, so that a process the test starts cannot keep it open (and accepting).
 // Predicates are called on the io thread, under no lock of the fake. The fault setters are thread-safe; the
 // rest runs on the io thread (destroy the server there, as the fakes' destructors do).
 class FaultableServer {

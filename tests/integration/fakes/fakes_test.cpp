@@ -2,6 +2,9 @@
 // (http::send) or a blocking socket, so that an integration test failing against a fake points at the extension,
 // not at the fake.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
@@ -727,6 +730,24 @@ TEST(FakeElasticsearch, refuse_connections_while_also_closes_a_pooled_keep_alive
   EXPECT_EQ(r.error().kind, http::ClientError::Kind::connect) << r.error().message;
   down = false;
   EXPECT_TRUE(eventually([&] { return send().has_value(); }));
+}
+
+TEST(FakeElasticsearch, refuse_connections_while_holds_with_a_child_process_started_before) {
+  FakeElasticsearch es;
+  // A child started while the fake listens, keeping what it inherits (as std::system does).
+  std::string sleep = "sleep", seconds = "30";
+  char* argv[] = {sleep.data(), seconds.data(), nullptr};
+  char* envp[] = {nullptr};
+  pid_t child = -1;
+  ASSERT_EQ(::posix_spawnp(&child, "sleep", nullptr, nullptr, argv, envp), 0);
+  std::atomic<bool> down = true;
+  es.refuse_connections_while([&] { return down.load(); });
+  EXPECT_TRUE(eventually([&] { return refused(es.port()); }));
+  down = false;
+  EXPECT_TRUE(eventually([&] { return !refused(es.port()); }));
+  EXPECT_EQ(call(es.port(), get()).status, 200);
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
 }
 
 TEST(FakeElasticsearch, reject_next_items_answers_429_per_item) {
