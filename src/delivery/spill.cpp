@@ -166,24 +166,32 @@ std::filesystem::path Spill::path_of(const std::string& lane, const File& f) con
 
 void Spill::make_room(std::uint64_t needed) {
   while (bytes_ + needed > max_bytes_) {
-    // The oldest file of any lane that is not being replayed right now.
+    // The destination holding the most gives up its oldest file (not one being sent right now): a destination
+    // that is down fills the spill, and must not push out what a healthy one put aside for a moment.
     std::vector<File>* from = nullptr;
     const std::string* lane = nullptr;
-    std::size_t at = 0;
-    for (auto& [name, files] : lanes_)
-      for (std::size_t i = 0; i < files.size(); ++i)
-        if (!files[i].busy && (!from || files[i].id < (*from)[at].id)) {
-          from = &files;
-          lane = &name;
-          at = i;
-        }
+    std::uint64_t most = 0;
+    for (auto& [name, files] : lanes_) {
+      std::uint64_t held = 0;
+      bool any_free = false;
+      for (const auto& f : files) {
+        held += f.bytes;
+        any_free |= !f.busy;
+      }
+      if (any_free && (!from || held > most)) {
+        from = &files;
+        lane = &name;
+        most = held;
+      }
+    }
     if (!from) return;
-    const File f = (*from)[at];
+    const auto it = std::find_if(from->begin(), from->end(), [](const File& f) { return !f.busy; });
+    const File f = *it;
     std::error_code ec;
     std::filesystem::remove(path_of(*lane, f), ec);
     counters_[*lane].dropped_full += f.documents;
     bytes_ -= std::min(bytes_, f.bytes);
-    from->erase(from->begin() + static_cast<std::ptrdiff_t>(at));
+    from->erase(it);
   }
 }
 

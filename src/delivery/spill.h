@@ -15,7 +15,8 @@
 // never replayed as garbage. A file leaves the spill only once its batch was delivered (or refused
 // for good), so a kill at any moment loses nothing that was spilled; a batch delivered just before a
 // kill is sent again by the next process, which deterministic document ids and object keys make
-// harmless. When the spill is full, the oldest files (of any lane) make room and are counted.
+// harmless. When the spill is full, the lane holding the most (a destination that is down) gives up its
+// oldest files, counted; a healthy destination's few files are kept.
 #pragma once
 
 #include <cstdint>
@@ -61,8 +62,9 @@ class Spill {
     buffer::Batch batch;
   };
 
-  // Writes one batch for `lane`, first deleting the oldest files while the spill would be over its
-  // bound. A batch larger than the whole bound is not written. The error says why nothing was written.
+  // Writes one batch for `lane`, first deleting the oldest files of the lane holding the most while the
+  // spill would be over its bound. A batch larger than the whole bound is not written. The error says why
+  // nothing was written.
   Status append(const std::string& lane, const buffer::Batch& batch);
   // The oldest batch of `lane`, read back (its intact records; a file with none is removed and the next
   // one read); nullopt when the lane has nothing spilled.

@@ -112,7 +112,7 @@ RunResult run(const RunOptions& o) {
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
 
-  std::vector<std::string> args = {ELK_EMULATOR_BIN,
+  std::vector<std::string> args = {o.emulator_bin,
                                    "--extensions-dir", (r.dir / "extensions").string(),
                                    "--invocations", std::to_string(o.invocations),
                                    "--lines", std::to_string(o.lines),

@@ -12,6 +12,7 @@ namespace elk::itest {
 
 struct RunOptions {
   std::string extension_bin = ELK_EXTENSION_BIN;
+  std::string emulator_bin = ELK_EMULATOR_BIN;
   int invocations = 3;
   int lines = 5;
   std::string log_format = "text";

@@ -153,26 +153,33 @@ TEST(SpillStore, ATornFileIsReplayedUpToItsTearAndCountedOnce) {
   EXPECT_EQ(spill->documents("s3"), 2u);
 }
 
-TEST(SpillStore, WhenFullTheOldestFilesOfAnyLaneGoAndAreCounted) {
+TEST(SpillStore, WhenFullTheLaneHoldingTheMostGivesUpItsOldestCounted) {
   test::TempDir dir;
   const auto one = encode_spill(batch({std::string(1000, 'a')})).size();
-  auto spill = Spill::open(dir.path, 3 * one);
+  auto spill = Spill::open(dir.path, 4 * one);
   ASSERT_TRUE(spill);
-  ASSERT_TRUE(spill->append("s3", batch({std::string(1000, 'a')})));
+  // "es" is down and fills the spill; "file" put one batch aside.
+  ASSERT_TRUE(spill->append("es", batch({std::string(1000, 'a')})));
   ASSERT_TRUE(spill->append("file", batch({std::string(1000, 'b')})));
-  ASSERT_TRUE(spill->append("s3", batch({std::string(1000, 'c')})));
-  ASSERT_TRUE(spill->append("file", batch({std::string(1000, 'd')})));  // "a" goes
-  EXPECT_EQ(spill->counters("s3").dropped_full, 1u);
-  EXPECT_EQ(spill->documents("s3"), 1u);
-  EXPECT_LE(spill->bytes(), 3 * one);
-  // A batch being sent is never the one deleted.
-  auto busy = spill->front("file");
-  ASSERT_TRUE(busy);
-  ASSERT_TRUE(spill->append("s3", batch({std::string(1000, 'e')})));
+  ASSERT_TRUE(spill->append("es", batch({std::string(1000, 'c')})));
+  ASSERT_TRUE(spill->append("es", batch({std::string(1000, 'd')})));
+  ASSERT_TRUE(spill->append("es", batch({std::string(1000, 'e')})));  // "a" goes, not the older "b"
+  EXPECT_EQ(spill->counters("es").dropped_full, 1u);
   EXPECT_EQ(spill->counters("file").dropped_full, 0u);
-  EXPECT_EQ(spill->counters("s3").dropped_full, 2u);
+  EXPECT_EQ(spill->documents("file"), 1u);
+  EXPECT_LE(spill->bytes(), 4 * one);
+  // A batch being sent is never the one deleted.
+  auto busy = spill->front("es");
+  ASSERT_TRUE(busy);
+  EXPECT_EQ(texts(busy->batch), std::vector<std::string>{std::string(1000, 'c')});
+  ASSERT_TRUE(spill->append("file", batch({std::string(1000, 'f')})));
+  EXPECT_EQ(spill->counters("es").dropped_full, 2u);  // "d", the oldest that is not being sent
+  auto still = spill->front("es");
+  ASSERT_TRUE(still);
+  EXPECT_EQ(still->id, busy->id);
   // Larger than the whole spill: refused, nothing deleted for it.
-  EXPECT_FALSE(spill->append("s3", batch({std::string(4 * one, 'z')})));
+  EXPECT_FALSE(spill->append("es", batch({std::string(5 * one, 'z')})));
+  EXPECT_EQ(spill->counters("es").dropped_full, 2u);
 }
 
 TEST(SpillStore, AnUnusableDirectoryIsAnError) {
