@@ -362,7 +362,7 @@ std::optional<Document> Enricher::enrich(const telemetry::Event& ev) {
 }
 
 Document Enricher::extension_document(std::string_view action, std::string_view level, std::string_view message,
-                                      std::string_view request_id, const json::object& fields, EpochMs time) {
+                                      std::string_view request_id, const boost::json::object& fields, EpochMs time) {
   Fields f;
   f.timestamp = time;
   f.action = action;

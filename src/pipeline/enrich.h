@@ -3,6 +3,7 @@
 // describes the fields; tests/unit/pipeline/enrich_test.cpp pins them.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
