@@ -73,6 +73,14 @@ struct Enricher::Fields {
 
 namespace {
 
+// event.duration (ns) of a duration in ms; none when it is not a number a 64-bit count can hold (a
+// malformed record must not make the conversion undefined).
+std::optional<std::int64_t> nanoseconds_of(double ms) {
+  const double ns = ms * 1e6;
+  if (!(ns > -9.2e18 && ns < 9.2e18)) return std::nullopt;
+  return static_cast<std::int64_t>(ns);
+}
+
 constexpr std::string_view ecs_member = R"("ecs":{"version":"8.11.0"})";
 static_assert(ecs_member.find(ecs_version) != std::string_view::npos, "ecs_member must carry ecs_version");
 
@@ -516,7 +524,7 @@ void Enricher::text_platform_line(std::string_view line, const PlatformLine& p, 
                        : p.status == "timeout" ? std::string_view("Sandbox.Timeout")
                                                : p.status;
       }
-      if (p.duration_ms) f.duration_ns = static_cast<std::int64_t>(*p.duration_ms * 1e6);
+      if (p.duration_ms) f.duration_ns = nanoseconds_of(*p.duration_ms);
       break;
     case PlatformLine::Kind::init_start:
       f.action = "platform.initStart";
@@ -573,7 +581,7 @@ void Enricher::platform_record(const telemetry::Event& ev, Fields& f) {
   };
   char number[400];  // fixed2's
   const auto& duration = metrics.duration;
-  if (duration) f.duration_ns = static_cast<std::int64_t>(*duration * 1e6);
+  if (duration) f.duration_ns = nanoseconds_of(*duration);
 
   if (type == "platform.start") {
     if (!f.request_id.empty()) {

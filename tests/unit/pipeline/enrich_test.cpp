@@ -105,6 +105,20 @@ TEST(Enrich, AFailedInvocationsReportCarriesErrorTypeAndStatus) {
   EXPECT_NE(text(reports[1], {"message"}).find("\tStatus: timeout"), std::string::npos);
 }
 
+TEST(Enrich, ADurationNoNanosecondCountCanHoldHasNoEventDuration) {
+  // Found by fuzz_receiver: a converted double past int64's range was undefined behaviour.
+  const std::string body =
+      R"([{"time":"2024-05-02T10:15:30.520Z","type":"platform.report","record":{"requestId":"r1","status":"success",)"
+      R"("metrics":{"durationMs":1e300,"billedDurationMs":1,"memorySizeMB":128,"maxMemoryUsedMB":10}}}])";
+  auto batch = telemetry::parse_batch(body, EpochMs{0});
+  ASSERT_TRUE(batch);
+  Enricher e({"fn", "$LATEST", "eu-west-1", "1", "on-demand"}, {});
+  const auto doc = e.enrich(batch->events.at(0));
+  ASSERT_TRUE(doc);
+  const auto v = boost::json::parse(doc->json);
+  EXPECT_FALSE(v.at("event").as_object().contains("duration")) << doc->json;
+}
+
 TEST(Enrich, ColdStartIsTrueForTheFirstInvocationOnly) {
   Enricher e(context(), {});
   auto cold = telemetry::parse_batch(test::telemetry_sample("platform-cold-start-invocation.json"), EpochMs{0});
