@@ -392,6 +392,35 @@ TEST(ParseTime, GivesWhatParseIso8601Gives) {
     EXPECT_EQ(parse_time(t), parse_iso8601(t)) << t;
 }
 
+TEST(ParseTime, TheMinuteKeepingReaderReadsAsReadLambdaTimeReads) {
+  std::mt19937 rng(13);
+  LambdaTimeReader reader;
+  std::string t = "2024-05-02T11:00:00.102Z";
+  for (int i = 0; i < 200000; ++i) {
+    // Runs within a minute, new minutes, and damage anywhere (the minute kept must not vouch for it).
+    switch (rng() % 10) {
+      case 0:
+        t = "0000-00-00T00:00:00.000Z";
+        for (auto& c : t)
+          if (c == '0') c = static_cast<char>('0' + rng() % 10);
+        break;
+      case 1:
+        t[rng() % t.size()] = "0123456789-T:.Z z\x01"[rng() % 18];
+        break;
+      default:
+        for (std::size_t k : {17u, 18u, 20u, 21u, 22u}) t[k] = static_cast<char>('0' + rng() % 10);
+        t[16] = ':', t[19] = '.', t[23] = 'Z';
+        break;
+    }
+    EpochMs a{1}, b{2};
+    const bool read = reader.read(t.data(), a);
+    ASSERT_EQ(read, read_lambda_time(t.data(), b)) << t;
+    if (read) {
+      ASSERT_EQ(a, b) << t;
+    }
+  }
+}
+
 // Cut anywhere, a body is an error (or, cut in its trailing whitespace, the whole batch): never a partial batch,
 // never a crash.
 TEST(ParseBatch, ATruncatedBodyIsAnErrorAtEveryByte) {
