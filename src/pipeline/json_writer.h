@@ -44,7 +44,10 @@ class JsonBuffer {
   [[nodiscard]] std::string_view view() const { return {storage_.data(), used_}; }
   [[nodiscard]] std::size_t size() const { return used_; }
 
-  void append(const char* s, std::size_t n) { std::memcpy(extend(n), s, n); }
+  // (An empty text may have no bytes at all: memcpy is not to be given a null pointer, even for 0 bytes.)
+  void append(const char* s, std::size_t n) {
+    if (n != 0) std::memcpy(extend(n), s, n);
+  }
   void append(std::string_view s) { append(s.data(), s.size()); }
   void push_back(char c) { *extend(1) = c; }
   // n more bytes at the end, left for the caller to fill.
@@ -57,6 +60,23 @@ class JsonBuffer {
   JsonBuffer& operator+=(std::string_view s) { return append(s), *this; }
   JsonBuffer& operator+=(char c) { return push_back(c), *this; }
 
+  // For text written through a pointer: room for n more bytes at the end, where the pointer returned points;
+  // what is written there counts once committed (commit(past the last byte written)).
+  char* room(std::size_t n) {
+    if (storage_.size() - used_ < n) grow(n);
+    return storage_.data() + used_;
+  }
+  // Room for n more bytes from `at` (between room() and commit()): `at`, or where it is after the buffer grew.
+  char* room_from(char* at, std::size_t n) {
+    const auto written = static_cast<std::size_t>(at - storage_.data());
+    if (storage_.size() - written < n) {
+      used_ = written;  // kept as the buffer grows
+      grow(n);
+    }
+    return storage_.data() + written;
+  }
+  void commit(const char* end) { used_ = static_cast<std::size_t>(end - storage_.data()); }
+
  private:
   void grow(std::size_t n);  // room for n more bytes
 
@@ -68,9 +88,14 @@ class JsonBuffer {
 // std::string or a JsonBuffer.
 template <class Out>
 void append_json_string(Out& out, std::string_view s);
-// A JSON number: shortest round-trip form; null for infinities and NaN.
+// The same into a JsonBuffer, copying and checking 16 (or 8) bytes at a time.
+void append_json_string(JsonBuffer& out, std::string_view s);
+// A JSON number: shortest round-trip form (std::to_chars's); null for infinities and NaN.
 template <class Out>
 void append_json_number(Out& out, double v);
+// std::to_chars(v)'s text, written at out (room for 24 bytes), when it is in fixed notation with at most 4
+// decimals, as telemetry's numbers are (2.113, 125.93, 40): written at once; else 0 (nothing written).
+std::size_t short_fixed(double v, char* out);
 template <class Out>
 void append_json_integer(Out& out, std::int64_t v) {
   char buf[24];
@@ -172,7 +197,6 @@ using JsonWriter = BasicJsonWriter<std::string>;
 using BufferJsonWriter = BasicJsonWriter<JsonBuffer>;
 
 extern template void append_json_string(std::string&, std::string_view);
-extern template void append_json_string(JsonBuffer&, std::string_view);
 extern template void append_json_number(std::string&, double);
 extern template void append_json_number(JsonBuffer&, double);
 extern template class BasicJsonWriter<std::string>;
