@@ -1,6 +1,8 @@
 #include "pipeline/json_writer.h"
 
 #include <algorithm>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
 #include <cmath>
 #include <cstring>
 #if defined(__SSE2__)
@@ -248,43 +250,105 @@ void append_json_number(Out& out, double v) {
 }
 
 template <class Out>
-void BasicJsonWriter<Out>::value(const boost::json::value& v) {
-  switch (v.kind()) {
-    case boost::json::kind::null:
+void BasicJsonWriter<Out>::value(telemetry::JsonView v) {
+  using Kind = telemetry::JsonNode::Kind;
+  const telemetry::JsonNode* n = v.node();
+  if (n == nullptr) {
+    comma(), out_ += std::string_view("null");
+    return;
+  }
+  switch (n->kind) {
+    case Kind::null:
       comma(), out_ += std::string_view("null");
       break;
-    case boost::json::kind::bool_:
-      boolean(v.get_bool());
+    case Kind::boolean:
+      boolean(n->boolean);
       break;
-    case boost::json::kind::int64:
-      integer(v.get_int64());
+    case Kind::int64:
+      integer(n->int64);
       break;
-    case boost::json::kind::uint64: {
+    case Kind::uint64: {
       comma();
       char buf[24];
-      const auto r = std::to_chars(buf, buf + sizeof buf, v.get_uint64());
+      const auto r = std::to_chars(buf, buf + sizeof buf, n->uint64);
       out_.append(buf, static_cast<std::size_t>(r.ptr - buf));
       break;
     }
-    case boost::json::kind::double_:
-      number(v.get_double());
+    case Kind::double_:
+      number(n->number);
       break;
-    case boost::json::kind::string:
-      string(v.get_string());
+    case Kind::string:
+      string(v.string());
       break;
-    case boost::json::kind::array:
+    case Kind::array:
       begin_array();
-      for (const auto& e : v.get_array()) value(e);
+      for (const auto e : v.elements()) value(e);
       end_array();
       break;
-    case boost::json::kind::object:
+    case Kind::object:
       begin_object();
-      for (const auto& kv : v.get_object()) {
-        key_escaped(kv.key());
-        value(kv.value());
+      for (const auto& m : v.members()) {
+        key_escaped(m.key);
+        value(m.value);
       }
       end_object();
       break;
+  }
+}
+
+void append_serialized(std::string& out, telemetry::JsonView v) {
+  using Kind = telemetry::JsonNode::Kind;
+  const telemetry::JsonNode* n = v.node();
+  if (n == nullptr || n->kind == Kind::null) {
+    out += "null";
+    return;
+  }
+  switch (n->kind) {
+    case Kind::null:
+      break;
+    case Kind::boolean:
+      out += n->boolean ? std::string_view("true") : std::string_view("false");
+      break;
+    case Kind::int64:
+      append_json_integer(out, n->int64);
+      break;
+    case Kind::uint64: {
+      char buf[24];
+      const auto r = std::to_chars(buf, buf + sizeof buf, n->uint64);
+      out.append(buf, static_cast<std::size_t>(r.ptr - buf));
+      break;
+    }
+    case Kind::double_:
+      out += boost::json::serialize(boost::json::value(n->number));
+      break;
+    case Kind::string:
+      // Strings of records are valid UTF-8: escaped as boost::json::serialize escapes them.
+      append_json_string(out, v.string());
+      break;
+    case Kind::array: {
+      out += '[';
+      bool first = true;
+      for (const auto e : v.elements()) {
+        if (!first) out += ',';
+        first = false;
+        append_serialized(out, e);
+      }
+      out += ']';
+      break;
+    }
+    case Kind::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& m : v.members()) {
+        if (!first) out += ',';
+        first = false;
+        append_json_string(out, m.key);
+        out += ':';
+        append_serialized(out, m.value);
+      }
+      out += '}';
+      break;
+    }
   }
 }
 

@@ -3,18 +3,19 @@
 // document is valid JSON whatever the function printed.
 #pragma once
 
-#include <boost/json/value.hpp>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <string>
 #include <string_view>
 
+#include "telemetry/record.h"
+
 namespace elk::pipeline {
 
 // A growable byte buffer with inline appends, for text written piece by piece and often (the enricher's
-// documents). Its storage is a std::string that take() hands over, so a document is written in place
-// rather than copied out. The string's size is the room available; its first used_ bytes are written.
+// documents, each written in the same buffer and then copied out at its exact size). Its storage is a
+// std::string whose size is the room available; its first used_ bytes are written.
 class JsonBuffer {
  public:
   JsonBuffer() = default;
@@ -34,12 +35,6 @@ class JsonBuffer {
   void start(std::size_t expected) {
     used_ = 0;
     if (storage_.size() < expected) grow(expected);
-  }
-  // The text written, as a string (its capacity is the room it had); the buffer is empty afterwards.
-  [[nodiscard]] std::string take() {
-    storage_.resize(used_);
-    used_ = 0;
-    return std::move(storage_);
   }
   [[nodiscard]] std::string_view view() const { return {storage_.data(), used_}; }
   [[nodiscard]] std::size_t size() const { return used_; }
@@ -165,8 +160,8 @@ class BasicJsonWriter {
     comma();
     out_ += v ? std::string_view("true") : std::string_view("false");
   }
-  // Any Boost.JSON value, as is (strings re-escaped through the same rules).
-  void value(const boost::json::value& v);
+  // A value of a telemetry record, as is (strings re-escaped through the same rules); nothing writes null.
+  void value(telemetry::JsonView v);
 
   // Pre-rendered members ("key":value[,"key":value...]) appended as they are.
   void raw_members(std::string_view fragment) {
@@ -192,6 +187,10 @@ class BasicJsonWriter {
   Out& out_;
   bool first_ = true;
 };
+
+// Appends `v` as boost::json::serialize writes it: as BasicJsonWriter::value() does but for numbers that are
+// not integers, which Boost.JSON writes in its own form ("1.5E0").
+void append_serialized(std::string& out, telemetry::JsonView v);
 
 using JsonWriter = BasicJsonWriter<std::string>;
 using BufferJsonWriter = BasicJsonWriter<JsonBuffer>;

@@ -3,10 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <charconv>
 #include <cmath>
 #include <cstring>
 #include <random>
+
+#include "telemetry/event.h"
 
 namespace elk::pipeline {
 namespace {
@@ -108,6 +111,29 @@ TEST(JsonWriter, NumbersAreStdToCharsShortestText) {
         break;
     }
     expect_to_chars(rng() % 2 ? v : -v);
+  }
+}
+
+TEST(JsonWriter, WritesARecordsValuesAsTheyAre) {
+  const auto v = boost::json::parse(
+      R"({"s":"a\"b\u0001","n":[1,-2,18446744073709551615,2.5,1e300,-0.0,1E400],"o":{"k\n":{}},"t":true,"z":null})");
+  const telemetry::Event ev("function", "", EpochMs{0}, v);
+  std::string out;
+  JsonWriter(out).value(ev.record);
+  EXPECT_EQ(out, R"({"s":"a\"b\u0001","n":[1,-2,18446744073709551615,2.5,1e+300,-0,null],"o":{"k\n":{}},"t":true,"z":null})");
+  out.clear();
+  JsonWriter(out).value(telemetry::JsonView());
+  EXPECT_EQ(out, "null");
+}
+
+TEST(JsonWriter, SerializesARecordsValueAsBoostJsonDoes) {
+  for (const char* text : {R"({"s":"a\"b\u0001\u00e9","n":[1,-2,18446744073709551615,2.5,1e300,-0.0,1E400,0.1]})",
+                           R"([[],{},[{}],"",null,true,false])", R"("just a string")", "-12", "3.25"}) {
+    const auto v = boost::json::parse(text);
+    const telemetry::Event ev("function", "", EpochMs{0}, v);
+    std::string out;
+    append_serialized(out, ev.record);
+    EXPECT_EQ(out, boost::json::serialize(v)) << text;
   }
 }
 

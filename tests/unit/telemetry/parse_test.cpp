@@ -19,8 +19,8 @@ constexpr EpochMs received{1700000000000};
 std::string describe(const Batch& b) {
   std::string out = "skipped " + std::to_string(b.skipped) + "\n";
   for (const auto& e : b.events)
-    out += e.type + " | " + e.time + " | " + std::to_string(e.time_ms.value) + " | " +
-           boost::json::serialize(e.record) + "\n";
+    out += std::string(e.type) + " | " + std::string(e.time) + " | " + std::to_string(e.time_ms.value) + " | " +
+           boost::json::serialize(e.record.to_value()) + "\n";
   return out;
 }
 
@@ -50,7 +50,7 @@ boost::json::value record_of(std::string_view record_json) {
   const auto batch = parse_batch(one_record(record_json), received);
   EXPECT_TRUE(batch) << record_json;
   if (!batch || batch->events.size() != 1) return nullptr;
-  return batch->events[0].record;
+  return batch->events[0].record.to_value();
 }
 
 struct SampleCase {
@@ -105,7 +105,7 @@ TEST(ParseBatch, ItemsThatAreNotRecordsAreSkippedAndCounted) {
   ASSERT_TRUE(batch);
   EXPECT_EQ(batch->skipped, 5u);
   ASSERT_EQ(batch->events.size(), 1u);
-  EXPECT_EQ(batch->events[0].record.as_string(), "ok");
+  EXPECT_EQ(batch->events[0].record.string(), "ok");
 }
 
 TEST(ParseBatch, AMissingOrMalformedTimeTakesTheReceiveTime) {
@@ -299,7 +299,7 @@ TEST(ParseBatch, WhitespaceMayBeAnywhere) {
   const auto batch = parse_batch(body, received);
   ASSERT_TRUE(batch);
   ASSERT_EQ(batch->events.size(), 2u);
-  EXPECT_EQ(boost::json::serialize(batch->events[0].record), R"({"a":[1,2]})");
+  EXPECT_EQ(boost::json::serialize(batch->events[0].record.to_value()), R"({"a":[1,2]})");
   expect_same_as_dom(body);
   expect_same_as_dom("[ ]");
   expect_same_as_dom(" [\n] ");
@@ -313,13 +313,13 @@ TEST(ParseBatch, KeysComeInAnyOrderAndOtherKeysAreIgnored) {
   ASSERT_EQ(batch->events.size(), 1u);
   EXPECT_EQ(batch->events[0].type, "function");
   EXPECT_EQ(batch->events[0].time, "2024-05-02T10:15:30.520Z");
-  EXPECT_EQ(batch->events[0].record.as_string(), "r");
+  EXPECT_EQ(batch->events[0].record.string(), "r");
   // Keys written with escapes are the same keys.
   const auto escaped =
       parse_batch(R"([{"t\u0079pe":"function","\u0072ecord":"r","tim\u0065":"2024-05-02T10:15:30.520Z"}])", received);
   ASSERT_TRUE(escaped);
   ASSERT_EQ(escaped->events.size(), 1u);
-  EXPECT_EQ(escaped->events[0].record.as_string(), "r");
+  EXPECT_EQ(escaped->events[0].record.string(), "r");
   EXPECT_EQ(escaped->events[0].time, "2024-05-02T10:15:30.520Z");
   expect_same_as_dom(R"([{"t\u0079pe":"function","\u0072ecord":"r","tim\u0065":"2024-05-02T10:15:30.520Z"}])");
   expect_same_as_dom(R"([{"types":"function","type":"extension","records":1,"timer":"x","time ":"y"}])");
@@ -337,7 +337,7 @@ TEST(ParseBatch, OfDuplicateKeysTheLastCounts) {
   EXPECT_EQ(batch->skipped, 1u);
   ASSERT_EQ(batch->events.size(), 3u);
   EXPECT_EQ(batch->events[0].type, "extension");
-  EXPECT_EQ(batch->events[0].record.as_string(), "b");
+  EXPECT_EQ(batch->events[0].record.string(), "b");
   EXPECT_EQ(batch->events[1].time_ms, received);
   EXPECT_TRUE(batch->events[1].record.is_null());
   EXPECT_EQ(batch->events[2].time, "2024-05-02T10:15:30.520Z");
