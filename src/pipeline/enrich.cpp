@@ -81,6 +81,7 @@ std::string_view str(JsonView v, std::string_view key) {
 // printf's "%.2f" (std::to_chars with a precision is specified as printf), cut to 31 characters as
 // snprintf into 32 bytes would.
 std::string_view fixed2(double v, char (&buf)[400]) {
+  if (const auto n = two_decimals(v, buf)) return {buf, n};
   const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, 2);
   if (r.ec != std::errc{}) {
     const int n = std::snprintf(buf, 32, "%.2f", v);

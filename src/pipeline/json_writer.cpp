@@ -117,7 +117,7 @@ void store8(char* p, std::uint64_t v) {
 
 }  // namespace
 
-void append_json_string(JsonBuffer& out, std::string_view s) {
+void append_json_string_blocks(JsonBuffer& out, std::string_view s) {
   // Room for the string, its quotes and a block written past its end; escapes ask for more as they come.
   constexpr std::size_t slack = 16;
   const char* p = s.data();
@@ -232,6 +232,24 @@ std::size_t short_fixed(double v, char* out) {
     return static_cast<std::size_t>(o - out);
   }
   return 0;
+}
+
+std::size_t two_decimals(double v, char* out) {
+  const bool negative = std::signbit(v);
+  const double a = negative ? -v : v;
+  if (!(a < 1e13)) return 0;  // large, infinite, NaN
+  // m / 100 reads back as v: v's exact value is within a hair of it, far from where "%.2f" would round
+  // elsewhere (half a hundredth away), so that is its text.
+  const auto m = static_cast<std::uint64_t>(a * 100 + 0.5);
+  if (static_cast<double>(m) / 100 != a) return 0;
+  char digits[20];
+  int n = 0;
+  for (std::uint64_t x = m; x != 0 || n < 3; x /= 10) digits[n++] = static_cast<char>('0' + x % 10);  // reversed
+  char* o = out;
+  if (negative) *o++ = '-';
+  for (int i = n - 1; i >= 2; --i) *o++ = digits[i];
+  *o++ = '.', *o++ = digits[1], *o++ = digits[0];
+  return static_cast<std::size_t>(o - out);
 }
 
 template <class Out>

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "telemetry/json_text.h"
 #include "telemetry/record.h"
 
 namespace elk::pipeline {
@@ -84,13 +85,41 @@ class JsonBuffer {
 template <class Out>
 void append_json_string(Out& out, std::string_view s);
 // The same into a JsonBuffer, copying and checking 16 (or 8) bytes at a time.
-void append_json_string(JsonBuffer& out, std::string_view s);
+void append_json_string_blocks(JsonBuffer& out, std::string_view s);
+// A string of 4 to 16 bytes with nothing to escape (a level, an action, a type name) at once, inline; any
+// other through append_json_string_blocks.
+inline void append_json_string(JsonBuffer& out, std::string_view s) {
+  const std::size_t n = s.size();
+  if (n >= 4 && n <= 16) {
+    // Two words that overlap or meet, each checked as 8 bytes (4-byte words: with 4 plain bytes above).
+    std::uint64_t a = 0x6161616161616161, b = a;  // "aaaaaaaa": plain bytes above 4-byte words
+    if (n >= 8)
+      std::memcpy(&a, s.data(), 8), std::memcpy(&b, s.data() + n - 8, 8);
+    else
+      std::memcpy(&a, s.data(), 4), std::memcpy(&b, s.data() + n - 4, 4);
+    if ((json_text::special_bytes(a) | json_text::special_bytes(b)) == 0) {
+      char* o = out.room(n + 2);
+      o[0] = '"';
+      if (n >= 8)
+        std::memcpy(o + 1, &a, 8), std::memcpy(o + 1 + n - 8, &b, 8);
+      else
+        std::memcpy(o + 1, &a, 4), std::memcpy(o + 1 + n - 4, &b, 4);
+      o[n + 1] = '"';
+      out.commit(o + n + 2);
+      return;
+    }
+  }
+  append_json_string_blocks(out, s);
+}
 // A JSON number: shortest round-trip form (std::to_chars's); null for infinities and NaN.
 template <class Out>
 void append_json_number(Out& out, double v);
 // std::to_chars(v)'s text, written at out (room for 24 bytes), when it is in fixed notation with at most 4
 // decimals, as telemetry's numbers are (2.113, 125.93, 40): written at once; else 0 (nothing written).
 std::size_t short_fixed(double v, char* out);
+// printf's "%.2f" text of v, written at out (room for 24 bytes), when v has at most 2 decimals (a report's
+// 125.93 ms) and is below 10^13: written at once; else 0 (nothing written).
+std::size_t two_decimals(double v, char* out);
 template <class Out>
 void append_json_integer(Out& out, std::int64_t v) {
   char buf[24];

@@ -450,8 +450,10 @@ std::size_t unescape(std::string_view raw, char* out) {
       if (moved) {
         // The bytes after the string, as they were.
         char* const copy = out_begin + (p - begin);
-        const auto n = std::min<std::size_t>(16, static_cast<std::size_t>(end - p));
-        std::memcpy(copy, p, n);
+        if (end - p >= 16)
+          std::memcpy(copy, p, 16);
+        else
+          std::memcpy(copy, p, static_cast<std::size_t>(end - p));
       }
       return p + 1;
     }

@@ -6,6 +6,7 @@
 #include <boost/json/serialize.hpp>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <random>
 
@@ -112,6 +113,27 @@ TEST(JsonWriter, NumbersAreStdToCharsShortestText) {
     }
     expect_to_chars(rng() % 2 ? v : -v);
   }
+}
+
+TEST(JsonWriter, TwoDecimalsArePrintfsText) {
+  std::mt19937_64 rng(23);
+  auto expect_printf = [](double v) {
+    char want[64], got[32];
+    std::snprintf(want, sizeof want, "%.2f", v);
+    if (const auto n = two_decimals(v, got)) {
+      EXPECT_EQ(std::string(got, n), want) << v;
+    }
+  };
+  for (double v : {0.0, -0.0, 0.005, 0.015, 0.125, 1.005, 9999999999999.99, 1e13, 0.01, 0.1, 38.02, 125.93, 412.57})
+    expect_printf(v), expect_printf(-v);
+  for (int i = 0; i < 300000; ++i) {
+    double v = i % 2 ? static_cast<double>(rng() % 100000000) / 100.0
+                     : static_cast<double>(rng() % 1000000) / std::pow(10.0, static_cast<double>(rng() % 4));
+    expect_printf(rng() % 2 ? v : -v);
+  }
+  char out[32];
+  EXPECT_EQ(two_decimals(2.113, out), 0u);  // three decimals: left to printf
+  EXPECT_EQ(two_decimals(1e13, out), 0u);
 }
 
 TEST(JsonWriter, WritesARecordsValuesAsTheyAre) {
