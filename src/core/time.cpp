@@ -1,6 +1,7 @@
 #include "core/time.h"
 
 #include <cstdio>
+#include <cstring>
 
 namespace elk {
 namespace {
@@ -60,6 +61,27 @@ void format_iso8601_ms(EpochMs t, char* out) {
   put(14, 2, rem / 60 % 60);
   put(17, 2, rem % 60);
   put(20, 3, ms);
+}
+
+void Iso8601MsWriter::write(EpochMs t, char* out) {
+  std::int64_t minute = t.value / 60000, in_minute = t.value % 60000;
+  if (in_minute < 0) in_minute += 60000, --minute;
+  if (!have_minute_ || minute != minute_) [[unlikely]] {
+    format_iso8601_ms(t, out);
+    std::memcpy(minute_text_, out, sizeof minute_text_);
+    minute_ = minute, have_minute_ = true;
+    return;
+  }
+  std::memcpy(out, minute_text_, sizeof minute_text_);
+  const auto ms = static_cast<unsigned>(in_minute);
+  const unsigned sec = ms / 1000, milli = ms % 1000;
+  out[17] = static_cast<char>('0' + sec / 10);
+  out[18] = static_cast<char>('0' + sec % 10);
+  out[19] = '.';
+  out[20] = static_cast<char>('0' + milli / 100);
+  out[21] = static_cast<char>('0' + milli / 10 % 10);
+  out[22] = static_cast<char>('0' + milli % 10);
+  out[23] = 'Z';
 }
 
 std::string format_iso8601_ms(EpochMs t) {

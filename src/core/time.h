@@ -21,6 +21,18 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 inline constexpr std::size_t iso8601_ms_length = 24;
 void format_iso8601_ms(EpochMs t, char* out);
 
+// format_iso8601_ms for times that come in runs within a minute (the records of a delivery): the text of the
+// minute of the last time is kept, and only the seconds are written anew while the minute stays the same.
+class Iso8601MsWriter {
+ public:
+  void write(EpochMs t, char* out);
+
+ private:
+  std::int64_t minute_ = 0;  // of the kept text, in minutes since the epoch
+  bool have_minute_ = false;
+  char minute_text_[17] = {};  // "YYYY-MM-DDTHH:MM:"
+};
+
 // Parses "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)" (also with a space for T); fractions beyond
 // milliseconds are truncated. nullopt when the text is not such a time.
 [[nodiscard]] std::optional<EpochMs> parse_iso8601(std::string_view text);

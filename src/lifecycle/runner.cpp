@@ -264,9 +264,7 @@ void Runner::on_events(std::vector<telemetry::Event>&& events) {
   for (auto& ev : events) {
     if (auto doc = enricher_->enrich(ev)) batcher_->add(std::move(*doc), now);
     if (ev.type == "platform.runtimeDone" || ev.type == "platform.report") {
-      std::string rid;
-      if (const auto* o = ev.record.if_object())
-        if (const auto* r = o->if_contains("requestId"); r && r->is_string()) rid = std::string(r->get_string());
+      std::string rid(telemetry::request_id(ev));
       remember(ev.type == "platform.report" ? reported_ : runtime_done_, std::move(rid));
     }
   }

@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <boost/json/serialize.hpp>
-#include <boost/json/value.hpp>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -17,7 +15,7 @@
 
 namespace elk::pipeline {
 
-namespace json = boost::json;
+using telemetry::JsonView;
 
 namespace {
 
@@ -30,16 +28,16 @@ struct LambdaField {
   double number;
   std::int64_t integer;
   std::string_view text;
-  const json::value* json;
+  JsonView json;
 };
 
 // The aws.lambda.* fields of one document, in order; a platform event has at most 8 of them.
 class LambdaFields {
  public:
-  void number(std::string_view k, double v) { add({k, LambdaField::Kind::number, v, 0, {}, nullptr}); }
-  void integer(std::string_view k, std::int64_t v) { add({k, LambdaField::Kind::integer, 0, v, {}, nullptr}); }
-  void text(std::string_view k, std::string_view v) { add({k, LambdaField::Kind::text, 0, 0, v, nullptr}); }
-  void json(std::string_view k, const json::value& v) { add({k, LambdaField::Kind::json, 0, 0, {}, &v}); }
+  void number(std::string_view k, double v) { add({k, LambdaField::Kind::number, v, 0, {}, {}}); }
+  void integer(std::string_view k, std::int64_t v) { add({k, LambdaField::Kind::integer, 0, v, {}, {}}); }
+  void text(std::string_view k, std::string_view v) { add({k, LambdaField::Kind::text, 0, 0, v, {}}); }
+  void json(std::string_view k, JsonView v) { add({k, LambdaField::Kind::json, 0, 0, {}, v}); }
   [[nodiscard]] bool empty() const { return size_ == 0; }
   [[nodiscard]] const LambdaField* begin() const { return fields_.data(); }
   [[nodiscard]] const LambdaField* end() const { return fields_.data() + size_; }
@@ -67,8 +65,8 @@ struct Enricher::Fields {
   std::optional<std::int64_t> duration_ns;
   std::optional<std::size_t> original_size;
   std::string_view trace_id, span_id;
-  LambdaFields lambda;                  // aws.lambda.*, in order
-  const json::object* extra = nullptr;  // a JSON log record's other keys
+  LambdaFields lambda;  // aws.lambda.*, in order
+  JsonView extra;       // a JSON log record (its other keys)
 };
 
 namespace {
@@ -84,34 +82,14 @@ std::optional<std::int64_t> nanoseconds_of(double ms) {
 constexpr std::string_view ecs_member = R"("ecs":{"version":"8.11.0"})";
 static_assert(ecs_member.find(ecs_version) != std::string_view::npos, "ecs_member must carry ecs_version");
 
-const json::value* member(const json::value& v, std::string_view key) {
-  const auto* o = v.if_object();
-  return o ? o->if_contains(key) : nullptr;
-}
-std::string_view as_str(const json::value* v) {
-  return v && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
-}
-std::string_view str(const json::value& v, std::string_view key) {
-  return as_str(member(v, key));
-}
-// A number as a double, as json::value::to_number<double> gives it.
-std::optional<double> num(const json::value* v) {
-  if (v == nullptr) return std::nullopt;
-  switch (v->kind()) {
-    case json::kind::double_:
-      return v->get_double();
-    case json::kind::int64:
-      return static_cast<double>(v->get_int64());
-    case json::kind::uint64:
-      return static_cast<double>(v->get_uint64());
-    default:
-      return std::nullopt;
-  }
+std::string_view str(JsonView v, std::string_view key) {
+  return v.find(key).string();
 }
 
 // printf's "%.2f" (std::to_chars with a precision is specified as printf), cut to 31 characters as
 // snprintf into 32 bytes would.
 std::string_view fixed2(double v, char (&buf)[400]) {
+  if (const auto n = two_decimals(v, buf)) return {buf, n};
   const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, 2);
   if (r.ec != std::errc{}) {
     const int n = std::snprintf(buf, 32, "%.2f", v);
@@ -193,17 +171,16 @@ Mapped mapped_key(std::string_view k) {
 }
 
 // A stack trace as text: a string as it is, an array's elements one a line (non-strings as JSON), else "".
-std::string_view join_lines(const json::value& v, std::string& buffer) {
-  if (const auto* s = v.if_string()) return *s;
+std::string_view join_lines(JsonView v, std::string& buffer) {
+  if (v.is_string()) return v.string();
   buffer.clear();
-  if (const auto* a = v.if_array())
-    for (const auto& e : *a) {
-      if (!buffer.empty()) buffer += '\n';
-      if (const auto* s = e.if_string())
-        buffer += std::string_view(*s);
-      else
-        buffer += json::serialize(e);
-    }
+  for (const auto e : v.elements()) {
+    if (!buffer.empty()) buffer += '\n';
+    if (e.is_string())
+      buffer += e.string();
+    else
+      append_serialized(buffer, e);
+  }
   return buffer;
 }
 
@@ -211,18 +188,11 @@ std::string_view join_lines(const json::value& v, std::string& buffer) {
 // The members of a platform event's record that its document uses, found in one pass over the record (an
 // object's keys are unique, so this finds what if_contains would); null when absent.
 struct PlatformMembers {
-  const json::value *request_id = nullptr, *status = nullptr, *error_type = nullptr, *tracing = nullptr,
-                    *metrics = nullptr, *spans = nullptr, *version = nullptr, *initialization_type = nullptr,
-                    *phase = nullptr, *runtime_version = nullptr, *runtime_version_arn = nullptr,
-                    *instance_id = nullptr, *dropped_records = nullptr, *dropped_bytes = nullptr, *reason = nullptr,
-                    *name = nullptr, *state = nullptr;
+  JsonView request_id, status, error_type, tracing, metrics, spans, version, initialization_type, phase,
+      runtime_version, runtime_version_arn, instance_id, dropped_records, dropped_bytes, reason, name, state;
 
-  explicit PlatformMembers(const json::value& record) {
-    const auto* o = record.if_object();
-    if (o == nullptr) return;
-    for (const auto& kv : *o) {
-      const std::string_view k = kv.key();
-      const json::value* v = &kv.value();
+  explicit PlatformMembers(JsonView record) {
+    for (const auto& [k, v] : record.members()) {
       switch (k.size()) {
         case 4:
           if (k == "name") name = v;
@@ -285,25 +255,22 @@ struct PlatformMetrics {
   std::optional<double> duration, billed_duration, memory_size, max_memory_used, init_duration, restore_duration,
       produced_bytes;
 
-  explicit PlatformMetrics(const json::value* metrics) {
-    const auto* o = metrics ? metrics->if_object() : nullptr;
-    if (o == nullptr) return;
-    for (const auto& kv : *o) {
-      const std::string_view k = kv.key();
+  explicit PlatformMetrics(JsonView metrics) {
+    for (const auto& [k, v] : metrics.members()) {
       if (k == "durationMs")
-        duration = num(&kv.value());
+        duration = v.number();
       else if (k == "billedDurationMs")
-        billed_duration = num(&kv.value());
+        billed_duration = v.number();
       else if (k == "memorySizeMB")
-        memory_size = num(&kv.value());
+        memory_size = v.number();
       else if (k == "maxMemoryUsedMB")
-        max_memory_used = num(&kv.value());
+        max_memory_used = v.number();
       else if (k == "initDurationMs")
-        init_duration = num(&kv.value());
+        init_duration = v.number();
       else if (k == "restoreDurationMs")
-        restore_duration = num(&kv.value());
+        restore_duration = v.number();
       else if (k == "producedBytes")
-        produced_bytes = num(&kv.value());
+        produced_bytes = v.number();
     }
   }
 };
@@ -386,8 +353,8 @@ Document Enricher::extension_document(std::string_view action, std::string_view 
 
 bool Enricher::log_record(const telemetry::Event& ev, Fields& f) {
   const bool function = std::string_view(ev.type) == "function";
-  if (const auto* s = ev.record.if_string()) {
-    const std::string_view text = *s;
+  if (ev.record.is_string()) {
+    const std::string_view text = ev.record.string();
     if (function) {
       if (const auto pl = parse_platform_line(text)) {
         text_platform_line(text, *pl, f);
@@ -400,69 +367,70 @@ bool Enricher::log_record(const telemetry::Event& ev, Fields& f) {
     f.level = p.level;
     f.message = p.message;
     f.error_type = p.error_type;
-  } else if (const auto* r = ev.record.if_object()) {
+  } else if (ev.record.is_object()) {
     // One pass over the record's keys (an object's keys are unique) finds the ones that map to ECS fields.
-    const json::value *message = nullptr, *level = nullptr, *timestamp = nullptr, *request_id = nullptr,
-                      *aws_request_id = nullptr, *error_type = nullptr, *error_message = nullptr,
-                      *stack_trace = nullptr, *trace_id = nullptr;
-    for (const auto& kv : *r) {
-      switch (mapped_key(kv.key())) {
+    JsonView message, level, timestamp, request_id, aws_request_id, error_type, error_message, stack_trace,
+        trace_id;
+    for (const auto& [key, value] : ev.record.members()) {
+      switch (mapped_key(key)) {
         case Mapped::none:
           break;
         case Mapped::message:
-          message = &kv.value();
+          message = value;
           break;
         case Mapped::level:
-          level = &kv.value();
+          level = value;
           break;
         case Mapped::timestamp:
-          timestamp = &kv.value();
+          timestamp = value;
           break;
         case Mapped::request_id:
-          request_id = &kv.value();
+          request_id = value;
           break;
         case Mapped::aws_request_id:
-          aws_request_id = &kv.value();
+          aws_request_id = value;
           break;
         case Mapped::error_type:
-          error_type = &kv.value();
+          error_type = value;
           break;
         case Mapped::error_message:
-          error_message = &kv.value();
+          error_message = value;
           break;
         case Mapped::stack_trace:
-          stack_trace = &kv.value();
+          stack_trace = value;
           break;
         case Mapped::trace_id:
-          trace_id = &kv.value();
+          trace_id = value;
           break;
       }
     }
     if (message) {
-      if (const auto* m = message->if_string()) {
-        f.message = *m;
+      if (message.is_string()) {
+        f.message = message.string();
       } else {
-        message_buffer_ = json::serialize(*message);
+        message_buffer_.clear();
+        append_serialized(message_buffer_, message);
         f.message = message_buffer_;
       }
-      if (message->is_object()) {
+      if (message.is_object()) {
         // Node.js logs an Error object as the message.
-        f.error_type = str(*message, "errorType");
-        f.error_message = str(*message, "errorMessage");
-        if (const auto* st = member(*message, "stackTrace")) f.error_stack = join_lines(*st, stack_buffer_);
+        f.error_type = str(message, "errorType");
+        f.error_message = str(message, "errorMessage");
+        if (const auto st = message.find("stackTrace")) f.error_stack = join_lines(st, stack_buffer_);
       }
     }
-    f.level = normalise_level(as_str(level), level_buffer_);
-    if (auto t = telemetry::parse_time(as_str(timestamp))) f.timestamp = *t;
-    f.request_id = as_str(request_id);
-    if (f.request_id.empty()) f.request_id = as_str(aws_request_id);
-    if (auto t = as_str(error_type); !t.empty()) f.error_type = t;
-    if (auto t = as_str(error_message); !t.empty()) f.error_message = t;
-    if (stack_trace) f.error_stack = join_lines(*stack_trace, stack_buffer_);
-    if (auto t = as_str(trace_id); !t.empty()) f.trace_id = xray_root(t);
-    f.extra = r;
+    f.level = normalise_level(level.string(), level_buffer_);
+    if (auto t = telemetry::parse_time(timestamp.string(), time_reader_)) f.timestamp = *t;
+    f.request_id = request_id.string();
+    if (f.request_id.empty()) f.request_id = aws_request_id.string();
+    if (auto t = error_type.string(); !t.empty()) f.error_type = t;
+    if (auto t = error_message.string(); !t.empty()) f.error_message = t;
+    if (stack_trace) f.error_stack = join_lines(stack_trace, stack_buffer_);
+    if (auto t = trace_id.string(); !t.empty()) f.trace_id = xray_root(t);
+    f.extra = ev.record;
   } else if (!ev.record.is_null()) {
-    message_buffer_ = json::serialize(ev.record);
+    message_buffer_.clear();
+    append_serialized(message_buffer_, ev.record);
     f.message = message_buffer_;
   }
   if (!rules_.keep(f.message)) {
@@ -545,28 +513,28 @@ void Enricher::text_platform_line(std::string_view line, const PlatformLine& p, 
 }
 
 void Enricher::platform_record(const telemetry::Event& ev, Fields& f) {
-  const auto& r = ev.record;
+  const JsonView r = ev.record;
   const std::string_view type = ev.type;
   const PlatformMembers rec(r);
   const PlatformMetrics metrics(rec.metrics);
   std::string& m = message_buffer_;
   m.clear();
   f.level = "info";
-  f.request_id = as_str(rec.request_id);
-  const auto status = as_str(rec.status);
-  const auto error_type = as_str(rec.error_type);
+  f.request_id = rec.request_id.string();
+  const auto status = rec.status.string();
+  const auto error_type = rec.error_type.string();
   if (rec.tracing) {
-    f.trace_id = xray_root(str(*rec.tracing, "value"));
-    f.span_id = str(*rec.tracing, "spanId");
+    f.trace_id = xray_root(str(rec.tracing, "value"));
+    f.span_id = str(rec.tracing, "spanId");
   }
   auto put_metric = [&](std::string_view field, const std::optional<double>& v) {
     if (v) f.lambda.number(field, *v);
   };
-  auto put_str = [&](std::string_view field, const json::value* member) {
-    if (auto v = as_str(member); !v.empty()) f.lambda.text(field, v);
+  auto put_str = [&](std::string_view field, JsonView member) {
+    if (auto v = member.string(); !v.empty()) f.lambda.text(field, v);
   };
   auto put_spans = [&] {
-    if (rec.spans) f.lambda.json("spans", *rec.spans);
+    if (rec.spans) f.lambda.json("spans", rec.spans);
   };
   auto failed = [&] {
     if (!status.empty()) f.lambda.text("status", status);
@@ -590,7 +558,7 @@ void Enricher::platform_record(const telemetry::Event& ev, Fields& f) {
       seen_start_ = true;
     }
     put_str("version", rec.version);
-    m += "START RequestId: ", m += f.request_id, m += " Version: ", m += as_str(rec.version);
+    m += "START RequestId: ", m += f.request_id, m += " Version: ", m += rec.version.string();
   } else if (type == "platform.runtimeDone") {
     failed();
     put_metric("duration_ms", duration);
@@ -618,16 +586,16 @@ void Enricher::platform_record(const telemetry::Event& ev, Fields& f) {
     if (const auto& v = metrics.restore_duration) m += "\tRestore Duration: ", m += fixed2(*v, number), m += " ms";
     with_status();
   } else if (type == "platform.initStart" || type == "platform.restoreStart") {
-    if (auto t = as_str(rec.initialization_type); !t.empty()) context_.initialization_type = std::string(t);
+    if (auto t = rec.initialization_type.string(); !t.empty()) context_.initialization_type = std::string(t);
     put_str("initialization_type", rec.initialization_type);
     put_str("phase", rec.phase);
     put_str("runtime_version", rec.runtime_version);
     put_str("runtime_version_arn", rec.runtime_version_arn);
     put_str("instance_id", rec.instance_id);
     m += type == "platform.initStart" ? "INIT_START" : "RESTORE_START";
-    m += " Runtime Version: ", m += as_str(rec.runtime_version);
-    m += "\tRuntime Version ARN: ", m += as_str(rec.runtime_version_arn);
-    if (auto phase = as_str(rec.phase); !phase.empty()) m += "\tPhase: ", m += phase;
+    m += " Runtime Version: ", m += rec.runtime_version.string();
+    m += "\tRuntime Version ARN: ", m += rec.runtime_version_arn.string();
+    if (auto phase = rec.phase.string(); !phase.empty()) m += "\tPhase: ", m += phase;
   } else if (type == "platform.initRuntimeDone" || type == "platform.restoreRuntimeDone" ||
              type == "platform.initReport" || type == "platform.restoreReport") {
     failed();
@@ -643,36 +611,36 @@ void Enricher::platform_record(const telemetry::Event& ev, Fields& f) {
       m += init ? " Init" : " Restore";
       m += " Duration: ", m += fixed2(*duration, number), m += " ms";
     }
-    if (auto phase = as_str(rec.phase); !phase.empty()) m += "\tPhase: ", m += phase;
+    if (auto phase = rec.phase.string(); !phase.empty()) m += "\tPhase: ", m += phase;
     with_status();
   } else if (type == "platform.logsDropped") {
     f.level = "warn";
-    const auto records = num(rec.dropped_records).value_or(0);
-    const auto bytes = num(rec.dropped_bytes).value_or(0);
+    const auto records = rec.dropped_records.number().value_or(0);
+    const auto bytes = rec.dropped_bytes.number().value_or(0);
     f.lambda.integer("dropped_records", static_cast<std::int64_t>(records));
     f.lambda.integer("dropped_bytes", static_cast<std::int64_t>(bytes));
     m += "Lambda dropped ", m += whole(records), m += " log records (", m += whole(bytes);
-    m += " bytes) before they reached the extension: ", m += as_str(rec.reason);
+    m += " bytes) before they reached the extension: ", m += rec.reason.string();
   } else if (type == "platform.fault") {
     f.level = "error";
-    if (const auto* s = r.if_string()) {
-      f.message = strip_newlines(*s);
+    if (r.is_string()) {
+      f.message = strip_newlines(r.string());
       return;
     }
-    m = json::serialize(r);
+    append_serialized(m, r);
   } else if (type == "platform.end") {
     m += "END RequestId: ", m += f.request_id;
   } else {
     // platform.extension, platform.telemetrySubscription, platform.logsSubscription and any type
     // we do not know yet: the record is kept whole.
     if (!r.is_null()) f.lambda.json("record", r);
-    if (const auto* s = r.if_string()) {
-      f.message = strip_newlines(*s);
+    if (r.is_string()) {
+      f.message = strip_newlines(r.string());
       return;
     }
     m += type;
-    if (auto n = as_str(rec.name); !n.empty()) m += " Name: ", m += n;
-    if (auto st = as_str(rec.state); !st.empty()) m += " State: ", m += st;
+    if (auto n = rec.name.string(); !n.empty()) m += " Name: ", m += n;
+    if (auto st = rec.state.string(); !st.empty()) m += " State: ", m += st;
   }
   f.message = m;
 }
@@ -681,16 +649,17 @@ void Enricher::platform_record(const telemetry::Event& ev, Fields& f) {
 // with each run of constant text appended at once.
 std::string Enricher::write(const Fields& f) {
   JsonBuffer& out = document_buffer_;
-  // The document is written in place in the string it is returned as: room for the usual fields and the
-  // message (escapes, extra fields and aws.lambda values may grow it).
+  // The document is written in the buffer kept from one document to the next (room for the usual fields and
+  // the message; escapes, extra fields and aws.lambda values may grow it), then copied out at its size: the
+  // documents wait in the batcher, and so take no more memory than their text.
   std::size_t expected = 640 + f.message.size() + f.error_message.size() + f.error_stack.size();
   for (const auto& field : f.lambda) expected += 48 + field.text.size();
-  if (f.extra) expected += 48 * f.extra->size();
+  expected += 48 * f.extra.size();
   out.start(expected);
   auto text = [&out](std::string_view s) { append_json_string(out, s); };
-  auto json_value = [&out](const json::value& v) { BufferJsonWriter(out).value(v); };
+  auto json_value = [&out](JsonView v) { BufferJsonWriter(out).value(v); };
   out += R"({"@timestamp":")";
-  format_iso8601_ms(f.timestamp, out.extend(24));
+  time_writer_.write(f.timestamp, out.extend(iso8601_ms_length));
   out += R"(","message":)";
   text(f.message);
   if (!f.level.empty()) {
@@ -757,7 +726,7 @@ std::string Enricher::write(const Fields& f) {
           text(field.text);
           break;
         case LambdaField::Kind::json:
-          json_value(*field.json);
+          json_value(field.json);
           break;
       }
     }
@@ -765,20 +734,20 @@ std::string Enricher::write(const Fields& f) {
   }
   if (f.extra) {
     bool opened = false;
-    for (const auto& kv : *f.extra) {
-      if (mapped_key(kv.key()) != Mapped::none) continue;
+    for (const auto& [key, value] : f.extra.members()) {
+      if (mapped_key(key) != Mapped::none) continue;
       out += ',';
       if (!opened) text(extra_root_), out += ":{", opened = true;
-      text(kv.key());
+      text(key);
       out += ':';
-      json_value(kv.value());
+      json_value(value);
     }
     if (opened) out += '}';
   }
   out += ',';
   out += ecs_member;
   out += '}';
-  return out.take();
+  return std::string(out.view());
 }
 
 }  // namespace elk::pipeline

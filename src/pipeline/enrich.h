@@ -8,10 +8,12 @@
 #include <optional>
 #include <string>
 
+#include "core/time.h"
 #include "core/types.h"
 #include "pipeline/json_writer.h"
 #include "pipeline/rules.h"
 #include "telemetry/event.h"
+#include "telemetry/time_text.h"
 
 namespace elk::pipeline {
 
@@ -92,6 +94,9 @@ class Enricher {
   // a lower-cased level) and the document being written.
   std::string message_buffer_, stack_buffer_, level_buffer_;
   JsonBuffer document_buffer_;
+  // Times read and written: the records of a delivery come in runs within a minute.
+  telemetry::LambdaTimeReader time_reader_;
+  Iso8601MsWriter time_writer_;
 };
 
 }  // namespace elk::pipeline

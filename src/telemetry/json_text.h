@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -39,6 +40,14 @@ inline const char* find_special(const char* p, const char* end) {
 #endif
   while (p != end && plain(*p)) ++p;
   return p;
+}
+
+// The bytes of x (8 bytes, little-endian) that are not plain, as their high bits. The lowest bit set is the
+// first such byte exactly: a borrow of the subtractions only marks bytes above a byte rightly marked.
+inline std::uint64_t special_bytes(std::uint64_t x) {
+  constexpr std::uint64_t ones = 0x0101010101010101, highs = 0x8080808080808080;
+  const auto zero = [](std::uint64_t v) { return (v - ones) & ~v & highs; };
+  return (x & highs) | ((x - ones * 0x20) & ~x & highs) | zero(x ^ (ones * '"')) | zero(x ^ (ones * '\\'));
 }
 
 // Length of the well-formed UTF-8 sequence at p (p < end), 0 when there is none there: an ASCII byte, a

@@ -19,9 +19,10 @@ struct Batch {
 // An error when the body is not a JSON array at all. Items without a string `type` are skipped and
 // counted; a missing `record` becomes null; a missing or malformed `time` takes `received`.
 // Exactly what Boost.JSON's DOM parse of the body gives (the body must be valid JSON throughout, nesting at
-// most 32 deep; of duplicate keys, the last wins), but read in one streaming pass: string records (text log
-// lines) are unescaped straight into the delivery's arena, and only object (or other non-string) records go
-// through Boost.JSON's parser, one record at a time.
+// most 32 deep; of duplicate keys, the last wins), but read in one streaming pass into one storage that the
+// events share (telemetry/record.h): string records (text log lines) are unescaped straight into it, and
+// only object (or other non-string) records go through Boost.JSON's parser, one record at a time, which
+// appends their nodes to it without building a tree.
 [[nodiscard]] Result<Batch> parse_batch(std::string_view body, EpochMs received);
 
 namespace detail {

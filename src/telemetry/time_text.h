@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string_view>
 
@@ -47,10 +48,48 @@ inline bool read_lambda_time(const char* s, EpochMs& out) {
   return true;
 }
 
+// read_lambda_time for times that come in runs within a minute (the records of a delivery): the text of the
+// minute of the last time read is kept with its value, and a time in the same minute has only its seconds read.
+class LambdaTimeReader {
+ public:
+  bool read(const char* s, EpochMs& out) {
+    if (have_minute_ && std::memcmp(s, minute_text_, sizeof minute_text_) == 0) [[likely]] {
+      // "YYYY-MM-DDTHH:MM" as before (and so valid): ":SS.mmmZ" checked as read_lambda_time checks it.
+      if (s[16] != ':' || s[19] != '.' || s[23] != 'Z') [[unlikely]]
+        return false;
+      const auto d = [s](int i) { return static_cast<unsigned>(static_cast<unsigned char>(s[i])) - '0'; };
+      if (d(17) > 9 || d(18) > 9 || d(20) > 9 || d(21) > 9 || d(22) > 9) [[unlikely]]
+        return false;
+      const unsigned sec = d(17) * 10 + d(18);
+      if (sec > 60) [[unlikely]]
+        return false;
+      out = EpochMs{minute_ms_ + static_cast<std::int64_t>(sec * 1000 + d(20) * 100 + d(21) * 10 + d(22))};
+      return true;
+    }
+    if (!read_lambda_time(s, out)) return false;
+    const auto d = [s](int i) { return static_cast<std::int64_t>(s[i] - '0'); };
+    minute_ms_ = out.value - ((d(17) * 10 + d(18)) * 1000 + d(20) * 100 + d(21) * 10 + d(22));
+    std::memcpy(minute_text_, s, sizeof minute_text_);
+    have_minute_ = true;
+    return true;
+  }
+
+ private:
+  bool have_minute_ = false;
+  char minute_text_[16] = {};  // "YYYY-MM-DDTHH:MM" of the last time read
+  std::int64_t minute_ms_ = 0;  // its value
+};
+
 // parse_iso8601, with Lambda's own form read at once.
 inline std::optional<EpochMs> parse_time(std::string_view text) {
   EpochMs t;
   if (text.size() == 24 && read_lambda_time(text.data(), t)) return t;
+  return parse_iso8601(text);
+}
+// The same, with the minute of the last time kept by `reader`.
+inline std::optional<EpochMs> parse_time(std::string_view text, LambdaTimeReader& reader) {
+  EpochMs t;
+  if (text.size() == 24 && reader.read(text.data(), t)) return t;
   return parse_iso8601(text);
 }
 

@@ -2,7 +2,9 @@
 // record (text-format function/extension lines, platform.fault) through the log-line parsers, as the
 // pipeline does. No crash (ASan, UBSan), and the parsers' views stay inside the record.
 // Differential: the streaming reader must give exactly what Boost.JSON's DOM parse of the whole body gives
-// (the same verdict; the same events, records serialized), and read by itself every body the DOM accepts.
+// (the same verdict; the same events, records serialized), and read by itself every body the DOM accepts;
+// and each record's nodes must hold what the DOM's value holds.
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -31,8 +33,9 @@ bool same_events(const elk::telemetry::Batch& a, const elk::telemetry::Batch& b)
   if (a.skipped != b.skipped || a.events.size() != b.events.size()) return false;
   for (std::size_t i = 0; i < a.events.size(); ++i) {
     const auto &x = a.events[i], &y = b.events[i];
-    if (x.type != y.type || x.time != y.time || x.time_ms != y.time_ms || x.record != y.record ||
-        boost::json::serialize(x.record) != boost::json::serialize(y.record))
+    const auto xr = x.record.to_value(), yr = y.record.to_value();
+    if (x.type != y.type || x.time != y.time || x.time_ms != y.time_ms || xr != yr ||
+        boost::json::serialize(xr) != boost::json::serialize(yr))
       return false;
   }
   return true;
@@ -53,11 +56,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   check(same_events(*batch, *dom), "parse_batch's events are the DOM parse's");
   check(same_events(*streamed, *dom), "the streaming reader's events are the DOM parse's");
+  // The records as Boost.JSON holds them: each event's nodes give the same value, members in the same order.
+  const auto items = boost::json::parse(body).as_array();
+  std::size_t next = 0;
+  for (const auto& item : items) {
+    const auto* o = item.if_object();
+    const auto* type = o ? o->if_contains("type") : nullptr;
+    if (type == nullptr || !type->is_string()) continue;
+    const auto* r = o->if_contains("record");
+    const auto record = r ? *r : boost::json::value(nullptr);
+    check(next < batch->events.size(), "an event per item with a string type");
+    const auto got = batch->events[next++].record.to_value();
+    check(got == record && boost::json::serialize(got) == boost::json::serialize(record),
+          "a record's nodes hold the DOM's value");
+  }
   for (const auto& event : batch->events) {
     check(!event.time.empty(), "time is set (from the body or the receive time)");
-    const auto* record = event.record.if_string();
-    if (record == nullptr) continue;
-    const std::string_view text(record->data(), record->size());
+    if (!event.record.is_string()) continue;
+    const std::string_view text = event.record.string();
     const auto line = elk::pipeline::parse_log_line(text);
     check(inside(line.message, text), "message inside record");
     check(inside(line.request_id, text), "request id inside record");

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+#include <string>
+
 namespace elk {
 namespace {
 
@@ -26,6 +29,29 @@ TEST(Time, RejectsWhatIsNotATime) {
   for (const char* s : {"", "2024-05-02", "2024-05-02T10:15:30", "2024-13-02T10:15:30Z", "2024-05-02T10:15:30.Z",
                         "2024-05-02T10:15:30Zjunk", "undefined", "2024/05/02 10:15:30Z"})
     EXPECT_FALSE(parse_iso8601(s).has_value()) << s;
+}
+
+TEST(Time, TheMinuteKeepingWriterWritesWhatFormatIso8601MsWrites) {
+  Iso8601MsWriter writer;
+  std::mt19937_64 rng(5);
+  std::int64_t t = 1714644930102;
+  for (int i = 0; i < 200000; ++i) {
+    // Mostly small steps (within a minute, across minutes, backwards), some jumps, some before 1970.
+    switch (rng() % 8) {
+      case 0:
+        t = static_cast<std::int64_t>(rng() % 400000000000000ULL) - 100000000000000LL;
+        break;
+      case 1:
+        t -= static_cast<std::int64_t>(rng() % 120000);
+        break;
+      default:
+        t += static_cast<std::int64_t>(rng() % 3000);
+        break;
+    }
+    char got[iso8601_ms_length];
+    writer.write(EpochMs{t}, got);
+    ASSERT_EQ(std::string(got, sizeof got), format_iso8601_ms(EpochMs{t})) << t;
+  }
 }
 
 }  // namespace
