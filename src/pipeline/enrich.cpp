@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <type_traits>
@@ -97,9 +98,15 @@ std::string_view fixed2(double v, char (&buf)[400]) {
   }
   return {buf, std::min<std::size_t>(static_cast<std::size_t>(r.ptr - buf), 31)};
 }
-std::string whole(double v) {
-  return std::to_string(static_cast<std::int64_t>(v));
+// A count given as a JSON number, as a 64-bit integer: NaN is 0, past the range the nearest bound (a
+// malformed record must not make the conversion undefined, or differ between x86_64 and arm64).
+std::int64_t count_of(double v) {
+  if (!(v == v)) return 0;
+  if (v >= 9.2e18) return INT64_MAX;
+  if (v <= -9.2e18) return INT64_MIN;
+  return static_cast<std::int64_t>(v);
 }
+std::string whole(double v) { return std::to_string(count_of(v)); }
 
 // "Information", "WARNING", "Error", "crit" ... -> info, warn, error, fatal ...; `buffer` holds the
 // lower-cased text of a level that is none of those.
@@ -344,7 +351,9 @@ Document Enricher::extension_document(std::string_view action, std::string_view 
   f.level = level;
   f.message = message;
   f.request_id = request_id;
-  if (!fields.empty()) f.extra = &fields;
+  // The fields as a record of its own, so that they are written as a JSON record's other keys are.
+  const telemetry::Event holder("extension", "", time, boost::json::value(fields));
+  if (!fields.empty()) f.extra = holder.record;
   Document d{write(f), time, {}};
   if (keep_raw_)  // as Lambda would deliver a record of the extension's own
     d.raw = R"({"time":")" + format_iso8601_ms(time) + R"(","type":"extension","record":)" + d.json + "}";
@@ -617,8 +626,8 @@ void Enricher::platform_record(const telemetry::Event& ev, Fields& f) {
     f.level = "warn";
     const auto records = rec.dropped_records.number().value_or(0);
     const auto bytes = rec.dropped_bytes.number().value_or(0);
-    f.lambda.integer("dropped_records", static_cast<std::int64_t>(records));
-    f.lambda.integer("dropped_bytes", static_cast<std::int64_t>(bytes));
+    f.lambda.integer("dropped_records", count_of(records));
+    f.lambda.integer("dropped_bytes", count_of(bytes));
     m += "Lambda dropped ", m += whole(records), m += " log records (", m += whole(bytes);
     m += " bytes) before they reached the extension: ", m += rec.reason.string();
   } else if (type == "platform.fault") {
