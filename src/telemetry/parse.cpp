@@ -441,7 +441,9 @@ std::size_t unescape(std::string_view raw, char* out) {
 #endif
       while (p != end && json_text::plain(*p)) *out++ = *p++;
     }
-  special:
+#if defined(__SSE2__)
+  special:  // only the SIMD loop jumps here (an unused label is an error where there is no SSE2, e.g. arm64)
+#endif
     if (p == end) return nullptr;
     const auto c = static_cast<unsigned char>(*p);
     if (c == '"') {
