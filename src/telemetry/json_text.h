@@ -23,18 +23,25 @@ inline bool plain(char c) {
   return kPlain[static_cast<unsigned char>(c)];
 }
 
-// The first byte in [p, end) that is not plain: '"', '\\', a control character or a non-ASCII byte.
-inline const char* find_special(const char* p, const char* end) {
 #if defined(__SSE2__)
+// The bytes of a 16-byte block that are not plain, as a bit mask (bit i: byte i); 0 when all are plain.
+inline int special_mask(__m128i v) {
   const __m128i quote = _mm_set1_epi8('"');
   const __m128i backslash = _mm_set1_epi8('\\');
   const __m128i space = _mm_set1_epi8(0x20);
+  // A signed comparison: bytes >= 0x80 are negative, so "< 0x20" catches control bytes and non-ASCII.
+  const __m128i hits =
+      _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)), _mm_cmplt_epi8(v, space));
+  return _mm_movemask_epi8(hits);
+}
+#endif
+
+// The first byte in [p, end) that is not plain: '"', '\\', a control character or a non-ASCII byte.
+inline const char* find_special(const char* p, const char* end) {
+#if defined(__SSE2__)
   while (end - p >= 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    // A signed comparison: bytes >= 0x80 are negative, so "< 0x20" catches control bytes and non-ASCII.
-    const __m128i hits =
-        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)), _mm_cmplt_epi8(v, space));
-    if (const int mask = _mm_movemask_epi8(hits)) return p + __builtin_ctz(static_cast<unsigned>(mask));
+    if (const int mask = special_mask(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))))
+      return p + __builtin_ctz(static_cast<unsigned>(mask));
     p += 16;
   }
 #endif

@@ -423,15 +423,10 @@ std::size_t unescape(std::string_view raw, char* out) {
       p = q;
     } else {
 #if defined(__SSE2__)
-      const __m128i quote = _mm_set1_epi8('"');
-      const __m128i backslash = _mm_set1_epi8('\\');
-      const __m128i space = _mm_set1_epi8(0x20);
       while (end - p >= 16) {
         const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
         _mm_storeu_si128(reinterpret_cast<__m128i*>(out), v);
-        const __m128i hits = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-                                          _mm_cmplt_epi8(v, space));
-        if (const int mask = _mm_movemask_epi8(hits)) {
+        if (const int mask = json_text::special_mask(v)) {
           const auto k = __builtin_ctz(static_cast<unsigned>(mask));
           p += k, out += k;
           goto special;
