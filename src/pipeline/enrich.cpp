@@ -40,14 +40,22 @@ class LambdaFields {
   void text(std::string_view k, std::string_view v) { add({k, LambdaField::Kind::text, 0, 0, v, {}}); }
   void json(std::string_view k, JsonView v) { add({k, LambdaField::Kind::json, 0, 0, {}, v}); }
   [[nodiscard]] bool empty() const { return size_ == 0; }
-  [[nodiscard]] const LambdaField* begin() const { return fields_.data(); }
-  [[nodiscard]] const LambdaField* end() const { return fields_.data() + size_; }
+  [[nodiscard]] const LambdaField* begin() const { return &slots_[0].field; }
+  [[nodiscard]] const LambdaField* end() const { return &slots_[0].field + size_; }
 
  private:
   void add(const LambdaField& f) {
-    if (size_ < fields_.size()) fields_[size_++] = f;
+    if (size_ < kMax) slots_[size_++].field = f;
   }
-  std::array<LambdaField, 12> fields_;
+  // Slots left uninitialised until used: most records have no aws.lambda fields, and clearing 12 of them
+  // (with their views) for every record costs more than writing a document's fields.
+  static constexpr std::size_t kMax = 12;
+  union Slot {
+    Slot() {}
+    LambdaField field;
+  };
+  static_assert(std::is_trivially_copyable_v<LambdaField> && std::is_trivially_destructible_v<LambdaField>);
+  Slot slots_[kMax];
   std::size_t size_ = 0;
 };
 
@@ -303,7 +311,24 @@ void Enricher::on_invoke(std::string_view arn) {
   }
 }
 
+void Enricher::render_invocation_fields(std::string_view request_id, bool coldstart) {
+  std::string& out = invocation_fields_;
+  out.assign(R"(,"faas":{)");
+  out += faas_constant_;
+  if (!request_id.empty()) {
+    out += R"(,"execution":)";
+    append_json_string(out, request_id);
+    out += coldstart ? R"(,"coldstart":true)" : R"(,"coldstart":false)";
+  }
+  out += "},";
+  out += cloud_constant_;
+  invocation_fields_request_.assign(request_id);
+  invocation_fields_coldstart_ = coldstart;
+  invocation_fields_valid_ = true;
+}
+
 void Enricher::render_constant_fields() {
+  invocation_fields_valid_ = false;
   faas_constant_.clear();
   JsonWriter f(faas_constant_);
   f.field("name", context_.function_name);
@@ -330,7 +355,9 @@ std::optional<Document> Enricher::enrich(const telemetry::Event& ev) {
   } else {
     platform_record(ev, f);
   }
-  std::optional<Document> d(std::in_place, Document{write(f), f.timestamp, {}});
+  std::optional<Document> d(std::in_place);
+  write(f, d->json);
+  d->timestamp = f.timestamp;
   if (keep_raw_) {
     JsonWriter w(d->raw);
     w.begin_object();
@@ -354,7 +381,9 @@ Document Enricher::extension_document(std::string_view action, std::string_view 
   // The fields as a record of its own, so that they are written as a JSON record's other keys are.
   const telemetry::Event holder("extension", "", time, boost::json::value(fields));
   if (!fields.empty()) f.extra = holder.record;
-  Document d{write(f), time, {}};
+  Document d;
+  write(f, d.json);
+  d.timestamp = time;
   if (keep_raw_)  // as Lambda would deliver a record of the extension's own
     d.raw = R"({"time":")" + format_iso8601_ms(time) + R"(","type":"extension","record":)" + d.json + "}";
   return d;
@@ -370,7 +399,7 @@ bool Enricher::log_record(const telemetry::Event& ev, Fields& f) {
         return true;
       }
     }
-    const auto p = parse_log_line(text);
+    const auto p = parse_log_line(text, &time_reader_);
     if (p.timestamp) f.timestamp = *p.timestamp;
     f.request_id = p.request_id;
     f.level = p.level;
@@ -656,7 +685,7 @@ void Enricher::platform_record(const telemetry::Event& ev, Fields& f) {
 
 // The document, byte for byte as a JsonWriter writing it field by field would (the unit tests pin it), but
 // with each run of constant text appended at once.
-std::string Enricher::write(const Fields& f) {
+void Enricher::write(const Fields& f, std::string& document) {
   JsonBuffer& out = document_buffer_;
   // The document is written in the buffer kept from one document to the next (room for the usual fields and
   // the message; escapes, extra fields and aws.lambda values may grow it), then copied out at its size: the
@@ -702,19 +731,14 @@ std::string Enricher::write(const Fields& f) {
     member(R"("stack_trace":)", f.error_stack);
     out += '}';
   }
-  out += R"(,"faas":{)";
-  out += faas_constant_;
-  if (!f.request_id.empty()) {
-    out += R"(,"execution":)";
-    text(f.request_id);
-    if (std::string_view(context_.initialization_type) != "provisioned-concurrency" && f.request_id == first_request_) {
-      out += R"(,"coldstart":true)";
-    } else {
-      out += R"(,"coldstart":false)";
-    }
-  }
-  out += "},";
-  out += cloud_constant_;
+  // The faas and cloud objects: the same for every record of an invocation, so rendered once per invocation.
+  const bool coldstart = !f.request_id.empty() &&
+                         std::string_view(context_.initialization_type) != "provisioned-concurrency" &&
+                         f.request_id == first_request_;
+  if (!invocation_fields_valid_ || f.request_id != invocation_fields_request_ ||
+      coldstart != invocation_fields_coldstart_) [[unlikely]]
+    render_invocation_fields(f.request_id, coldstart);
+  out += invocation_fields_;
   if (!f.trace_id.empty()) out += R"(,"trace":{"id":)", text(f.trace_id), out += '}';
   if (!f.span_id.empty()) out += R"(,"span":{"id":)", text(f.span_id), out += '}';
   if (!f.lambda.empty()) {
@@ -756,7 +780,7 @@ std::string Enricher::write(const Fields& f) {
   out += ',';
   out += ecs_member;
   out += '}';
-  return std::string(out.view());
+  document.assign(out.view());  // written where the document is: a string returned would be moved in
 }
 
 }  // namespace elk::pipeline

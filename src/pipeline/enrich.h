@@ -74,8 +74,9 @@ class Enricher {
   bool log_record(const telemetry::Event& event, Fields& f);  // false when the rules filter it out
   void platform_record(const telemetry::Event& event, Fields& f);
   void text_platform_line(std::string_view line, const struct PlatformLine& parsed, Fields& f);
-  std::string write(const Fields& f);
+  void write(const Fields& f, std::string& document);  // the document's text, at its exact size
   void render_constant_fields();
+  void render_invocation_fields(std::string_view request_id, bool coldstart);
 
   FunctionContext context_;
   Rules rules_;
@@ -85,6 +86,12 @@ class Enricher {
   // The fields every document shares, rendered once: faas.name/version/id and the cloud object.
   std::string faas_constant_;
   std::string cloud_constant_;
+  // The faas object (with faas.execution and faas.coldstart) and the cloud object as one text, for the
+  // request id (and cold start) it was rendered for: the records of an invocation share it.
+  std::string invocation_fields_;
+  std::string invocation_fields_request_;
+  bool invocation_fields_coldstart_ = false;
+  bool invocation_fields_valid_ = false;
   std::string current_request_;  // between platform.start and platform.runtimeDone
   std::string first_request_;    // the first invocation of this environment
   bool seen_start_ = false;

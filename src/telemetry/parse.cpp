@@ -726,7 +726,12 @@ class Reader {
     if (p_ == end_ || *p_ != '[') return false;
     ++p_;
     ws();
-    out.events.reserve(static_cast<std::size_t>(end_ - p_) / 512 + 4);
+    // Room at once for what a body of this size usually holds (a record is rarely under 128 bytes with its
+    // envelope; 64 bytes of body per node): the vectors grow by copying themselves, several times for a large body.
+    const auto bytes = static_cast<std::size_t>(end_ - p_);
+    out.events.reserve(bytes / 128 + 4);
+    record_node_.reserve(bytes / 128 + 4);
+    storage_->nodes.reserve(bytes / 64 + 16);
     if (p_ != end_ && *p_ == ']') {
       ++p_;
     } else {

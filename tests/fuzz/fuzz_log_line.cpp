@@ -12,6 +12,7 @@
 #include "core/time.h"
 #include "pipeline/log_line.h"
 #include "pipeline/platform_line.h"
+#include "telemetry/time_text.h"
 
 namespace {
 
@@ -70,6 +71,17 @@ void check_log_line(std::string_view input) {
   check(again.message == p.message && again.level == p.level && again.request_id == p.request_id &&
             again.timestamp == p.timestamp && again.format == p.format && again.error_type == p.error_type,
         "deterministic");
+
+  // With a time reader (as the enricher parses): the same result, whatever minute the reader kept from the
+  // inputs before (a reader that lives across inputs, and a fresh one).
+  static elk::telemetry::LambdaTimeReader kept;
+  elk::telemetry::LambdaTimeReader fresh;
+  for (auto* reader : {&kept, &fresh}) {
+    const ParsedLine r = elk::pipeline::parse_log_line(input, reader);
+    check(r.message == p.message && r.level == p.level && r.request_id == p.request_id &&
+              r.timestamp == p.timestamp && r.format == p.format && r.error_type == p.error_type,
+          "the same with a time reader");
+  }
 }
 
 void check_duration(const std::optional<double>& v, const char* what) {

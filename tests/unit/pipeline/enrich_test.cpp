@@ -281,6 +281,58 @@ TEST(Enrich, TakesAccountAndFunctionIdFromTheInvokeArn) {
   EXPECT_EQ(text(d, {"faas", "id"}), "arn:aws:lambda:eu-west-1:210987654321:function:my-fn");
 }
 
+// The faas and cloud objects are rendered once per invocation and reused: every change shows in the next
+// document (a new request id, the ARN of an invoke, an initialization type that ends cold starts, the end of
+// the invocation's window).
+TEST(Enrich, TheFaasAndCloudObjectsFollowEveryChange) {
+  auto ctx = context();
+  ctx.account_id.clear();
+  Enricher e(ctx, {});
+  const std::string a = "c0ffee00-1111-4222-8333-944455556666", b = "c0ffee00-2222-4222-8333-944455556666";
+  auto doc = [&](std::string_view type, const json::value& record) {
+    return json::parse(e.enrich(telemetry::Event(type, "", EpochMs{1}, record))->json).as_object();
+  };
+  auto line = [&] { return doc("function", json::value("a line")); };
+  auto coldstart = [](const json::object& d) {
+    const auto* c = at(d, {"faas", "coldstart"});
+    return c ? std::optional<bool>(c->as_bool()) : std::nullopt;
+  };
+
+  auto d = doc("platform.start", json::object{{"requestId", a}});
+  EXPECT_EQ(text(d, {"faas", "execution"}), a);
+  EXPECT_EQ(coldstart(d), true);
+  d = line();
+  EXPECT_EQ(text(d, {"faas", "execution"}), a);
+  EXPECT_EQ(coldstart(d), true);
+  EXPECT_EQ(at(d, {"faas", "id"}), nullptr);
+  EXPECT_EQ(at(d, {"cloud", "account"}), nullptr);
+
+  e.on_invoke("arn:aws:lambda:us-east-1:210987654321:function:my-fn");
+  d = line();
+  EXPECT_EQ(text(d, {"faas", "id"}), "arn:aws:lambda:us-east-1:210987654321:function:my-fn");
+  EXPECT_EQ(text(d, {"cloud", "account", "id"}), "210987654321");
+  EXPECT_EQ(coldstart(d), true);
+
+  (void)doc("platform.initStart", json::object{{"initializationType", "provisioned-concurrency"}});
+  d = line();
+  EXPECT_EQ(text(d, {"faas", "execution"}), a);
+  EXPECT_EQ(coldstart(d), false);
+
+  (void)doc("platform.runtimeDone", json::object{{"requestId", a}, {"status", "success"}});
+  d = line();
+  EXPECT_EQ(at(d, {"faas", "execution"}), nullptr);
+  EXPECT_EQ(coldstart(d), std::nullopt);
+  EXPECT_EQ(text(d, {"faas", "name"}), "my-fn");
+  EXPECT_EQ(text(d, {"cloud", "region"}), "us-east-1");
+
+  d = doc("platform.start", json::object{{"requestId", b}});
+  EXPECT_EQ(text(d, {"faas", "execution"}), b);
+  EXPECT_EQ(coldstart(d), false);
+  d = line();
+  EXPECT_EQ(text(d, {"faas", "execution"}), b);
+  EXPECT_EQ(text(d, {"faas", "id"}), "arn:aws:lambda:us-east-1:210987654321:function:my-fn");
+}
+
 TEST(Enrich, ControlCharactersAndInvalidUtf8StillGiveValidJson) {
   Enricher e(context(), {});
   telemetry::Event ev{"function", "", EpochMs{1}, json::value(std::string("a\x01\x7f\xff\xfe b\0c", 9))};

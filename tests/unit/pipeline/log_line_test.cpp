@@ -1,4 +1,5 @@
 #include "pipeline/log_line.h"
+#include "telemetry/time_text.h"
 
 #include <gtest/gtest.h>
 
@@ -549,6 +550,44 @@ INSTANTIATE_TEST_SUITE_P(Tokens, LooksLikeRequestIdTable,
                                            RequestIdCase{"c0ffee00_1111_4222_8333_944455556666", false},
                                            RequestIdCase{"zzzzzz00-1111-4222-8333-944455556666", false},
                                            RequestIdCase{"c0ffee00-1111-4222-8333 944455556666", false}));
+
+// The enricher passes its time reader (the minute of the last time read is kept): the result is what
+// parse_log_line alone gives, line by line, whatever came before, at a minute's change and for times that
+// are not Lambda's form or not valid.
+TEST(ParseLogLine, WithATimeReaderGivesTheSameFields) {
+  const std::vector<std::string> lines = {
+      "2024-05-02T11:00:00.102Z\tc0ffee00-1111-4222-8333-944455556666\tINFO\tfirst",
+      "2024-05-02T11:00:59.999Z\tc0ffee00-1111-4222-8333-944455556666\tINFO\tsame minute",
+      "2024-05-02T11:00:60.000Z\tc0ffee00-1111-4222-8333-944455556666\tINFO\tleap second",
+      "2024-05-02T11:00:61.000Z\tc0ffee00-1111-4222-8333-944455556666\tINFO\tno such second",
+      "2024-05-02T11:00:1x.000Z\tc0ffee00-1111-4222-8333-944455556666\tINFO\tnot digits",
+      "2024-05-02T11:01:00.000Z\tc0ffee00-1111-4222-8333-944455556666\tINFO\tnext minute",
+      "2024-02-30T23:59:59.999Z\tc0ffee00-1111-4222-8333-944455556666\tINFO\tday past the month's end",
+      "2024-13-02T11:00:00.102Z\tc0ffee00-1111-4222-8333-944455556666\tINFO\tno such month",
+      "0000-01-01T00:00:00.000Z\tc0ffee00-1111-4222-8333-944455556666\tINFO\tyear zero",
+      "2024-05-02T11:01:00.5Z\tc0ffee00-1111-4222-8333-944455556666\tINFO\tone decimal",
+      "2024-05-02T11:01:00.123456Z\tc0ffee00-1111-4222-8333-944455556666\tINFO\tmicroseconds",
+      "2024-05-02T13:01:00.000+02:00\tc0ffee00-1111-4222-8333-944455556666\tINFO\twith an offset",
+      "2024-05-02T11:01:00.000Zx\tc0ffee00-1111-4222-8333-944455556666\tINFO\tnot a token",
+      "2024-05-02T11:01:00.000Z",
+      "[INFO]\t2024-05-02T11:01:02.003Z\tc0ffee00-1111-4222-8333-944455556666\tpython",
+      "[INFO]\t2024-05-02T11:01:02.003Z\t\tbefore the first invoke",
+      "2024-05-02 11:01:02 c0ffee00-1111-4222-8333-944455556666 INFO  Handler - log4j",
+      "2024/05/02 11:01:02 go",
+      "2024-05-02T11:01:00.000Z\tc0ffee00-1111-4222-8333-944455556666\tINFO\tback to a kept minute",
+  };
+  elk::telemetry::LambdaTimeReader reader;
+  for (const auto& line : lines) {
+    const auto alone = parse_log_line(line);
+    const auto with = parse_log_line(line, &reader);
+    EXPECT_EQ(with.timestamp, alone.timestamp) << line;
+    EXPECT_EQ(with.request_id, alone.request_id) << line;
+    EXPECT_EQ(with.level, alone.level) << line;
+    EXPECT_EQ(with.message, alone.message) << line;
+    EXPECT_EQ(with.format, alone.format) << line;
+    EXPECT_EQ(with.error_type, alone.error_type) << line;
+  }
+}
 
 }  // namespace
 }  // namespace elk::pipeline
