@@ -9,6 +9,10 @@
 #include "core/time.h"
 #include "telemetry/time_text.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace elk::pipeline {
 namespace {
 
@@ -54,6 +58,7 @@ constexpr auto kCharClass = [] {
   return t;
 }();
 
+#if !defined(__SSE2__)
 // The same classes as counters that add up over a token without overflow (36 chars at most).
 constexpr auto kUuidCount = [] {
   std::array<std::uint32_t, 256> t{};
@@ -75,6 +80,7 @@ constexpr auto kUuidCount = [] {
   }
   return t;
 }();
+#endif
 
 constexpr unsigned char char_class(char c) {
   return kCharClass[static_cast<unsigned char>(c)];
@@ -142,10 +148,36 @@ Token scan_token(string_view s, size_t pos) {
   const size_t n = s.size() - pos;
   if (n >= 36 && s[pos + 8] == '-' && s[pos + 13] == '-' && s[pos + 18] == '-' && s[pos + 23] == '-' &&
       (n == 36 || (char_class(s[pos + 36]) & (kBlank | kEol)) != 0)) {
+#if defined(__SSE2__)
+    // The dashes are where they belong: the other 32 bytes must be letters or digits, at most 4 of them
+    // letters past f. Three loads cover the 36 bytes (the third overlaps the second; its last 4 count).
+    const char* p = s.data() + pos;
+    const auto classes = [](const char* at, unsigned& alnum, unsigned& non_hex) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
+      const __m128i folded = _mm_or_si128(v, _mm_set1_epi8(0x20));  // letters to lower case
+      const __m128i digit =
+          _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+      const __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(folded, _mm_set1_epi8('a' - 1)),
+                                           _mm_cmplt_epi8(folded, _mm_set1_epi8('z' + 1)));
+      alnum = static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(digit, letter)));
+      non_hex = static_cast<unsigned>(_mm_movemask_epi8(_mm_and_si128(letter, _mm_cmpgt_epi8(folded, _mm_set1_epi8('f')))));
+    };
+    unsigned a0, n0, a1, n1, a2, n2;
+    classes(p, a0, n0), classes(p + 16, a1, n1), classes(p + 20, a2, n2);
+    const std::uint64_t alnum = a0 | (std::uint64_t{a1} << 16) | (std::uint64_t{a2 >> 12} << 32);
+    constexpr std::uint64_t kAllButDashes =
+        ((std::uint64_t{1} << 36) - 1) & ~((std::uint64_t{1} << 8) | (std::uint64_t{1} << 13) |
+                                           (std::uint64_t{1} << 18) | (std::uint64_t{1} << 23));
+    // At most 4 bits set: none left once the lowest is cleared 4 times (popcount is a call on baseline x86-64).
+    std::uint64_t non_hex = n0 | (std::uint64_t{n1} << 16) | (std::uint64_t{n2 >> 12} << 32);
+    for (int i = 0; i < 4; ++i) non_hex &= non_hex - 1;
+    if (alnum == kAllButDashes && non_hex == 0) return {pos + 36, true};
+#else
     std::uint32_t sum = 0;  // per byte: letters/digits, non-hex letters, dashes, anything else
     for (size_t i = pos; i < pos + 36; ++i) sum += kUuidCount[static_cast<unsigned char>(s[i])];
     if ((sum & 0xff) == 32 && ((sum >> 8) & 0xff) <= 4 && ((sum >> 16) & 0xff) == 4 && (sum >> 24) == 0)
       return {pos + 36, true};
+#endif
   }
   const size_t end = token_end(s, pos);
   return {end, request_id_chars(s.substr(pos, end - pos))};

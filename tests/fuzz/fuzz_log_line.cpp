@@ -121,11 +121,39 @@ void check_platform_line(std::string_view input) {
   }
 }
 
+// The request id rule as pipeline/log_line.h states it, byte by byte: 32 letters or digits, split by up to
+// 4 single dashes (none first or last), at most 4 of the letters past f. The parser checks the usual UUID layout
+// 16 bytes at a time; this is the reference it must agree with.
+bool reference_request_id(std::string_view t) {
+  if (t.size() < 32 || t.size() > 36 || t.front() == '-' || t.back() == '-') return false;
+  int alnum = 0, non_hex = 0;
+  char prev = 0;
+  for (const char c : t) {
+    const bool digit = c >= '0' && c <= '9';
+    const bool hex_letter = (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (digit || letter) {
+      ++alnum;
+      non_hex += letter && !hex_letter;
+    } else if (c != '-' || prev == '-') {
+      return false;
+    }
+    prev = c;
+  }
+  return alnum == 32 && non_hex <= 4;
+}
+
+void check_request_id(std::string_view input) {
+  const std::string_view token = input.substr(0, input.find_first_of(" \t\r\n"));
+  check(elk::pipeline::looks_like_request_id(token) == reference_request_id(token), "request id rule");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   check_log_line(input);
   check_platform_line(input);
+  check_request_id(input);
   return 0;
 }
