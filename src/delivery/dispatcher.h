@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <string_view>
 #include <vector>
 
 #include "buffer/batcher.h"
@@ -46,6 +47,30 @@ struct DestinationStats {
   std::uint64_t rejected = 0;             // refused for good one by one (e.g. mapping errors)
   std::uint64_t dead_lettered = 0;        // of those, handed to the dead-letter destination
   std::uint64_t pending = 0;              // still to deliver: in memory or in the spill
+};
+
+// The counters named once, for the reports: the extension.summary document (key) and the summary line at
+// shutdown (label, when not 0; that line starts with `delivered` and leaves `received` out: no label).
+struct DestinationCounter {
+  std::string_view key;
+  std::string_view label;
+  std::uint64_t DestinationStats::*value;
+};
+inline constexpr DestinationCounter kDestinationCounters[] = {
+    {"received", "", &DestinationStats::received},
+    {"delivered", "", &DestinationStats::delivered},
+    {"replayed", "of them replayed from the spill", &DestinationStats::replayed},
+    {"restored", "restored from an earlier process", &DestinationStats::restored},
+    {"retried", "retried", &DestinationStats::retried},
+    {"failed_attempts", "failed attempts", &DestinationStats::failed_attempts},
+    {"spilled", "spilled", &DestinationStats::spilled},
+    {"dropped_permanent", "dropped (refused)", &DestinationStats::dropped_permanent},
+    {"dropped_spill_full", "dropped (spill full)", &DestinationStats::dropped_spill_full},
+    {"dropped_buffer_full", "dropped (memory full)", &DestinationStats::dropped_buffer_full},
+    {"dropped_torn", "dropped (torn spill)", &DestinationStats::dropped_torn},
+    {"rejected", "rejected", &DestinationStats::rejected},
+    {"dead_lettered", "dead-lettered", &DestinationStats::dead_lettered},
+    {"pending", "pending", &DestinationStats::pending},
 };
 
 // When a destination answers "retryable": full-jitter exponential backoff between attempts, never past

@@ -381,21 +381,9 @@ std::string Runner::summary() const {
   std::uint64_t not_delivered = batcher_->size();
   for (const auto& [name, s] : dispatcher_->stats()) {
     out += "; " + name + ": delivered " + std::to_string(s.delivered);
-    const auto add = [&out](std::string_view what, std::uint64_t n) {
-      if (n) out += ", " + std::string(what) + " " + std::to_string(n);
-    };
-    add("of them replayed from the spill", s.replayed);
-    add("restored from an earlier process", s.restored);
-    add("retried", s.retried);
-    add("failed attempts", s.failed_attempts);
-    add("spilled", s.spilled);
-    add("dropped (refused)", s.dropped_permanent);
-    add("dropped (spill full)", s.dropped_spill_full);
-    add("dropped (memory full)", s.dropped_buffer_full);
-    add("dropped (torn spill)", s.dropped_torn);
-    add("rejected", s.rejected);
-    add("dead-lettered", s.dead_lettered);
-    add("pending", s.pending);
+    for (const auto& c : delivery::kDestinationCounters)
+      if (!c.label.empty() && s.*c.value != 0)
+        out += ", " + std::string(c.label) + " " + std::to_string(s.*c.value);
     not_delivered += s.pending;
   }
   if (not_delivered) {
@@ -409,21 +397,11 @@ std::string Runner::summary() const {
 
 boost::json::object Runner::summary_fields() const {
   boost::json::object destinations;
-  for (const auto& [name, s] : dispatcher_->stats())
-    destinations[name] = boost::json::object{{"received", s.received},
-                                              {"delivered", s.delivered},
-                                              {"replayed", s.replayed},
-                                              {"restored", s.restored},
-                                              {"retried", s.retried},
-                                              {"failed_attempts", s.failed_attempts},
-                                              {"spilled", s.spilled},
-                                              {"dropped_permanent", s.dropped_permanent},
-                                              {"dropped_spill_full", s.dropped_spill_full},
-                                              {"dropped_buffer_full", s.dropped_buffer_full},
-                                              {"dropped_torn", s.dropped_torn},
-                                              {"rejected", s.rejected},
-                                              {"dead_lettered", s.dead_lettered},
-                                              {"pending", s.pending}};
+  for (const auto& [name, s] : dispatcher_->stats()) {
+    boost::json::object counters;
+    for (const auto& c : delivery::kDestinationCounters) counters[c.key] = s.*c.value;
+    destinations[name] = std::move(counters);
+  }
   const auto& es = enricher_->stats();
   return boost::json::object{{"extension", boost::json::object{{"received", received_},
                                                                {"filtered", es.filtered},
