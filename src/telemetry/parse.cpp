@@ -310,6 +310,26 @@ char* put_utf8(char* out, std::uint32_t cp) {
   return out;
 }
 
+// The code point of the \u escape at p (its backslash), a surrogate pair read as one, validated as Boost.JSON
+// does (hex digits, a leading surrogate followed by a trailing one): -1 when it is not valid, else p is moved
+// past it.
+std::int32_t unicode_escape(const char*& p, const char* end) {
+  const int cp = hex4(p + 2, end);
+  if (cp < 0) return -1;
+  const char* next = p + 6;
+  if (cp >= 0xD800 && cp <= 0xDFFF) {
+    if (cp > 0xDBFF) return -1;  // a trailing surrogate first
+    if (end - next < 2 || next[0] != '\\' || next[1] != 'u') return -1;
+    const int low = hex4(next + 2, end);
+    if (low < 0xDC00 || low > 0xDFFF) return -1;
+    next += 6;
+    p = next;
+    return 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+  }
+  p = next;
+  return cp;
+}
+
 // The character a one-letter escape stands for ("\n" -> '\n'); 0 when the letter makes no escape ('u' is
 // handled apart).
 constexpr auto kEscape = [] {
@@ -353,16 +373,7 @@ ScannedString scan_string(const char* p, const char* end) {
       p += 2;
       continue;
     }
-    const int cp = hex4(p + 2, end);
-    if (cp < 0) return s;
-    p += 6;
-    if (cp >= 0xD800 && cp <= 0xDFFF) {
-      if (cp > 0xDBFF) return s;  // a trailing surrogate first
-      if (end - p < 2 || p[0] != '\\' || p[1] != 'u') return s;
-      const int low = hex4(p + 2, end);
-      if (low < 0xDC00 || low > 0xDFFF) return s;
-      p += 6;
-    }
+    if (unicode_escape(p, end) < 0) return s;
   }
 }
 
@@ -397,13 +408,8 @@ std::size_t unescape(std::string_view raw, char* out) {
       p = q + 2;
       continue;
     }
-    auto cp = static_cast<std::uint32_t>(hex4(q + 2, end));
-    p = q + 6;
-    if (cp >= 0xD800 && cp <= 0xDBFF) {
-      cp = 0x10000 + ((cp - 0xD800) << 10) + (static_cast<std::uint32_t>(hex4(p + 2, end)) - 0xDC00);
-      p += 6;
-    }
-    out = put_utf8(out, cp);
+    p = q;
+    out = put_utf8(out, static_cast<std::uint32_t>(unicode_escape(p, end)));  // valid: scan_string checked it
   }
 }
 
@@ -471,19 +477,9 @@ std::size_t unescape(std::string_view raw, char* out) {
       p += 2;
       continue;
     }
-    const int cp = hex4(p + 2, end);
-    if (cp < 0) return nullptr;
-    p += 6;
-    auto code = static_cast<std::uint32_t>(cp);
-    if (cp >= 0xD800 && cp <= 0xDFFF) {
-      if (cp > 0xDBFF) return nullptr;  // a trailing surrogate first
-      if (end - p < 2 || p[0] != '\\' || p[1] != 'u') return nullptr;
-      const int low = hex4(p + 2, end);
-      if (low < 0xDC00 || low > 0xDFFF) return nullptr;
-      p += 6;
-      code = 0x10000 + ((code - 0xD800) << 10) + (static_cast<std::uint32_t>(low) - 0xDC00);
-    }
-    out = put_utf8(out, code);
+    const std::int32_t code = unicode_escape(p, end);
+    if (code < 0) return nullptr;
+    out = put_utf8(out, static_cast<std::uint32_t>(code));
   }
 }
 
