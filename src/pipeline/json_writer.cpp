@@ -21,61 +21,6 @@ void JsonBuffer::grow(std::size_t n) {
   storage_.resize_and_overwrite(room, [](char*, std::size_t r) { return r; });
 }
 
-template <class Out>
-void append_json_string(Out& out, std::string_view s) {
-  static constexpr char hex[] = "0123456789abcdef";
-  if constexpr (std::is_same_v<Out, std::string>) out.reserve(out.size() + s.size() + 2);
-  out += '"';
-  const char* p = s.data();
-  const char* const end = p + s.size();
-  const char* run = p;  // start of the pending run of bytes that need no escaping
-  for (;;) {
-    p = json_text::find_special(p, end);
-    if (p == end) break;
-    const auto c = static_cast<unsigned char>(*p);
-    if (c >= 0x80) {
-      if (const auto n = json_text::utf8_sequence(p, end)) {
-        p += n;
-        continue;
-      }
-    }
-    out.append(run, static_cast<std::size_t>(p - run));
-    switch (c) {
-      case '"':
-        out += std::string_view("\\\"");
-        break;
-      case '\\':
-        out += std::string_view("\\\\");
-        break;
-      case '\n':
-        out += std::string_view("\\n");
-        break;
-      case '\r':
-        out += std::string_view("\\r");
-        break;
-      case '\t':
-        out += std::string_view("\\t");
-        break;
-      case '\b':
-        out += std::string_view("\\b");
-        break;
-      case '\f':
-        out += std::string_view("\\f");
-        break;
-      default:
-        if (c < 0x20) {
-          const char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
-          out.append(u, sizeof u);
-        } else {
-          out += std::string_view("\xEF\xBF\xBD");  // an invalid UTF-8 byte: U+FFFD
-        }
-    }
-    run = ++p;
-  }
-  out.append(run, static_cast<std::size_t>(end - run));
-  out += '"';
-}
-
 namespace {
 
 // What an escaped byte becomes: its escape, or (a byte that starts no well-formed UTF-8 sequence) U+FFFD.
@@ -105,6 +50,36 @@ char* escape_byte(char* o, unsigned char c) {
       return std::memcpy(o, "\xEF\xBF\xBD", 3), o + 3;  // an invalid UTF-8 byte: U+FFFD
   }
 }
+
+}  // namespace
+
+template <class Out>
+void append_json_string(Out& out, std::string_view s) {
+  if constexpr (std::is_same_v<Out, std::string>) out.reserve(out.size() + s.size() + 2);
+  out += '"';
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  const char* run = p;  // start of the pending run of bytes that need no escaping
+  for (;;) {
+    p = json_text::find_special(p, end);
+    if (p == end) break;
+    const auto c = static_cast<unsigned char>(*p);
+    if (c >= 0x80) {
+      if (const auto n = json_text::utf8_sequence(p, end)) {
+        p += n;
+        continue;
+      }
+    }
+    out.append(run, static_cast<std::size_t>(p - run));
+    char escaped[6];
+    out.append(escaped, static_cast<std::size_t>(escape_byte(escaped, c) - escaped));
+    run = ++p;
+  }
+  out.append(run, static_cast<std::size_t>(end - run));
+  out += '"';
+}
+
+namespace {
 
 std::uint64_t load8(const char* p) {
   std::uint64_t v;
