@@ -66,8 +66,10 @@ class JsonView {
   [[nodiscard]] JsonView find(std::string_view key) const;
 
   // The members of an object in order (nothing for anything else), and the elements of an array.
-  class Members;
-  class Elements;
+  template <bool kMembers>
+  class Children;
+  using Members = Children<true>;
+  using Elements = Children<false>;
   [[nodiscard]] Members members() const;
   [[nodiscard]] Elements elements() const;
 
@@ -83,14 +85,22 @@ struct JsonMember {
   JsonView value;
 };
 
-class JsonView::Members {
+// What is inside an array or object head: its elements (JsonView) or members (JsonMember, the key's node then
+// the value's), one after the other along the tape.
+template <bool kMembers>
+class JsonView::Children {
  public:
   class iterator {
    public:
     iterator(const JsonNode* at, std::size_t left) : at_(at), left_(left) {}
-    JsonMember operator*() const { return {std::string_view(at_->text, at_->size), JsonView(at_ + 1)}; }
+    auto operator*() const {
+      if constexpr (kMembers)
+        return JsonMember{std::string_view(at_->text, at_->size), JsonView(at_ + 1)};
+      else
+        return JsonView(at_);
+    }
     iterator& operator++() {
-      at_ += 1 + at_[1].extent;
+      at_ += kMembers ? 1 + at_[1].extent : at_->extent;
       --left_;
       return *this;
     }
@@ -100,37 +110,12 @@ class JsonView::Members {
     const JsonNode* at_;
     std::size_t left_;
   };
-  explicit Members(const JsonNode* object) : object_(object) {}
-  [[nodiscard]] iterator begin() const { return object_ ? iterator(object_ + 1, object_->size) : end(); }
+  explicit Children(const JsonNode* head) : head_(head) {}
+  [[nodiscard]] iterator begin() const { return head_ ? iterator(head_ + 1, head_->size) : end(); }
   [[nodiscard]] iterator end() const { return {nullptr, 0}; }
 
  private:
-  const JsonNode* object_;
-};
-
-class JsonView::Elements {
- public:
-  class iterator {
-   public:
-    iterator(const JsonNode* at, std::size_t left) : at_(at), left_(left) {}
-    JsonView operator*() const { return JsonView(at_); }
-    iterator& operator++() {
-      at_ += at_->extent;
-      --left_;
-      return *this;
-    }
-    bool operator==(const iterator& other) const { return left_ == other.left_; }
-
-   private:
-    const JsonNode* at_;
-    std::size_t left_;
-  };
-  explicit Elements(const JsonNode* array) : array_(array) {}
-  [[nodiscard]] iterator begin() const { return array_ ? iterator(array_ + 1, array_->size) : end(); }
-  [[nodiscard]] iterator end() const { return {nullptr, 0}; }
-
- private:
-  const JsonNode* array_;
+  const JsonNode* head_;  // nullptr: nothing inside
 };
 
 inline JsonView::Members JsonView::members() const {
