@@ -324,11 +324,9 @@ void Enricher::render_invocation_fields(std::string_view request_id, bool coldst
   out += cloud_constant_;
   invocation_fields_request_.assign(request_id);
   invocation_fields_coldstart_ = coldstart;
-  invocation_fields_valid_ = true;
 }
 
 void Enricher::render_constant_fields() {
-  invocation_fields_valid_ = false;
   faas_constant_.clear();
   JsonWriter f(faas_constant_);
   f.field("name", context_.function_name);
@@ -343,6 +341,7 @@ void Enricher::render_constant_fields() {
     c.key("account"), c.begin_object(), c.field("id", context_.account_id), c.end_object();
   c.key("service"), c.begin_object(), c.field("name", "lambda"), c.end_object();
   c.end_object();
+  render_invocation_fields({}, false);  // the next record with a request id renders its own
 }
 
 std::optional<Document> Enricher::enrich(const telemetry::Event& ev) {
@@ -735,8 +734,7 @@ void Enricher::write(const Fields& f, std::string& document) {
   const bool coldstart = !f.request_id.empty() &&
                          std::string_view(context_.initialization_type) != "provisioned-concurrency" &&
                          f.request_id == first_request_;
-  if (!invocation_fields_valid_ || f.request_id != invocation_fields_request_ ||
-      coldstart != invocation_fields_coldstart_) [[unlikely]]
+  if (f.request_id != invocation_fields_request_ || coldstart != invocation_fields_coldstart_) [[unlikely]]
     render_invocation_fields(f.request_id, coldstart);
   out += invocation_fields_;
   if (!f.trace_id.empty()) out += R"(,"trace":{"id":)", text(f.trace_id), out += '}';

@@ -87,11 +87,11 @@ class Enricher {
   std::string faas_constant_;
   std::string cloud_constant_;
   // The faas object (with faas.execution and faas.coldstart) and the cloud object as one text, for the
-  // request id (and cold start) it was rendered for: the records of an invocation share it.
+  // request id (and cold start) it was rendered for: the records of an invocation share it. Rendered anew
+  // with the constants, for no request.
   std::string invocation_fields_;
   std::string invocation_fields_request_;
   bool invocation_fields_coldstart_ = false;
-  bool invocation_fields_valid_ = false;
   std::string current_request_;  // between platform.start and platform.runtimeDone
   std::string first_request_;    // the first invocation of this environment
   bool seen_start_ = false;
