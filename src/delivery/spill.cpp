@@ -10,6 +10,8 @@
 #include <cstring>
 #include <system_error>
 
+#include "core/file_io.h"
+
 namespace elk::delivery {
 namespace {
 
@@ -30,27 +32,6 @@ std::uint64_t get_le(const char* p, int bytes) {
 std::uint32_t crc_of(std::string_view data) {
   return static_cast<std::uint32_t>(
       crc32(0L, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size())));
-}
-
-std::string errno_text(int err) { return std::system_category().message(err); }
-
-Status write_file(const std::filesystem::path& path, std::string_view data) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return fail("cannot create " + path.string() + ": " + errno_text(errno));
-  while (!data.empty()) {
-    const auto n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = errno;
-      ::close(fd);
-      std::error_code ec;
-      std::filesystem::remove(path, ec);  // a partial batch would be replayed in part
-      return fail("cannot write " + path.string() + ": " + errno_text(err));
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return {};
 }
 
 std::optional<std::string> read_file(const std::filesystem::path& path) {
@@ -206,7 +187,7 @@ Status Spill::append(const std::string& lane, const buffer::Batch& batch) {
   std::filesystem::create_directories(dir_ / lane, ec);
   if (ec) return fail("cannot create " + (dir_ / lane).string() + ": " + ec.message());
   const File f{next_id_++, batch.documents.size(), data.size(), false};
-  if (auto st = write_file(path_of(lane, f), data); !st) return st;
+  if (auto st = write_file(path_of(lane, f), data, O_EXCL, 0600); !st) return st;
   lanes_[lane].push_back(f);
   bytes_ += f.bytes;
   counters_[lane].spilled += f.documents;
@@ -242,7 +223,7 @@ std::optional<Spill::Entry> Spill::front(const std::string& lane) {
       bytes_ -= std::min(bytes_, f.bytes);
       f.documents = read.batch.documents.size();
       f.bytes = whole.size();
-      if (write_file(path_of(lane, f), whole)) bytes_ += f.bytes;
+      if (write_file(path_of(lane, f), whole, O_EXCL, 0600)) bytes_ += f.bytes;
       else f.bytes = 0;
     }
     f.busy = true;

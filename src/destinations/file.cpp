@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 
+#include "core/file_io.h"
 #include "core/time.h"
 
 namespace elk::destinations {
@@ -20,8 +20,6 @@ constexpr config::Setting settings[] = {
     {directory_setting, config::Kind::text, "", 0, 0, "", "", config::OnInvalid::reject,
      "Directory the NDJSON files are written to (created if missing); one file per flush.", "file", true},
 };
-
-std::string errno_text(int err) { return std::strerror(err); }
 
 class FileDestination final : public Destination {
  public:
@@ -52,21 +50,9 @@ class FileDestination final : public Destination {
       body += doc.json;
       body += '\n';
     }
-    const int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return SendResult::retryable("cannot create " + temp_path.string() + ": " + errno_text(errno));
-    std::size_t done = 0;
-    while (done < body.size()) {
-      const auto n = ::write(fd, body.data() + done, body.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        const int err = errno;
-        ::close(fd);
-        ::unlink(temp_path.c_str());
-        return SendResult::retryable("cannot write " + temp_path.string() + ": " + errno_text(err));
-      }
-      done += static_cast<std::size_t>(n);
-    }
-    if (::close(fd) != 0 || std::rename(temp_path.c_str(), final_path.c_str()) != 0) {
+    if (auto written = write_file(temp_path, body, O_TRUNC, 0644); !written)
+      return SendResult::retryable(written.error().message);
+    if (std::rename(temp_path.c_str(), final_path.c_str()) != 0) {
       const int err = errno;
       ::unlink(temp_path.c_str());
       return SendResult::retryable("cannot complete " + final_path.string() + ": " + errno_text(err));
