@@ -302,12 +302,11 @@ asio::awaitable<void> Runner::batch_flusher() {
   while (!stopping_) {
     const auto now = Clock::now();
     const bool period_over = schedule_.periodic && now >= next_period;
+    if (period_over) next_period = now + schedule_.interval;
     if (!flushing_ && (batcher_->due(now) || (period_over && dispatcher_->pending_documents() > 0))) {
-      if (period_over) next_period = now + schedule_.interval;
       co_await flush(now + max_wait());
       continue;
     }
-    if (period_over) next_period = now + schedule_.interval;
     auto at = batcher_->due_at();
     if (at && *at <= now) at = now + 10ms;  // due, but a flush is running
     auto wake = at.value_or(now + 1h);
