@@ -66,6 +66,12 @@ constexpr int kFunctionBaseMemoryMb = 40;  // the emulated function's own footpr
 std::int64_t us_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration_cast<std::chrono::microseconds>(b - a).count();
 }
+// Unix time in microseconds (system clock), comparable with file modification times.
+std::int64_t now_epoch_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
@@ -185,7 +191,6 @@ struct Item {
   std::size_t global;  // index in Emulator::events_
   Clock::time_point queued;
   std::optional<EpochMs> acked_at;
-  Clock::time_point acked_steady;
 };
 
 struct Subscriber {
@@ -250,6 +255,8 @@ struct Invocation {
   RequestId request_id;
   std::size_t runtime_done_event = 0;  // index in events_ of platform.runtimeDone
   std::size_t end_event = 0;           // ... and platform.end (the Logs API without runtimeDone)
+  std::int64_t invoked_us = 0;         // when INVOKE was handed to the extensions (Unix us)
+  Clock::time_point runtime_done_at;   // when the runtime finished: platform.runtimeDone emitted, not delivered
   bool in_time = true;
   std::string status;
   double duration_ms = 0;
@@ -366,7 +373,7 @@ class Emulator {
   void offer(Subscriber& s, std::size_t g) {
     auto envelope = view(events_[g], s.sub);
     if (!envelope) return;
-    Item item{json::serialize(*envelope), g, Clock::now(), std::nullopt, {}};
+    Item item{json::serialize(*envelope), g, Clock::now(), std::nullopt};
     s.buffered_bytes += item.text.size();
     s.items.push_back(std::move(item));
   }
@@ -613,11 +620,7 @@ class Emulator {
       if (failing) log_.info("delivery to " + s.extension + " works again");
       failing = false;
       const EpochMs at = now_epoch_ms();
-      const auto steady = Clock::now();
-      for (std::size_t k = first; k < end && k < s.items.size(); ++k) {
-        s.items[k].acked_at = at;
-        s.items[k].acked_steady = steady;
-      }
+      for (std::size_t k = first; k < end && k < s.items.size(); ++k) s.items[k].acked_at = at;
       wake_.notify();
     }
   }
@@ -744,6 +747,7 @@ class Emulator {
   std::vector<std::unique_ptr<Subscriber>> subscribers_;
   std::vector<Event> events_;  // everything the platform generated, in order
   std::vector<Invocation> invocations_;
+  std::map<std::pair<int, int>, std::int64_t> emitted_us_;  // function line -> when the runtime wrote it (Unix us)
   std::vector<ErrorReport> init_errors_, exit_errors_;
   json::array subscription_log_;
   std::vector<std::string> failures_;           // why the run did not go to plan
@@ -859,6 +863,7 @@ asio::awaitable<bool> Emulator::invoke(int i) {
     e.pending = Pending{json::serialize(event), false, i};
     invoked.push_back(&e);
   }
+  inv.invoked_us = now_epoch_us();
   wake_.notify();
   emit("platform.start", start_record(inv.request_id, trace));
 
@@ -873,9 +878,11 @@ asio::awaitable<bool> Emulator::invoke(int i) {
       co_await asio::post(io_, asio::use_awaitable);
     emit("function", function_record(options_.function, inv.request_id, i, j, now_epoch_ms()));
     outcome_.sent_tokens.insert({i, j});
+    emitted_us_[{i, j}] = now_epoch_us();
   }
   co_await sleep_until(start + options_.invoke);
   const auto runtime_done = Clock::now();
+  inv.runtime_done_at = runtime_done;
   inv.runtime_done_event =
       emit("platform.runtimeDone",
            runtime_done_record(RuntimeDone{inv.request_id, trace, start_ms, ms_between(start, runtime_done), 53}));
@@ -1014,29 +1021,82 @@ asio::awaitable<void> Emulator::end_of_sandbox() {
 }
 
 json::object Emulator::report() const {
+  std::optional<Arrivals> arrived;
+  std::string arrivals_error;
+  if (options_.arrivals_dir) {
+    if (auto a = read_arrivals(*options_.arrivals_dir))
+      arrived = std::move(*a);
+    else
+      arrivals_error = a.error().message;
+  }
+
   json::array invocations;
   for (std::size_t n = 0; n < invocations_.size(); ++n) {
     const auto& inv = invocations_[n];
     const int i = static_cast<int>(n) + 1;
+    // Added as Lambda bills it: the runtime's end (runtimeDone emitted, before the Telemetry API's buffering)
+    // -> the extension's next call; 0 for an extension that called next before the runtime finished.
     std::optional<std::int64_t> worst;
     json::object per_extension;
     for (const auto& e : extensions_) {
-      if (!e.subscriber) continue;
-      std::optional<std::int64_t> latency;
-      const auto next = e.post_invoke_next.find(i);
-      const Item* carrier = find_item(*e.subscriber, inv.runtime_done_event);
-      if (!carrier) carrier = find_item(*e.subscriber, inv.end_event);
-      if (carrier && carrier->acked_at && next != e.post_invoke_next.end() && carrier->acked_steady <= next->second)
-        latency = us_between(carrier->acked_steady, next->second);
-      per_extension[e.name] = optional_json(latency);
-      if (latency) worst = std::max(worst.value_or(0), *latency);
+      if (!e.wants("INVOKE")) continue;
+      std::optional<std::int64_t> added;
+      if (const auto next = e.post_invoke_next.find(i); next != e.post_invoke_next.end())
+        added = std::max<std::int64_t>(us_between(inv.runtime_done_at, next->second), 0);
+      per_extension[e.name] = optional_json(added);
+      if (added) worst = std::max(worst.value_or(0), *added);
     }
-    invocations.push_back(json::object{{"requestId", inv.request_id.value},
-                                       {"status", inv.status},
-                                       {"durationMs", inv.duration_ms},
-                                       {"addedLatencyUs", optional_json(worst)},
-                                       {"addedLatencyUsByExtension", std::move(per_extension)},
-                                       {"extensionsCalledNextInTime", inv.in_time}});
+    json::object o{{"requestId", inv.request_id.value},
+                   {"status", inv.status},
+                   {"durationMs", inv.duration_ms},
+                   {"addedLatencyUs", optional_json(worst)},
+                   {"addedLatencyUsByExtension", std::move(per_extension)},
+                   {"extensionsCalledNextInTime", inv.in_time}};
+    if (arrived) {
+      // The share of this invocation's lines that had arrived when the next INVOKE was handed out.
+      json::value share = nullptr;
+      if (n + 1 < invocations_.size() && options_.lines > 0) {
+        const std::int64_t next_invoke = invocations_[n + 1].invoked_us;
+        int before = 0;
+        for (int j = 1; j <= options_.lines; ++j)
+          if (const auto it = arrived->find({i, j}); it != arrived->end() &&
+                                                     *std::min_element(it->second.begin(), it->second.end()) <
+                                                         next_invoke)
+            ++before;
+        share = static_cast<double>(before) / options_.lines;
+      }
+      o["linesBeforeNextInvoke"] = std::move(share);
+    }
+    invocations.push_back(std::move(o));
+  }
+
+  // Freshness of every function line: written by the runtime -> arrived at the destination.
+  json::value arrivals = nullptr;
+  if (arrived) {
+    std::vector<std::int64_t> fresh_us;
+    std::size_t missing = 0, doubled = 0;
+    for (const auto& [token, emitted] : emitted_us_) {
+      const auto it = arrived->find(token);
+      if (it == arrived->end()) {
+        ++missing;
+        continue;
+      }
+      if (it->second.size() > 1) ++doubled;
+      fresh_us.push_back(std::max<std::int64_t>(*std::min_element(it->second.begin(), it->second.end()) - emitted, 0));
+    }
+    std::sort(fresh_us.begin(), fresh_us.end());
+    const auto pct = [&](double p) -> json::value {
+      if (fresh_us.empty()) return nullptr;
+      return static_cast<double>(fresh_us[static_cast<std::size_t>(static_cast<double>(fresh_us.size() - 1) * p)]) /
+             1000.0;
+    };
+    arrivals = json::object{{"linesSent", emitted_us_.size()},
+                            {"linesArrived", fresh_us.size()},
+                            {"missing", missing},
+                            {"doubled", doubled},
+                            {"freshnessMs", json::object{{"p50", pct(0.5)}, {"p99", pct(0.99)}, {"max", pct(1.0)}}}};
+  } else if (!arrivals_error.empty()) {
+    arrivals = json::object{{"error", arrivals_error}};
   }
 
   json::array extensions;
@@ -1083,6 +1143,7 @@ json::object Emulator::report() const {
                       {"initDurationMs", init_duration_ms_ ? json::value(*init_duration_ms_) : json::value(nullptr)},
                       {"functionLinesSent", outcome_.sent_tokens.size()},
                       {"invocations", std::move(invocations)},
+                      {"arrivals", std::move(arrivals)},
                       {"killedAtInvocation", killed_at_ > 0 ? json::value(killed_at_) : json::value(nullptr)},
                       {"shutdownReason", shutdown_reason_ ? json::value(*shutdown_reason_) : json::value(nullptr)},
                       {"subscriptions", subscription_log_},

@@ -31,6 +31,10 @@ struct Options {
   bool telemetry_api = true;  // off: PUT /2022-07-01/telemetry answers 404
   std::uint16_t port = 0;     // 0: ephemeral
   std::optional<std::filesystem::path> report;
+  // A file destination's directory: the report then says when every function line arrived there (the
+  // modification time of the file holding it) and how many of each invocation's lines came before the next
+  // INVOKE.
+  std::optional<std::filesystem::path> arrivals_dir;
   bool quiet = false;
   // Shell commands (/bin/sh -c) run to completion just before an invocation (1-based) is handed to the
   // extensions, in the order given; one that fails ends the run.

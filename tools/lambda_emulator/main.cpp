@@ -53,16 +53,24 @@ Telemetry API and the Logs API on 127.0.0.1, plays init, N invocations and shutd
   --port PORT                 port of the APIs; 0 picks a free one (default 0)
   --report FILE               write a JSON report of the run
   --summarize-dir DIR         afterwards, summarize the *.ndjson documents found in DIR on stdout
+  --arrivals-dir DIR          a file destination's directory: the report then gives each function line's
+                              freshness (written by the runtime -> the modification time of the file that
+                              holds it: arrivals.freshnessMs p50/p99/max, missing, doubled) and, per
+                              invocation, linesBeforeNextInvoke: the share of its lines there before the
+                              next INVOKE was handed out
   --quiet                     print errors only
 
 Exit codes: 0 as planned; 1 usage or internal error, or a --before-invocation command failed; 2 an
 extension failed init; 3 an extension missed a deadline, was killed (other than by
 --kill-at-invocation), crashed, exited non-zero or posted exit/error.
 
-The report gives, per extension, cpuUs and rssKb (CPU time and resident memory when SHUTDOWN is sent,
-or at the planned kill) and hwmKb, its peak resident memory over its whole life: the kernel's figure
-when the process is reaped (wait4's ru_maxrss, its VmHWM at exit), or the VmHWM/VmRSS read when
-SHUTDOWN was sent (or at the kill) if that is larger (the kernel's counters are approximate).
+The report gives, per invocation, addedLatencyUs: the time the extensions add to it as Lambda bills
+it, from the runtime's end (platform.runtimeDone as emitted, before the Telemetry API's buffering) to
+the last extension's next call (0 when they called next before the runtime finished); per extension,
+cpuUs and rssKb (CPU time and resident memory when SHUTDOWN is sent, or at the planned kill) and
+hwmKb, its peak resident memory over its whole life: the kernel's figure when the process is reaped
+(wait4's ru_maxrss, its VmHWM at exit), or the VmHWM/VmRSS read when SHUTDOWN was sent (or at the
+kill) if that is larger (the kernel's counters are approximate).
 )";
 
 struct Cli {
@@ -185,6 +193,8 @@ std::vector<std::string> parse(int argc, char** argv, Cli& cli) {
       number(0, 65535, o.port);
     } else if (name == "--report") {
       o.report = std::string(value);
+    } else if (name == "--arrivals-dir") {
+      o.arrivals_dir = std::string(value);
     } else if (name == "--summarize-dir") {
       cli.summarize_dir = std::string(value);
     } else {

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <ostream>
+#include <sys/stat.h>
 
 #include "core/time.h"
 
@@ -552,6 +553,30 @@ Status summarize(const std::filesystem::path& dir, const std::set<std::pair<int,
   }
   out.flush();
   return {};
+}
+
+Result<Arrivals> read_arrivals(const std::filesystem::path& dir) {
+  std::error_code ec;
+  Arrivals out;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (entry.path().extension() != ".ndjson" || !entry.is_regular_file()) continue;
+    struct stat st{};
+    if (::stat(entry.path().c_str(), &st) != 0) return fail("cannot stat " + entry.path().string());
+    const std::int64_t at_us = std::int64_t{st.st_mtim.tv_sec} * 1'000'000 + st.st_mtim.tv_nsec / 1000;
+    std::ifstream in(entry.path());
+    if (!in) return fail("cannot open " + entry.path().string());
+    std::string line;
+    while (std::getline(in, line)) {
+      json::value doc = json::parse(line, ec);
+      if (ec || !doc.is_object()) continue;
+      const auto* m = doc.get_object().if_contains("message");
+      if (!m) continue;
+      const std::string text = m->is_string() ? std::string(m->get_string()) : json::serialize(*m);
+      if (auto token = find_line_token(text)) out[*token].push_back(at_us);
+    }
+  }
+  if (ec) return fail("cannot read the directory " + dir.string() + ": " + ec.message());
+  return out;
 }
 
 }  // namespace elk::emulator

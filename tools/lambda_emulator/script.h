@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <iosfwd>
+#include <map>
 #include <optional>
 #include <random>
 #include <set>
@@ -139,6 +140,11 @@ struct Subscription {
 // Reads every *.ndjson file in `dir` and prints to `out` what arrived: files, documents, documents per
 // event.action, function lines sent vs token lines found, missing and doubled tokens, 3 samples.
 Status summarize(const std::filesystem::path& dir, const std::set<std::pair<int, int>>& sent_tokens, std::ostream& out);
+
+// When each function line arrived in `dir` (a file destination's directory): for every token found in its
+// *.ndjson documents, the modification times (Unix microseconds) of the files holding it, one per copy.
+using Arrivals = std::map<std::pair<int, int>, std::vector<std::int64_t>>;
+[[nodiscard]] Result<Arrivals> read_arrivals(const std::filesystem::path& dir);
 
 // Indented JSON, for people.
 [[nodiscard]] std::string pretty(const boost::json::value& v);
