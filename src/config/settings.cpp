@@ -17,20 +17,26 @@ constexpr Setting general[] = {
      "Where the logs go: a comma-separated list of destination names; several at once are allowed. The "
      "default, s3, is the seed extension's one destination."},
     {names::max_items, Kind::integer, "10000", 1000, 10000, "items", "", OnInvalid::clamp,
-     "Most records in one Telemetry API delivery and in one batch of ours."},
+     "Most records in one batch of ours (one request to a destination)."},
     {names::max_bytes, Kind::integer, "262144", 262144, 1048576, "bytes", "", OnInvalid::clamp,
-     "Most bytes in one Telemetry API delivery and in one batch of ours."},
+     "Most bytes of records in one batch of ours."},
     {names::timeout_ms, Kind::integer, "1000", 100, 30000, "ms", "", OnInvalid::clamp,
-     "Longest time Lambda buffers telemetry before delivering it, and the oldest a batch of ours grows "
-     "before it is flushed."},
+     "The oldest a batch of ours grows before it is sent (in the background, while the environment is "
+     "thawed). Under EXTENSION_LOG_FLUSH=auto, invocations further apart than this count as rare."},
+    {names::telemetry_timeout_ms, Kind::integer, "25", 25, 30000, "ms", "", OnInvalid::clamp,
+     "The subscription's buffering.timeoutMs: how long Lambda holds telemetry before it hands it to the "
+     "extension (Lambda's buffer, not ours; its maxItems and maxBytes stay at Lambda's defaults, 10000 and "
+     "262144). Longer means fewer deliveries, and a later platform.runtimeDone for every flush at the end "
+     "of an invocation."},
     {names::types, Kind::list, "platform,function", 0, 0, "", "platform|function|extension", OnInvalid::reject,
      "Telemetry types to subscribe to. `extension` includes this extension's own output, so it is off by "
      "default."},
     {names::listener_port, Kind::integer, "4243", 0, 65535, "", "", OnInvalid::reject,
      "Port of the local listener that receives telemetry (0: any free port)."},
     {names::runtime_done_wait_ms, Kind::integer, "500", 0, 10000, "ms", "", OnInvalid::clamp,
-     "After an invocation, how long to wait for its platform.runtimeDone (and so all of its lines) "
-     "before flushing and calling next; also bounded by the invocation's deadline."},
+     "When an invocation's records are sent before next (`end`, and `auto` for rare invocations), how long "
+     "to wait for its platform.runtimeDone (and so all of its lines) before flushing; also bounded by the "
+     "invocation's deadline."},
     {names::shutdown_quiet_ms, Kind::integer, "100", 0, 1000, "ms", "", OnInvalid::clamp,
      "At SHUTDOWN, how long the telemetry stream must be silent (after the last invocation's report) "
      "before the final flush; always bounded by the shutdown deadline."},
@@ -56,10 +62,12 @@ constexpr Setting general[] = {
      "Longest message kept; longer ones are cut with a marker and their size kept in event.original_size."},
     {names::extra_fields_root, Kind::text, "labels", 0, 0, "", "", OnInvalid::reject,
      "Where the other keys of a JSON-format log record go (the document's field of that name)."},
-    {names::flush, Kind::schedule, "end", 100, 600000, "ms", "", OnInvalid::reject,
-     "When records leave. `end`: each invocation's records are sent before the extension calls next "
-     "(waiting at most EXTENSION_LOG_FLUSH_MAX_WAIT_MS). `periodic,<ms>`: in the background every <ms> "
-     "(and when a batch is full), adding nothing to most invocations of a busy function."},
+    {names::flush, Kind::schedule, "auto", 100, 600000, "ms", "", OnInvalid::reject,
+     "When records leave. `auto`: when invocations come often (less than EXTENSION_LOG_TIMEOUT_MS apart) "
+     "the extension never holds next and records leave in the background; when they are rare, each "
+     "invocation's records are sent before next, so they arrive before the freeze. `end`: always before "
+     "next (waiting at most EXTENSION_LOG_FLUSH_MAX_WAIT_MS). `periodic,<ms>`: always in the background, "
+     "every <ms> (and when a batch is full)."},
     {names::flush_max_wait_ms, Kind::integer, "1000", 50, 30000, "ms", "", OnInvalid::clamp,
      "Longest a flush waits for the destinations (always within the invocation's deadline); what is not "
      "delivered by then goes to the spill and leaves first at the next flush."},
@@ -129,7 +137,7 @@ std::vector<std::string> destination_names(std::span<const Setting> rows) {
 }
 
 std::string allowed_text_of(const Setting& r) {
-  return "end, or periodic,<ms> with <ms> in " + range_text(r);
+  return "auto, end, or periodic,<ms> with <ms> in " + range_text(r);
 }
 
 std::string_view effective_choices(const Setting& row, const std::string& destinations_choices) {
@@ -246,7 +254,7 @@ Loaded load(std::span<const Setting> rows, const Environment& env_in, std::span<
       }
       case Kind::schedule: {
         const auto sched = parse_schedule(given);
-        if (sched && (!sched->periodic || (sched->interval.count() >= row.min && sched->interval.count() <= row.max))) {
+        if (sched && (!sched->periodic() || (sched->interval.count() >= row.min && sched->interval.count() <= row.max))) {
           out.config.set(row.name, given);
           break;
         }
@@ -276,12 +284,13 @@ Loaded load(std::span<const Setting> rows, const Environment& env_in, std::span<
 }
 
 std::optional<Schedule> parse_schedule(std::string_view text) {
-  if (text == "end") return Schedule{};
+  if (text == "auto") return Schedule{};
+  if (text == "end") return Schedule{FlushMode::end};
   constexpr std::string_view periodic = "periodic,";
   if (!text.starts_with(periodic)) return std::nullopt;
   std::int64_t ms = 0;
   if (!parse_int(trim(text.substr(periodic.size())), ms) || ms <= 0) return std::nullopt;
-  return Schedule{true, std::chrono::milliseconds(ms)};
+  return Schedule{FlushMode::periodic, std::chrono::milliseconds(ms)};
 }
 
 Environment process_environment() {

@@ -22,7 +22,7 @@ enum class Kind {
   list,     // comma-separated, each item one of `choices` when choices is set
   choice,   // one of `choices`
   regex,    // an ECMAScript regular expression; "" = none
-  schedule, // `end`, or `periodic,<ms>` with <ms> within [min, max]
+  schedule, // `auto`, `end`, or `periodic,<ms>` with <ms> within [min, max]
 };
 
 // What a bad value does: `clamp` uses the nearest bound (or the default when it is not a number) and
@@ -53,6 +53,7 @@ inline constexpr std::string_view destinations = "EXTENSION_LOG_DESTINATIONS";
 inline constexpr std::string_view max_items = "EXTENSION_LOG_MAX_ITEMS";
 inline constexpr std::string_view max_bytes = "EXTENSION_LOG_MAX_BYTES";
 inline constexpr std::string_view timeout_ms = "EXTENSION_LOG_TIMEOUT_MS";
+inline constexpr std::string_view telemetry_timeout_ms = "EXTENSION_LOG_TELEMETRY_TIMEOUT_MS";
 inline constexpr std::string_view types = "EXTENSION_LOG_TYPES";
 inline constexpr std::string_view listener_port = "EXTENSION_LOG_LISTENER_PORT";
 inline constexpr std::string_view runtime_done_wait_ms = "EXTENSION_LOG_RUNTIME_DONE_WAIT_MS";
@@ -116,10 +117,12 @@ struct Alias {
 
 [[nodiscard]] std::vector<std::string> split_list(std::string_view text);
 
-// A validated schedule setting: `end` (interval 0) or `periodic,<ms>`.
+// A validated schedule setting: `auto`, `end` (interval 0 for both) or `periodic,<ms>`.
+enum class FlushMode { automatic, end, periodic };
 struct Schedule {
-  bool periodic = false;
+  FlushMode mode = FlushMode::automatic;
   std::chrono::milliseconds interval{0};
+  [[nodiscard]] bool periodic() const { return mode == FlushMode::periodic; }
 };
 [[nodiscard]] std::optional<Schedule> parse_schedule(std::string_view text);
 

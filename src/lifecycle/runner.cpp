@@ -15,6 +15,7 @@
 #include "destinations/registry.h"
 #include "http/server.h"
 #include "lifecycle/extensions_api.h"
+#include "lifecycle/flush_policy.h"
 #include "pipeline/enrich.h"
 #include "telemetry/receiver.h"
 #include "telemetry/subscription.h"
@@ -97,6 +98,7 @@ class Runner {
   bool flushing_ = false;
   bool stopping_ = false;
 
+  std::optional<AutoFlush> auto_flush_;  // EXTENSION_LOG_FLUSH=auto
   std::deque<std::string> runtime_done_;  // request ids whose platform.runtimeDone arrived
   std::deque<std::string> reported_;      // request ids whose platform.report arrived
   std::string last_request_;              // the latest INVOKE's request id
@@ -211,8 +213,9 @@ asio::awaitable<Status> Runner::init(const ExtensionId& id) {
                     keep_raw);
   const auto max_bytes = config_.integer(config::names::max_bytes);
   // A batch is due when full, or when its oldest record is TIMEOUT_MS old (periodic: the period).
-  const auto max_age = schedule_.periodic ? schedule_.interval
-                                          : std::chrono::milliseconds(config_.integer(config::names::timeout_ms));
+  const auto max_age = schedule_.periodic() ? schedule_.interval
+                                            : std::chrono::milliseconds(config_.integer(config::names::timeout_ms));
+  if (schedule_.mode == config::FlushMode::automatic) auto_flush_.emplace(max_age);
   batcher_.emplace(buffer::Limits{static_cast<std::size_t>(config_.integer(config::names::max_items)),
                                   static_cast<std::size_t>(max_bytes), max_age},
                    origin);
@@ -226,7 +229,7 @@ asio::awaitable<Status> Runner::init(const ExtensionId& id) {
   // interface (nothing outside the sandbox can reach it).
   server_options.address = "0.0.0.0";
   server_options.port = static_cast<std::uint16_t>(config_.integer(config::names::listener_port));
-  server_options.max_body_bytes = telemetry::Receiver::body_limit(max_bytes);
+  server_options.max_body_bytes = telemetry::Receiver::body_limit(telemetry::kLambdaMaxBytes);
   server_options.on_refused = [this](int status, std::string_view why) {
     receiver_->refused(status, why, Clock::now());
   };
@@ -238,8 +241,9 @@ asio::awaitable<Status> Runner::init(const ExtensionId& id) {
     co_return fail(std::string(config::names::listener_port) + ": " + server.error().message);
   server_ = std::move(*server);
 
-  const telemetry::Buffering buffering{config_.integer(config::names::max_items), max_bytes,
-                                       config_.integer(config::names::timeout_ms)};
+  // Lambda's buffer is not ours: it only decides how soon Lambda hands records over.
+  const telemetry::Buffering buffering{telemetry::kLambdaMaxItems, telemetry::kLambdaMaxBytes,
+                                       config_.integer(config::names::telemetry_timeout_ms)};
   const auto types = config_.list(config::names::types);
   auto request = telemetry::subscription_request(telemetry::Api::telemetry, types, buffering, server_->port());
   auto answer = co_await api_->subscribe(id, request.path, request.body);
@@ -265,6 +269,7 @@ void Runner::on_events(std::vector<telemetry::Event>&& events) {
     if (auto doc = enricher_->enrich(ev)) batcher_->add(std::move(*doc), now);
     if (ev.type == "platform.runtimeDone" || ev.type == "platform.report") {
       std::string rid(telemetry::request_id(ev));
+      if (auto_flush_ && ev.type == "platform.runtimeDone") auto_flush_->on_runtime_done(rid, ev.time_ms);
       remember(ev.type == "platform.report" ? reported_ : runtime_done_, std::move(rid));
     }
   }
@@ -301,7 +306,7 @@ asio::awaitable<void> Runner::batch_flusher() {
   auto next_period = Clock::now() + schedule_.interval;
   while (!stopping_) {
     const auto now = Clock::now();
-    const bool period_over = schedule_.periodic && now >= next_period;
+    const bool period_over = schedule_.periodic() && now >= next_period;
     if (period_over) next_period = now + schedule_.interval;
     if (!flushing_ && (batcher_->due(now) || (period_over && dispatcher_->pending_documents() > 0))) {
       co_await flush(now + max_wait());
@@ -310,7 +315,7 @@ asio::awaitable<void> Runner::batch_flusher() {
     auto at = batcher_->due_at();
     if (at && *at <= now) at = now + 10ms;  // due, but a flush is running
     auto wake = at.value_or(now + 1h);
-    if (schedule_.periodic) wake = std::min(wake, next_period);
+    if (schedule_.periodic()) wake = std::min(wake, next_period);
     co_await batch_waiting_.wait_until(wake);
   }
 }
@@ -318,7 +323,9 @@ asio::awaitable<void> Runner::batch_flusher() {
 asio::awaitable<void> Runner::on_invoke(const LifecycleEvent& event) {
   last_request_ = event.request_id.value;
   enricher_->on_invoke(event.invoked_function_arn);
-  if (schedule_.periodic) co_return;  // the records leave in the background
+  if (schedule_.periodic()) co_return;  // the records leave in the background
+  // auto: a frequent invocation's records leave in the background too, on the batch timer.
+  if (auto_flush_ && !auto_flush_->on_invoke(last_request_, now_epoch_ms())) co_return;
   // Wait for this invocation's runtimeDone, so that its lines leave within it.
   const auto invocation_deadline = steady_of(event.deadline);
   const auto wait_until = std::min(Clock::now() + std::chrono::milliseconds(config_.integer(

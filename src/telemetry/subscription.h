@@ -9,6 +9,10 @@ namespace elk::telemetry {
 
 enum class Api { telemetry, logs };
 
+// Lambda's defaults for a subscription's maxItems and maxBytes (Telemetry and Logs API).
+inline constexpr std::int64_t kLambdaMaxItems = 10000;
+inline constexpr std::int64_t kLambdaMaxBytes = 262144;
+
 struct Buffering {
   std::int64_t max_items;
   std::int64_t max_bytes;

@@ -134,17 +134,20 @@ TEST(Settings, EverySettingGivenABadValueGetsWhatItsRowPromises) {
   EXPECT_GT(checked, 40u);
 }
 
-TEST(Settings, FlushIsEndOrPeriodicWithAnInterval) {
-  EXPECT_FALSE(parse_schedule("end")->periodic);
+TEST(Settings, FlushIsAutoEndOrPeriodicWithAnInterval) {
+  EXPECT_EQ(parse_schedule("auto")->mode, elk::config::FlushMode::automatic);
+  EXPECT_EQ(parse_schedule("end")->mode, elk::config::FlushMode::end);
+  EXPECT_FALSE(parse_schedule("end")->periodic());
+  EXPECT_FALSE(parse_schedule("sometimes"));
   const auto p = parse_schedule("periodic,250");
   ASSERT_TRUE(p);
-  EXPECT_TRUE(p->periodic);
+  EXPECT_TRUE(p->periodic());
   EXPECT_EQ(p->interval, std::chrono::milliseconds(250));
   EXPECT_FALSE(parse_schedule("periodic"));
   EXPECT_FALSE(parse_schedule("periodic,-5"));
   const auto l = load_with({{"EXTENSION_LOG_FLUSH", "periodic,50"}});
   ASSERT_EQ(l.errors.size(), 1u);
-  EXPECT_EQ(l.errors[0], "EXTENSION_LOG_FLUSH='periodic,50': allowed: end, or periodic,<ms> with <ms> in 100..600000 ms");
+  EXPECT_EQ(l.errors[0], "EXTENSION_LOG_FLUSH='periodic,50': allowed: auto, end, or periodic,<ms> with <ms> in 100..600000 ms");
 }
 
 TEST(Settings, AnUnknownDestinationIsAnError) {
