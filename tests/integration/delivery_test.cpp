@@ -96,7 +96,9 @@ struct Scratch {  // a directory for switch files and the spill, removed at the 
   ~Scratch() { fs::remove_all(dir); }
 };
 
-// Destination down for invocations 10-20 of 50, then back: every line arrives, once.
+// Destination down for invocations 10-20 of 50, then back: every line arrives, once. Default settings:
+// invocations 200 ms apart are frequent, so records leave on the batch timer (1 s), in the background; the
+// 2.2 s down meet at least one of those flushes.
 void down_for_invocations_10_to_20(bool refuse_connections) {
   Scratch s;
   fakes::FakeElasticsearch es;
@@ -108,8 +110,8 @@ void down_for_invocations_10_to_20(bool refuse_connections) {
     es.fail_while(is_down, fakes::HttpFault{503});
   auto o = es_run(es, 50, s.dir / "spill");
   o.lines = 4;
-  o.extra_args = {"--before-invocation", "10=touch '" + down.string() + "'", "--before-invocation",
-                  "21=rm -f '" + down.string() + "'"};
+  o.extra_args = {"--idle-ms", "199", "--before-invocation", "10=touch '" + down.string() + "'",
+                  "--before-invocation", "21=rm -f '" + down.string() + "'"};
   const auto r = run(o);
   ASSERT_EQ(r.emulator_exit, 0) << r.output;
   expect_exactly_once(r.sent_tokens(), tokens_in(es), r.output);
@@ -138,9 +140,11 @@ TEST(Delivery, AKillMidFlushLosesNothingSpilledAndTheNextProcessSendsIt) {
   es.fail_while([down] { return fs::exists(down); }, fakes::HttpFault{503});
   std::ofstream(down) << "";
   // First environment: down throughout; invocations 1-5 end in the spill. During 6, killed mid-flush.
-  // Two environments of one function, told apart by name: their lines carry the same tokens.
+  // Invocations 1.1 s apart are rare: under the default policy each one's records are sent (here: spilled)
+  // before next. Two environments of one function, told apart by name: their lines carry the same tokens.
   auto o = es_run(es, 6, s.dir / "spill");
-  o.extra_args = {"--kill-at-invocation", "6", "--kill-delay-ms", "150", "--function-name", "first-env"};
+  o.extra_args = {"--idle-ms", "1100", "--kill-at-invocation", "6", "--kill-delay-ms", "150",
+                  "--function-name", "first-env"};
   const auto first = run(o);
   ASSERT_EQ(first.emulator_exit, 0) << first.output;
   EXPECT_EQ(first.extension().at("plannedKill"), true) << first.output;

@@ -70,6 +70,7 @@ TEST(Emulator, BeforeInvocationRunsEachCommandBetweenThePreviousInvocationAndIts
   fs::remove(log);
   RunOptions o;
   o.invocations = 4;
+  o.env["EXTENSION_LOG_FLUSH"] = "end";  // each invocation's lines leave within it: what this test counts
   // Each command writes "N:K", K the number of invocations whose lines the extension had shipped by then.
   // Given out of order: each runs before its own invocation.
   for (const int n : {3, 1, 4, 2}) {
@@ -93,7 +94,9 @@ TEST(Emulator, BeforeInvocationCommandsTakeAFakeDestinationDownAndBackUp) {
   RunOptions o;
   o.invocations = 4;
   o.file_destination = false;
-  o.env = {{"EXTENSION_LOG_DESTINATIONS", "elasticsearch"}, {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_URL", es.url()}};
+  o.env = {{"EXTENSION_LOG_DESTINATIONS", "elasticsearch"},
+           {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_URL", es.url()},
+           {"EXTENSION_LOG_FLUSH", "end"}};  // a flush per invocation, so that one meets the refusal
   o.extra_args = {"--before-invocation", "2=touch '" + down.string() + "'", "--before-invocation",
                   "4=rm '" + down.string() + "'"};
   const auto r = run(o);

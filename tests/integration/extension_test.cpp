@@ -64,35 +64,72 @@ TEST(Extension, DeliversEveryJsonFormatLineExactlyOnce) {
   EXPECT_EQ(count_action(r, "platform.report"), 5u);
 }
 
-TEST(Extension, EachInvocationsLinesLeaveWithinThatInvocation) {
+// The default flush policy (auto), invocations far apart: each invocation's lines are at the destination
+// before the next INVOKE, so nothing waits in a frozen environment.
+TEST(Extension, RareInvocationsLinesLeaveWithinThatInvocation) {
   RunOptions o;
-  o.invocations = 6;
+  o.invocations = 4;
+  o.extra_args = {"--idle-ms", "1300"};  // further apart than EXTENSION_LOG_TIMEOUT_MS (1000 ms)
   const auto r = run(o);
   expect_clean_exit_before_deadline(r);
-  // A file written at the end of invocation i holds no line of a later invocation together with i's:
-  // platform.start of i+1 only arrives after the extension called next, i.e. after the flush.
+  expect_every_line_exactly_once(r, 4 * 5);
+  // A file written at the end of invocation i holds no line of a later invocation together with i's.
   for (const auto& [file, tokens] : r.file_tokens) {
     std::set<std::string> invocations;
     for (const auto& t : tokens) invocations.insert(t.substr(0, t.find(' ')));
     EXPECT_EQ(invocations.size(), 1u) << file << " mixes invocations";
   }
+  const auto& invs = r.report.at("invocations").as_array();
+  ASSERT_EQ(invs.size(), 4u);
+  for (std::size_t i = 0; i + 1 < invs.size(); ++i)
+    EXPECT_EQ(invs[i].at("linesBeforeNextInvoke").to_number<double>(), 1.0) << i << "\n" << r.output;
   // And every invocation's request id is on its lines.
   std::size_t with_request = 0;
   for (const auto& d : r.documents)
     if (d.at("event").at("action") == "function" && d.at("faas").as_object().contains("execution")) ++with_request;
-  EXPECT_GE(with_request, 6u * 5u);
+  EXPECT_GE(with_request, 4u * 5u);
 }
 
-TEST(Extension, LosesNothingWithLambdasDefaultBufferingOfOneSecond) {
-  // Lambda may hold telemetry for up to 1 s, longer than our 500 ms wait for runtimeDone: lines
-  // that come late leave with the next flush, or at SHUTDOWN, but they all arrive, once.
+// Invocations 100 ms apart: the extension does not hold next for them (records leave in the background, on
+// the batch timer while the environment is thawed, the rest at SHUTDOWN), and still every line arrives once.
+TEST(Extension, FrequentInvocationsDeliverEveryLineOnceInTheBackgroundAndAtShutdown) {
   RunOptions o;
-  o.invocations = 3;
-  o.env["EXTENSION_LOG_TIMEOUT_MS"] = "1000";
+  o.invocations = 25;
+  o.lines = 20;
+  o.extra_args = {"--idle-ms", "99"};
   const auto r = run(o);
   expect_clean_exit_before_deadline(r);
-  expect_every_line_exactly_once(r, 3 * 5);
-  EXPECT_EQ(count_action(r, "platform.report"), 3u);
+  expect_every_line_exactly_once(r, 25 * 20);
+  EXPECT_EQ(count_action(r, "platform.report"), 25u) << r.output;
+  // Some lines left before SHUTDOWN (on the batch timer), not everything at the end.
+  EXPECT_GT(r.file_tokens.size(), 1u);
+}
+
+// The same in a burst: invocations back to back, each line once, the last ones at SHUTDOWN.
+TEST(Extension, BackToBackInvocationsDeliverEveryLineOnce) {
+  RunOptions o;
+  o.invocations = 40;
+  o.lines = 10;
+  const auto r = run(o);
+  expect_clean_exit_before_deadline(r);
+  expect_every_line_exactly_once(r, 40 * 10);
+  EXPECT_EQ(count_action(r, "platform.report"), 40u);
+}
+
+TEST(Extension, LosesNothingWhenLambdaBuffersForOneSecond) {
+  // Lambda may be asked to hold telemetry for 1 s, longer than our 500 ms wait for runtimeDone: lines
+  // that come late leave with the next flush, or at SHUTDOWN, but they all arrive, once.
+  for (const char* flush : {"auto", "end"}) {
+    RunOptions o;
+    o.invocations = 3;
+    o.extra_args = {"--idle-ms", "1200"};
+    o.env["EXTENSION_LOG_TELEMETRY_TIMEOUT_MS"] = "1000";
+    o.env["EXTENSION_LOG_FLUSH"] = flush;
+    const auto r = run(o);
+    expect_clean_exit_before_deadline(r);
+    expect_every_line_exactly_once(r, 3 * 5);
+    EXPECT_EQ(count_action(r, "platform.report"), 3u) << flush;
+  }
 }
 
 TEST(Extension, FallsBackToTheLogsApiWhereThereIsNoTelemetryApi) {
@@ -108,21 +145,27 @@ TEST(Extension, FallsBackToTheLogsApiWhereThereIsNoTelemetryApi) {
   EXPECT_NE(r.output.find("using the Logs API instead"), std::string::npos);
 }
 
-TEST(Extension, SubscribesWithTheSeedsBufferingAndWithoutItsOwnOutput) {
-  RunOptions o;
-  o.invocations = 1;
-  o.env["EXTENSION_LOG_MAX_ITEMS"] = "2000";
-  o.env["EXTENSION_LOG_MAX_BYTES"] = "300000";
-  const auto r = run(o);
-  expect_clean_exit_before_deadline(r);
-  const auto& subs = r.report.at("subscriptions").as_array();
-  ASSERT_EQ(subs.size(), 1u);
-  const auto& body = subs[0].at("body").as_object();
-  EXPECT_EQ(body.at("schemaVersion"), "2022-12-13");
-  EXPECT_EQ(body.at("buffering").at("maxItems"), 2000);
-  EXPECT_EQ(body.at("buffering").at("maxBytes"), 300000);
-  EXPECT_EQ(body.at("buffering").at("timeoutMs"), 100);
-  EXPECT_EQ(json::serialize(body.at("types")), R"(["platform","function"])");
+// Lambda's buffer is not ours: the subscription asks for EXTENSION_LOG_TELEMETRY_TIMEOUT_MS (default 25 ms)
+// with Lambda's own maxItems and maxBytes, whatever our batches' bounds are.
+TEST(Extension, SubscribesWithItsOwnBufferingAndWithoutItsOwnOutput) {
+  for (const char* telemetry_timeout : {"", "40"}) {
+    RunOptions o;
+    o.invocations = 1;
+    o.env["EXTENSION_LOG_MAX_ITEMS"] = "2000";
+    o.env["EXTENSION_LOG_MAX_BYTES"] = "300000";
+    o.env["EXTENSION_LOG_TIMEOUT_MS"] = "5000";
+    if (*telemetry_timeout) o.env["EXTENSION_LOG_TELEMETRY_TIMEOUT_MS"] = telemetry_timeout;
+    const auto r = run(o);
+    expect_clean_exit_before_deadline(r);
+    const auto& subs = r.report.at("subscriptions").as_array();
+    ASSERT_EQ(subs.size(), 1u);
+    const auto& body = subs[0].at("body").as_object();
+    EXPECT_EQ(body.at("schemaVersion"), "2022-12-13");
+    EXPECT_EQ(body.at("buffering").at("maxItems"), 10000);
+    EXPECT_EQ(body.at("buffering").at("maxBytes"), 262144);
+    EXPECT_EQ(body.at("buffering").at("timeoutMs"), *telemetry_timeout ? 40 : 25);
+    EXPECT_EQ(json::serialize(body.at("types")), R"(["platform","function"])");
+  }
 }
 
 TEST(Extension, ClampsAnOutOfRangeBufferingValueWithOneWarningAndRuns) {

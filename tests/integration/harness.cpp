@@ -104,7 +104,6 @@ RunResult run(const RunOptions& o) {
   }
   env["EXTENSION_LOG_SPILL_DIRECTORY"] = (r.dir / "spill").string();  // tests run in parallel
   env["EXTENSION_LOG_LISTENER_PORT"] = "0";
-  env["EXTENSION_LOG_TIMEOUT_MS"] = "100";
   for (const auto& [k, v] : o.env) env[k] = v;
   std::vector<std::string> env_strings;
   for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
@@ -120,6 +119,7 @@ RunResult run(const RunOptions& o) {
                                    "--runtime", o.runtime,
                                    "--telemetry-api", o.telemetry_api ? "on" : "off",
                                    "--report", (r.dir / "report.json").string()};
+  if (o.file_destination) args.insert(args.end(), {"--arrivals-dir", (r.dir / "out").string()});
   args.insert(args.end(), o.extra_args.begin(), o.extra_args.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());

@@ -224,7 +224,9 @@ TEST(S3, TwoAnswersOf503ThenSuccessLoseNothingAndDoubleNothing) {
 
 TEST(S3, WhatStillFailsAfterTheRetriesOfAFlushWaitsForTheNextOne) {
   S3Server s3({"--fail-puts", "4", "--fail-status", "503"});
-  auto r = run(s3_run(s3, 6, {{"EXTENSION_LOG_RETRY_ATTEMPTS", "2"}}));
+  auto o = s3_run(s3, 6, {{"EXTENSION_LOG_RETRY_ATTEMPTS", "2"}});
+  o.extra_args = {"--idle-ms", "1100"};  // rare invocations: a flush at the end of each
+  auto r = run(o);
   EXPECT_EQ(r.emulator_exit, 0) << r.output;
   read_back(s3, r);
   expect_every_line_once(r, 6 * 5);
