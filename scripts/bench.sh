@@ -1,36 +1,60 @@
 #!/usr/bin/env bash
-# make bench: the extension's cost to a function, measured under the bundled emulator with the
-# release binary and the file destination: init time (spawn -> first next), RSS, CPU per invocation,
-# and the latency it adds to each invocation (the acknowledgement of the delivery carrying
-# platform.runtimeDone -> the extension's next `next`, which includes the end-of-invocation flush).
-# Usage: scripts/bench.sh <release build dir> [invocations] [lines per invocation]
+# make bench: the extension's cost to a function, measured under the bundled emulator with the release
+# binary, the `file` destination and DEFAULT settings unless a row says otherwise. Per row:
+#   added   time added to each invocation as Lambda bills it: the runtime's end (platform.runtimeDone as the
+#           emulator emits it, before the Telemetry API's buffering) -> the extension's next `event/next`
+#   fresh   every function line: written by the runtime -> in a file of the destination (the file's mtime,
+#           the kernel's coarse clock: up to ~4 ms early); p50 is the median of the runs', p99 and max the worst
+#   before  share of each invocation's lines at the destination before the next INVOKE (worst invocation, mean)
+#   once    lines missing / doubled at the destination, over all runs
+#   init    process start -> first `event/next`; rss at SHUTDOWN; cpu per invocation
+# Usage: scripts/bench.sh <release build dir> [runs scale: 1 = the full set]
 set -euo pipefail
 build=${1:-build/release}
-n=${2:-200}
-lines=${3:-10}
 dir=$(mktemp -d /tmp/elk-bench.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
-mkdir -p "$dir/extensions" "$dir/out"
+mkdir -p "$dir/extensions"
 cp "$build/elk-extension" "$dir/extensions/elk-extension"
 
-runs=5
-for i in $(seq 1 $runs); do
-  rm -rf "$dir/out"/*
-  EXTENSION_LOG_DESTINATIONS=file EXTENSION_LOG_DESTINATION_FILE_DIRECTORY="$dir/out" EXTENSION_LOG_SPILL_DIRECTORY="$dir/spill" \
-  EXTENSION_LOG_TIMEOUT_MS=100 EXTENSION_LOG_LISTENER_PORT=0 \
-    "$build/lambda-emulator" --quiet --extensions-dir "$dir/extensions" --invocations "$n" --lines "$lines" \
-      --runtime mixed --invoke-ms 1 --report "$dir/report-$i.json" 2>"$dir/stderr-$i.txt" \
-    || { cat "$dir/stderr-$i.txt"; exit 1; }
-done
+printf '| row | added p50 / p99 / max | fresh p50 / p99 / max | before next INVOKE: worst / mean | missing / doubled | init p50 | rss | cpu / invocation |\n'
+printf '| --- | --- | --- | --- | --- | --- | --- | --- |\n'
 
-jq -s --argjson n "$n" --argjson lines "$lines" '
-  def pct(p): sort | .[((length - 1) * p | floor)];
-  def ms: . / 1000 | (. * 1000 | round) / 1000;
-  {
-    init_ms:      [.[].extensions[0].initUs] | {p50: (pct(0.5) | ms), max: (max | ms)},
-    latency_ms:   [.[].invocations[].addedLatencyUs | select(. != null)] | {p50: (pct(0.5) | ms), p99: (pct(0.99) | ms), max: (max | ms)},
-    rss_kb:       [.[].extensions[0].rssKb] | max,
-    peak_rss_kb:  [.[].extensions[0].hwmKb] | max,
-    cpu_us_per_invocation: ([.[].extensions[0].cpuUs] | add / length / $n | round),
-    invocations: ($n * length), lines_per_invocation: $lines
-  }' "$dir"/report-*.json
+# row NAME RUNS INVOCATIONS LINES IDLE_MS [VAR=VALUE ...]: invocations IDLE_MS apart (frozen in between), each
+# running 1 ms and writing LINES lines.
+row() {
+  local name=$1 runs=$2 n=$3 lines=$4 idle=$5
+  shift 5
+  rm -f "$dir"/report-*.json
+  for i in $(seq 1 "$runs"); do
+    rm -rf "$dir/out" "$dir/spill"
+    mkdir -p "$dir/out"
+    env EXTENSION_LOG_DESTINATIONS=file EXTENSION_LOG_DESTINATION_FILE_DIRECTORY="$dir/out" \
+      EXTENSION_LOG_SPILL_DIRECTORY="$dir/spill" EXTENSION_LOG_LISTENER_PORT=0 "$@" \
+      "$build/lambda-emulator" --quiet --extensions-dir "$dir/extensions" --invocations "$n" --lines "$lines" \
+      --runtime mixed --invoke-ms 1 --idle-ms "$idle" --arrivals-dir "$dir/out" --report "$dir/report-$i.json" \
+      2>"$dir/stderr-$i.txt" || { cat "$dir/stderr-$i.txt" >&2; exit 1; }
+  done
+  jq -rs --arg name "$name" --argjson n "$n" '
+    def pct(p): sort | .[((length - 1) * p | floor)];
+    def ms: (. * 100 | round) / 100;
+    def us2ms: . / 1000 | ms;
+    ([.[].invocations[].addedLatencyUs | select(. != null)]) as $added
+    | ([.[].invocations[].linesBeforeNextInvoke | select(. != null)]) as $before
+    | "| \($name) | \($added | pct(0.5) | us2ms) / \($added | pct(0.99) | us2ms) / \($added | max | us2ms) ms"
+      + " | \([.[].arrivals.freshnessMs.p50] | pct(0.5) | ms) / \([.[].arrivals.freshnessMs.p99] | max | ms)"
+      + " / \([.[].arrivals.freshnessMs.max] | max | ms) ms"
+      + " | \(if ($before | length) > 0 then "\($before | min * 100 | ms) % / \($before | add / length * 100 | ms) %" else "—" end)"
+      + " | \([.[].arrivals.missing] | add) / \([.[].arrivals.doubled] | add)"
+      + " | \([.[].extensions[0].initUs] | pct(0.5) | us2ms) ms"
+      + " | \([.[].extensions[0].rssKb] | max / 1024 * 10 | round / 10) MB"
+      + " | \([.[].extensions[0].cpuUs] | add / length / $n | us2ms) ms |"' "$dir"/report-*.json
+  echo "  $name: lambda-emulator --invocations $n --lines $lines --invoke-ms 1 --idle-ms $idle ($runs runs)${*:+, $*}" >>"$dir/commands"
+}
+
+row "frequent: 100 ms apart, 100 lines (defaults)" 3 200 100 99
+row "rare: 5 s apart, 100 lines (defaults)" 2 10 100 5000
+row "back to back, 10 lines (defaults)" 3 200 10 0
+row "frequent, EXTENSION_LOG_FLUSH=end" 2 200 100 99 EXTENSION_LOG_FLUSH=end
+echo
+echo "Rows (release build, file destination, each invocation runs 1 ms):"
+cat "$dir/commands"
