@@ -13,7 +13,6 @@ echo "== running elk-extension under the Lambda emulator: 5 invocations, 4 lines
 EXTENSION_LOG_DESTINATIONS=file \
 EXTENSION_LOG_DESTINATION_FILE_DIRECTORY="$demo/out" \
 EXTENSION_LOG_SPILL_DIRECTORY="$demo/spill" \
-EXTENSION_LOG_TIMEOUT_MS=100 \
 EXTENSION_LOG_LISTENER_PORT=0 \
   "$build/lambda-emulator" --extensions-dir "$demo/extensions" --invocations 5 --lines 4 \
     --runtime mixed --report "$demo/report.json" --summarize-dir "$demo/out"

@@ -1,4 +1,5 @@
 // elk-extension: wiring only. Settings -> components -> lifecycle -> exit code.
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -19,6 +20,9 @@
 #endif
 
 int main(int argc, char** argv) {
+  // A closed stderr (or stdout) pipe must cost a log line, not the process: a write gets EPIPE instead of
+  // SIGPIPE, which would kill the extension and, in Lambda, reset the environment.
+  std::signal(SIGPIPE, SIG_IGN);
   const std::string self = argc > 0 ? argv[0] : "elk-extension";
   const auto slash = self.rfind('/');
   const std::string name = slash == std::string::npos ? self : self.substr(slash + 1);

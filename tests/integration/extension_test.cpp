@@ -1,6 +1,11 @@
 // The real elk-extension under the bundled Lambda emulator, shipping to the file destination.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <boost/json/serialize.hpp>
 #include <cstring>
 #include <fstream>
@@ -219,6 +224,29 @@ TEST(Extension, DocumentsCarryTheEssentialFields) {
 }
 
 // The static release binary (make build), when the test command built it.
+// Its stderr a pipe nobody reads any more: the log line is lost, the process is not (no SIGPIPE).
+TEST(Extension, AClosedStderrPipeDoesNotKillIt) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  ::close(fds[0]);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+  std::string bin = ELK_EXTENSION_BIN;
+  char* argv[] = {bin.data(), nullptr};
+  char* envp[] = {nullptr};  // no AWS_LAMBDA_RUNTIME_API: it logs an error and exits 1
+  pid_t pid = -1;
+  ASSERT_EQ(::posix_spawn(&pid, bin.c_str(), &fa, nullptr, argv, envp), 0);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(fds[1]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_FALSE(WIFSIGNALED(status)) << "killed by signal " << WTERMSIG(status);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+}
+
 TEST(ReleaseBinary, IsFullyStaticAndRunsUnderTheEmulator) {
   const char* bin = std::getenv("ELK_RELEASE_BIN");
   if (bin == nullptr || !std::filesystem::exists(bin)) GTEST_SKIP() << "ELK_RELEASE_BIN not built";
