@@ -495,6 +495,47 @@ TEST_F(ClientWithServer, TheOneOffSendReportsARefusedConnection) {
   EXPECT_NE(res.error().message.find("127.0.0.1:" + std::to_string(port)), std::string::npos);
 }
 
+// Far more idle connections than the server keeps (a leak, a flood, ~1100 as in Lambda's fd limit): the
+// ones that never sent a request make room, the keep-alive connection that delivers survives, requests go on.
+TEST_F(ClientTest, TheServerCapsIdleConnectionsAndKeepsServing) {
+  int served = 0;
+  ServerOptions options;
+  options.max_connections = 8;
+  auto s = Server::start(io, options, [&](Request) -> asio::awaitable<Response> {
+    ++served;
+    co_return make_response(200, "ok");
+  });
+  ASSERT_TRUE(s) << s.error().message;
+  auto server = std::move(*s);
+  auto c = client("http://127.0.0.1:" + std::to_string(server->port()));
+  ASSERT_TRUE(send(*c, get()));  // the keep-alive connection, now idle
+
+  std::vector<tcp::socket> idle;
+  for (int i = 0; i < 40; ++i) {
+    idle.emplace_back(io);
+    idle.back().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server->port()));
+    io.restart();
+    io.run_for(2ms);  // the server accepts it
+  }
+  settle();
+  int open = 0;
+  for (auto& sock : idle) {
+    sock.non_blocking(true);
+    char byte;
+    boost::system::error_code ec;
+    sock.read_some(asio::buffer(&byte, 1), ec);
+    open += ec == asio::error::would_block;  // still open, waiting; closed ones read EOF
+  }
+  EXPECT_LE(open, 8);
+  EXPECT_GE(open, 1);
+  for (int i = 0; i < 3; ++i) {
+    const auto res = send(*c, get());
+    ASSERT_TRUE(res) << res.error().message;
+    EXPECT_EQ(res->status, 200);
+  }
+  EXPECT_EQ(served, 4);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // TLS
 
