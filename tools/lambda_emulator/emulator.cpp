@@ -299,7 +299,11 @@ class Emulator {
     if (extensions_.size() > 10)
       log_.error("Lambda allows 10 extensions; starting all " + std::to_string(extensions_.size()) + " anyway");
 
-    auto server = http::Server::start(io_, http::ServerOptions{"127.0.0.1", options_.port, 8 * 1024 * 1024, {}},
+    http::ServerOptions server_options;
+    server_options.port = options_.port;
+    server_options.max_body_bytes = 8 * 1024 * 1024;
+    server_options.max_connections = 1024;  // every extension's next, register, logs ... at once
+    auto server = http::Server::start(io_, std::move(server_options),
                                       [this](http::Request r) { return handle(std::move(r)); });
     if (!server) return fail(server.error().message);
     server_ = std::move(*server);
