@@ -8,7 +8,7 @@ sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
 want=(g++ make cmake ninja-build ccache pkg-config file
       libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-      libssl-dev zlib1g-dev libzstd-dev)
+      libssl-dev zlib1g-dev libzstd-dev libre2-dev)
 case "${1:-build}" in
   test)  want+=(libgtest-dev libgmock-dev clang libclang-rt-14-dev awscli python3)
          # s3rver comes from npm: Debian's Node.js unless one is already on the machine.
@@ -17,7 +17,7 @@ case "${1:-build}" in
   package)
          want+=(g++-aarch64-linux-gnu qemu-user-static python3 python3-yaml unzip advancecomp
                 libboost1.81-dev:arm64 libboost-json1.81-dev:arm64 libboost-url1.81-dev:arm64
-                libssl-dev:arm64 zlib1g-dev:arm64 libzstd-dev:arm64)
+                libssl-dev:arm64 zlib1g-dev:arm64 libzstd-dev:arm64 libre2-dev:arm64)
          if ! dpkg --print-foreign-architectures | grep -qx arm64; then
            echo "install-deps: adding the arm64 architecture (dpkg multiarch)" >&2
            $sudo dpkg --add-architecture arm64

@@ -1,8 +1,9 @@
 #include "config/settings.h"
 
+#include "core/pattern.h"
+
 #include <algorithm>
 #include <charconv>
-#include <regex>
 #include <cstdlib>
 #include <set>
 #include <stdexcept>
@@ -48,12 +49,12 @@ constexpr Setting general[] = {
     {names::retry_attempts, Kind::integer, "3", 1, 20, "", "", OnInvalid::clamp,
      "Tries of one batch within one flush; what still fails waits for the next flush."},
     {names::include, Kind::regex, "", 0, 0, "", "", OnInvalid::reject,
-     "Keep only function/extension lines whose message matches this regular expression (ECMAScript). "
-     "Platform events are always kept."},
+     "Keep only function/extension lines whose message matches this regular expression (RE2 syntax: "
+     "Perl-like, no backreferences or lookaround; matched in linear time). Platform events are always kept."},
     {names::exclude, Kind::regex, "", 0, 0, "", "", OnInvalid::reject,
-     "Drop function/extension lines whose message matches this regular expression (ECMAScript)."},
+     "Drop function/extension lines whose message matches this regular expression (RE2 syntax)."},
     {names::redact, Kind::regex, "", 0, 0, "", "", OnInvalid::reject,
-     "Replace every match of this regular expression (ECMAScript; use | for several) in messages with "
+     "Replace every match of this regular expression (RE2 syntax; use | for several) in messages with "
      "[REDACTED]."},
     {names::redact_builtin, Kind::list, "", 0, 0, "", "aws-access-key-id|bearer-token", OnInvalid::reject,
      "Built-in redactions to switch on: AWS access key ids (AKIA.../ASIA...), the token of "
@@ -226,12 +227,11 @@ Loaded load(std::span<const Setting> rows, const Environment& env_in, std::span<
         out.config.set(row.name, given);
         break;
       case Kind::regex:
-        try {
-          std::regex check(given, std::regex::ECMAScript);
+        if (auto p = Pattern::compile(given); p)
           out.config.set(row.name, given);
-        } catch (const std::regex_error& e) {
-          out.errors.push_back(name + "='" + given + "' is not a valid regular expression (ECMAScript): " + e.what());
-        }
+        else
+          out.errors.push_back(name + "='" + given + "' is not a valid regular expression (RE2 syntax): " +
+                               p.error().message);
         break;
       case Kind::integer: {
         std::int64_t v = 0;

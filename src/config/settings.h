@@ -21,7 +21,7 @@ enum class Kind {
   text,     // any string
   list,     // comma-separated, each item one of `choices` when choices is set
   choice,   // one of `choices`
-  regex,    // an ECMAScript regular expression; "" = none
+  regex,    // a regular expression in RE2 syntax (core/pattern.h); "" = none
   schedule, // `auto`, `end`, or `periodic,<ms>` with <ms> within [min, max]
 };
 

@@ -57,25 +57,24 @@ bool redact_bearer(std::string& m) {
   return changed;
 }
 
-std::optional<std::regex> regex_of(const config::Config& c, std::string_view name) {
+std::optional<Pattern> regex_of(const config::Config& c, std::string_view name) {
   if (!c.has(name) || c.text(name).empty()) return std::nullopt;
-  return std::regex(c.text(name), std::regex::ECMAScript | std::regex::optimize);
+  auto p = Pattern::compile(c.text(name));
+  if (!p) return std::nullopt;  // unreachable: config::load refused it
+  return std::move(*p);
 }
 
 }  // namespace
 
 bool Rules::keep(std::string_view message) const {
-  if (include && !std::regex_search(message.begin(), message.end(), *include)) return false;
-  if (exclude && std::regex_search(message.begin(), message.end(), *exclude)) return false;
+  if (include && !include->search(message)) return false;
+  if (exclude && exclude->search(message)) return false;
   return true;
 }
 
 bool Rules::apply_redactions(std::string& message) const {
   bool changed = false;
-  if (redact && std::regex_search(message, *redact)) {
-    message = std::regex_replace(message, *redact, std::string(redacted_marker));
-    changed = true;
-  }
+  if (redact && redact->replace_all(message, redacted_marker) > 0) changed = true;
   if (redact_aws_access_keys) changed |= redact_access_keys(message);
   if (redact_bearer_tokens) changed |= redact_bearer(message);
   return changed;

@@ -4,19 +4,19 @@
 
 #include <cstddef>
 #include <optional>
-#include <regex>
 #include <string>
 #include <string_view>
 
 #include "config/settings.h"
+#include "core/pattern.h"
 #include "core/result.h"
 
 namespace elk::pipeline {
 
 struct Rules {
-  std::optional<std::regex> include;  // when set, only messages matching it are kept
-  std::optional<std::regex> exclude;  // messages matching it are dropped
-  std::optional<std::regex> redact;   // matches become [REDACTED]
+  std::optional<Pattern> include;  // when set, only messages matching it are kept
+  std::optional<Pattern> exclude;  // messages matching it are dropped
+  std::optional<Pattern> redact;   // matches become [REDACTED]
   bool redact_aws_access_keys = false;
   bool redact_bearer_tokens = false;
   std::size_t max_message_bytes = 262144;

@@ -25,7 +25,7 @@ void check(bool ok, const char* what) {
 
 elk::pipeline::Rules fuzz_rules() {
   elk::pipeline::Rules r;
-  r.redact = std::regex("secret[0-9]*");
+  r.redact = elk::Pattern::compile("secret[0-9]*").value();
   r.redact_aws_access_keys = true;
   r.redact_bearer_tokens = true;
   r.max_message_bytes = 2048;

@@ -348,6 +348,36 @@ TEST(Enrichment, ExcludeAndRedactApplyUnderTheEmulator) {
   EXPECT_NE(r.output.find("filtered out"), std::string::npos) << r.output;
 }
 
+// What crashed the extension with std::regex (SIGSEGV on a 50 KB line with a greedy pattern, seconds of CPU on
+// a 30 KB token): 60 KB lines, a greedy exclude that keeps them all, a redaction that eats the whole pad.
+TEST(Enrichment, GreedyPatternsOnLongLinesNeitherCrashNorLoseLines) {
+  RunOptions o;
+  o.invocations = 2;
+  o.lines = 3;
+  o.env["EXTENSION_LOG_EXCLUDE"] = ".*password.*";
+  o.env["EXTENSION_LOG_REDACT"] = "a[b-z][a-z]+";  // the emulator pads with " abcdefgh..."
+  o.extra_args = {"--line-bytes", "60000"};
+  const auto r = run(o);
+  expect_clean_exit_before_deadline(r);
+  expect_every_line_exactly_once(r, 2 * 3);
+  for (const auto& d : r.documents) {
+    if (d.at("event").at("action") != "function" || token_of(d.at("message").as_string()).empty()) continue;
+    const std::string m(d.at("message").as_string());
+    EXPECT_NE(m.find("[REDACTED]"), std::string::npos) << m.substr(0, 200);
+    EXPECT_LT(m.size(), 1000u);
+  }
+}
+
+TEST(Enrichment, APatternRE2CannotRunInLinearTimeFailsInitNamingTheVariable) {
+  RunOptions o;
+  o.invocations = 1;
+  o.env["EXTENSION_LOG_REDACT"] = "(secret)\\1";
+  const auto r = run(o);
+  EXPECT_NE(r.output.find("EXTENSION_LOG_REDACT='(secret)\\1' is not a valid regular expression (RE2 syntax)"),
+            std::string::npos)
+      << r.output;
+}
+
 TEST(Enrichment, ABadRegularExpressionFailsInitNamingTheVariable) {
   RunOptions o;
   o.env["EXTENSION_LOG_INCLUDE"] = "([unclosed";

@@ -242,7 +242,7 @@ TEST(Enrich, RequestIdsFollowTheInvocationWindowAcrossBatches) {
 
 TEST(Enrich, IncludeExcludeDropLinesButNeverPlatformEvents) {
   Rules rules;
-  rules.exclude = std::regex(".");  // everything
+  rules.exclude = Pattern::compile(".").value();  // everything
   Enricher e(context(), rules);
   auto batch = telemetry::parse_batch(test::telemetry_sample("platform-cold-start-invocation.json"), EpochMs{0});
   const auto docs = enrich_all(e, batch->events);

@@ -12,21 +12,21 @@ TEST(Rules, KeepsEverythingByDefault) {
 
 TEST(Rules, IncludeKeepsOnlyMatchingMessages) {
   Rules r;
-  r.include = std::regex("order \\d+");
+  r.include = Pattern::compile("order \\d+").value();
   EXPECT_TRUE(r.keep("processing order 42"));
   EXPECT_FALSE(r.keep("health check"));
 }
 
 TEST(Rules, ExcludeDropsMatchingMessages) {
   Rules r;
-  r.exclude = std::regex("^health");
+  r.exclude = Pattern::compile("^health").value();
   EXPECT_FALSE(r.keep("health check ok"));
   EXPECT_TRUE(r.keep("order 1"));
 }
 
 TEST(Rules, RedactsEveryMatchOfTheUsersPattern) {
   Rules r;
-  r.redact = std::regex("\\d{4}-\\d{4}-\\d{4}-\\d{4}|password=\\S+");
+  r.redact = Pattern::compile("\\d{4}-\\d{4}-\\d{4}-\\d{4}|password=\\S+").value();
   std::string m = "card 1234-5678-9012-3456 and password=hunter2 end";
   EXPECT_TRUE(r.apply_redactions(m));
   EXPECT_EQ(m, "card [REDACTED] and [REDACTED] end");
@@ -55,6 +55,52 @@ TEST(Rules, LeavesMessagesAloneWhenNothingMatches) {
   std::string m = "a bearer of good news; no authorization needed; AKIA is a prefix";
   EXPECT_FALSE(r.apply_redactions(m));
   EXPECT_EQ(m, "a bearer of good news; no authorization needed; AKIA is a prefix");
+}
+
+// What crashed std::regex (SIGSEGV: it recursed per character) or stalled it for seconds: long lines at
+// EXTENSION_LOG_MAX_RECORD_BYTES' largest, greedy and nested patterns. RE2 matches them in linear time.
+TEST(Rules, HostilePatternsOnLinesOfTheLargestRecordSizeNeitherCrashNorLoseTheLine) {
+  const std::size_t largest = 1048576;  // EXTENSION_LOG_MAX_RECORD_BYTES' maximum
+  std::string line(largest, 'a');
+  line.replace(largest / 2, 8, "password");
+  Rules exclude;
+  exclude.exclude = Pattern::compile(".*password.*").value();
+  EXPECT_FALSE(exclude.keep(line));
+  Rules include;
+  include.include = Pattern::compile("(a*)*b").value();  // catastrophic for a backtracking engine
+  EXPECT_FALSE(include.keep(std::string(largest, 'a')));
+  include.include = Pattern::compile("(a|aa)+$").value();
+  EXPECT_TRUE(include.keep(std::string(largest, 'a')));
+
+  Rules redact;
+  redact.redact = Pattern::compile("token=\\S+").value();
+  std::string jwt = "before token=" + std::string(largest - 40, 'x') + " after";
+  EXPECT_TRUE(redact.apply_redactions(jwt));
+  EXPECT_EQ(jwt, "before [REDACTED] after");
+  // Every match of many, and a literal marker (RE2's rewrite escapes do not apply to it).
+  redact.redact = Pattern::compile("k\\d").value();
+  std::string many;
+  for (int i = 0; i < 20000; ++i) many += "k" + std::to_string(i % 10) + " ";
+  EXPECT_TRUE(redact.apply_redactions(many));
+  EXPECT_EQ(many.find("k"), std::string::npos);
+  EXPECT_EQ(many.substr(0, 22), "[REDACTED] [REDACTED] ");
+}
+
+TEST(Rules, BytesThatAreNotUtf8StillMatchAndSurvive) {
+  Rules r;
+  r.redact = Pattern::compile("secret=\\w+").value();
+  std::string m = "\xff\xfe secret=abc \xc3";
+  EXPECT_TRUE(r.apply_redactions(m));
+  EXPECT_EQ(m, "\xff\xfe [REDACTED] \xc3");
+}
+
+TEST(Rules, PatternsRE2CannotMatchInLinearTimeAreRefusedWithTheReason) {
+  const auto backreference = Pattern::compile("(a)\\1");
+  ASSERT_FALSE(backreference);
+  EXPECT_NE(backreference.error().message.find("escape"), std::string::npos) << backreference.error().message;
+  EXPECT_FALSE(Pattern::compile("(?=look)ahead"));
+  EXPECT_FALSE(Pattern::compile("unclosed("));
+  EXPECT_TRUE(Pattern::compile("(?i)order \\d+|health"));
 }
 
 TEST(Truncate, CutsLongMessagesWithAMarkerAndReportsTheOriginalSize) {
