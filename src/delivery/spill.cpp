@@ -96,9 +96,15 @@ SpillRead decode_spill(std::string_view file) {
     const auto crc = static_cast<std::uint32_t>(get_le(file.data() + pos + 4, 4));
     if (len < kFixed || len > left - 8) break;
     const auto payload = file.substr(pos + 8, len);
-    if (crc_of(payload) != crc) break;
     const auto json_len = get_le(payload.data() + 24, 4);
-    if (json_len > len - kFixed) break;
+    if (crc_of(payload) != crc || json_len > len - kFixed) {
+      // A damaged record in a whole frame: skip it, keep reading. (A damaged length cannot be skipped:
+      // the rest is read as torn.)
+      ++r.skipped_records;
+      r.skipped_bytes += 8 + len;
+      pos += 8 + len;
+      continue;
+    }
     pipeline::Document d;
     d.origin = get_le(payload.data(), 8);
     d.sequence = get_le(payload.data() + 8, 8);

@@ -69,12 +69,32 @@ TEST(SpillFormat, ATornFileKeepsItsIntactRecordsAtEveryCut) {
   }
 }
 
-TEST(SpillFormat, ADamagedRecordEndsTheFile) {
+TEST(SpillFormat, ADamagedRecordIsSkippedAndTheRecordsAfterItAreKept) {
   const auto b = batch({"first", "second", "third"});
   auto data = encode_spill(b);
-  data[data.size() - 3] ^= 0x20;  // in the third record's payload: its checksum fails
+  data[data.find("second") + 2] ^= 0x20;  // in the second record's payload: its checksum fails
+  const auto read = decode_spill(data);
+  EXPECT_EQ(texts(read.batch), (std::vector<std::string>{"first", "third"}));
+  EXPECT_EQ(read.torn_bytes, 0u);
+  EXPECT_EQ(read.skipped_records, 1u);
+}
+
+TEST(SpillFormat, ADamagedLastRecordIsSkippedToo) {
+  const auto b = batch({"first", "second", "third"});
+  auto data = encode_spill(b);
+  data[data.size() - 3] ^= 0x20;
   const auto read = decode_spill(data);
   EXPECT_EQ(texts(read.batch), (std::vector<std::string>{"first", "second"}));
+  EXPECT_EQ(read.skipped_records, 1u);
+}
+
+TEST(SpillFormat, ADamagedLengthEndsTheFileThere) {
+  const auto b = batch({"first", "second", "third"});
+  auto data = encode_spill(b);
+  const auto second_frame = data.find("second") - 8 - 28;  // its length, 4 bytes, then its checksum
+  data[second_frame + 3] = '\x7f';                        // a length far past the end of the file
+  const auto read = decode_spill(data);
+  EXPECT_EQ(texts(read.batch), (std::vector<std::string>{"first"}));
   EXPECT_GT(read.torn_bytes, 0u);
 }
 
