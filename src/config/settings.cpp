@@ -1,6 +1,7 @@
 #include "config/settings.h"
 
 #include "core/pattern.h"
+#include "pipeline/schema.h"
 
 #include <algorithm>
 #include <charconv>
@@ -62,7 +63,8 @@ constexpr Setting general[] = {
     {names::max_record_bytes, Kind::integer, "262144", 1024, 1048576, "bytes", "", OnInvalid::clamp,
      "Longest message kept; longer ones are cut with a marker and their size kept in event.original_size."},
     {names::extra_fields_root, Kind::text, "labels", 0, 0, "", "", OnInvalid::reject,
-     "Where the other keys of a JSON-format log record go (the document's field of that name)."},
+     "Where the other keys of a JSON-format log record go (the document's field of that name); not one of the "
+     "fields every document has (@timestamp, message, log, event, faas, cloud, aws, ecs, error, trace, span)."},
     {names::flush, Kind::schedule, "auto", 100, 600000, "ms", "", OnInvalid::reject,
      "When records leave. `auto`: when invocations come often (less than EXTENSION_LOG_TIMEOUT_MS apart) "
      "the extension never holds next and records leave in the background; when they are rare, each "
@@ -224,6 +226,15 @@ Loaded load(std::span<const Setting> rows, const Environment& env_in, std::span<
     }
     switch (row.kind) {
       case Kind::text:
+        if (row.name == names::extra_fields_root &&
+            std::find(pipeline::kDocumentRoots.begin(), pipeline::kDocumentRoots.end(), given) !=
+                pipeline::kDocumentRoots.end()) {
+          std::string roots;
+          for (const auto r : pipeline::kDocumentRoots) roots += (roots.empty() ? "" : ", ") + std::string(r);
+          out.errors.push_back(name + "='" + given + "' is a field every document has (" + roots +
+                               "), and the record's keys would collide with it: choose another name, such as labels");
+          break;
+        }
         out.config.set(row.name, given);
         break;
       case Kind::regex:

@@ -150,6 +150,17 @@ TEST(Settings, FlushIsAutoEndOrPeriodicWithAnInterval) {
   EXPECT_EQ(l.errors[0], "EXTENSION_LOG_FLUSH='periodic,50': allowed: auto, end, or periodic,<ms> with <ms> in 100..600000 ms");
 }
 
+TEST(Settings, TheExtraFieldsRootMayNotBeAFieldEveryDocumentHas) {
+  for (const char* root : {"message", "faas", "log", "@timestamp"}) {
+    const auto l = load_with({{"EXTENSION_LOG_EXTRA_FIELDS_ROOT", root}});
+    ASSERT_EQ(l.errors.size(), 1u) << root;
+    EXPECT_NE(l.errors[0].find(std::string("EXTENSION_LOG_EXTRA_FIELDS_ROOT='") + root + "' is a field every document has"),
+              std::string::npos)
+        << l.errors[0];
+  }
+  EXPECT_TRUE(load_with({{"EXTENSION_LOG_EXTRA_FIELDS_ROOT", "fields"}}).errors.empty());
+}
+
 TEST(Settings, AnUnknownDestinationIsAnError) {
   const auto l = load_with({{"EXTENSION_LOG_DESTINATIONS", "file,kafka"}});
   ASSERT_EQ(l.errors.size(), 1u);

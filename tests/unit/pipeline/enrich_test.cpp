@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
+#include "pipeline/schema.h"
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -67,6 +71,16 @@ TEST_P(EverySample, EveryRecordBecomesOneDocumentWithTheCoreFields) {
     EXPECT_EQ(text(d, {"cloud", "account", "id"}), "123456789012");
     EXPECT_EQ(text(d, {"ecs", "version"}), ecs_version);
   }
+}
+
+// EXTENSION_LOG_EXTRA_FIELDS_ROOT may not be a field the enricher writes at the top level: that list is
+// pipeline/schema.h's, and it is complete.
+TEST_P(EverySample, EveryTopLevelFieldIsADocumentRootOrTheExtraFieldsRoot) {
+  for (const auto& d : enrich_sample(GetParam()))
+    for (const auto& [key, value] : d)
+      EXPECT_TRUE(key == "labels" ||
+                  std::find(kDocumentRoots.begin(), kDocumentRoots.end(), key) != kDocumentRoots.end())
+          << key;
 }
 
 INSTANTIATE_TEST_SUITE_P(Telemetry, EverySample,
