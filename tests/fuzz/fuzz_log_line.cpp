@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "check.h"
 #include "core/time.h"
 #include "pipeline/log_line.h"
 #include "pipeline/platform_line.h"
@@ -19,11 +20,7 @@ namespace {
 using elk::pipeline::ParsedLine;
 using elk::pipeline::PlatformLine;
 
-void check(bool ok, const char* what) {
-  if (ok) return;
-  std::fprintf(stderr, "invariant violated: %s\n", what);
-  std::abort();
-}
+using elk::fuzz::check;
 
 bool inside(std::string_view part, std::string_view whole) {
   if (part.empty()) return true;

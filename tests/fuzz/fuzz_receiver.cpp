@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "check.h"
 #include "buffer/batcher.h"
 #include "delivery/spill.h"
 #include "pipeline/enrich.h"
@@ -17,11 +18,7 @@
 
 namespace {
 
-void check(bool ok, const char* what) {
-  if (ok) return;
-  std::fprintf(stderr, "invariant violated: %s\n", what);
-  std::abort();
-}
+using elk::fuzz::check;
 
 elk::pipeline::Rules fuzz_rules() {
   elk::pipeline::Rules r;

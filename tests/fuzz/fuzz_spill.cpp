@@ -7,17 +7,10 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "check.h"
 #include "delivery/spill.h"
 
-namespace {
-
-void check(bool ok, const char* what) {
-  if (ok) return;
-  std::fprintf(stderr, "invariant violated: %s\n", what);
-  std::abort();
-}
-
-}  // namespace
+using elk::fuzz::check;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view file(reinterpret_cast<const char*>(data), size);

@@ -12,17 +12,14 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "check.h"
 #include "pipeline/log_line.h"
 #include "pipeline/platform_line.h"
 #include "telemetry/parse.h"
 
 namespace {
 
-void check(bool ok, const char* what) {
-  if (ok) return;
-  std::fprintf(stderr, "invariant violated: %s\n", what);
-  std::abort();
-}
+using elk::fuzz::check;
 
 bool inside(std::string_view part, std::string_view whole) {
   if (part.empty()) return true;
