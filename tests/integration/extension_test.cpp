@@ -46,6 +46,7 @@ std::size_t count_action(const RunResult& r, std::string_view action) {
   return n;
 }
 
+// Default settings, invocations back to back (frequent: records leave in the background, the last at SHUTDOWN).
 TEST(Extension, DeliversEveryTextLineOfEveryInvocationExactlyOnce) {
   RunOptions o;
   o.invocations = 10;
@@ -108,17 +109,6 @@ TEST(Extension, FrequentInvocationsDeliverEveryLineOnceInTheBackgroundAndAtShutd
   EXPECT_EQ(count_action(r, "platform.report"), 25u) << r.output;
   // Some lines left before SHUTDOWN (on the batch timer), not everything at the end.
   EXPECT_GT(r.file_tokens.size(), 1u);
-}
-
-// The same in a burst: invocations back to back, each line once, the last ones at SHUTDOWN.
-TEST(Extension, BackToBackInvocationsDeliverEveryLineOnce) {
-  RunOptions o;
-  o.invocations = 40;
-  o.lines = 10;
-  const auto r = run(o);
-  expect_clean_exit_before_deadline(r);
-  expect_every_line_exactly_once(r, 40 * 10);
-  EXPECT_EQ(count_action(r, "platform.report"), 40u);
 }
 
 TEST(Extension, LosesNothingWhenLambdaBuffersForOneSecond) {
