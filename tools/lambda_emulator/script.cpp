@@ -475,14 +475,34 @@ std::string pretty(const json::value& v) {
   return out;
 }
 
-Status summarize(const std::filesystem::path& dir, const std::set<std::pair<int, int>>& sent_tokens,
-                 std::ostream& out) {
+namespace {
+
+// The *.ndjson files in `dir`, by name.
+Result<std::vector<std::filesystem::path>> ndjson_files(const std::filesystem::path& dir) {
   std::error_code ec;
   std::vector<std::filesystem::path> files;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
     if (entry.path().extension() == ".ndjson" && entry.is_regular_file()) files.push_back(entry.path());
   if (ec) return fail("cannot read the directory " + dir.string() + ": " + ec.message());
   std::sort(files.begin(), files.end());
+  return files;
+}
+
+// The "inv=I line=J" token of a document's message (a string, or a JSON-format record's object).
+std::optional<std::pair<int, int>> token_of(const json::object& doc) {
+  const auto* m = doc.if_contains("message");
+  if (!m) return std::nullopt;
+  return find_line_token(m->is_string() ? std::string(m->get_string()) : json::serialize(*m));
+}
+
+}  // namespace
+
+Status summarize(const std::filesystem::path& dir, const std::set<std::pair<int, int>>& sent_tokens,
+                 std::ostream& out) {
+  std::error_code ec;
+  auto listed = ndjson_files(dir);
+  if (!listed) return std::unexpected(listed.error());
+  const auto& files = *listed;
 
   std::size_t documents = 0, unparsable = 0, last_doc_number = 0;
   json::value last_doc;
@@ -508,14 +528,11 @@ Status summarize(const std::filesystem::path& dir, const std::set<std::pair<int,
         if (const auto* act = a->get_object().if_contains("action"); act && act->is_string())
           action = std::string(act->get_string());
       ++per_action[action];
-      if (const auto* m = doc.get_object().if_contains("message")) {
-        const std::string text = m->is_string() ? std::string(m->get_string()) : json::serialize(*m);
-        if (auto token = find_line_token(text)) {
-          ++found[*token];
-          if (!first_token_doc) {
-            first_token_doc = documents;
-            samples[documents] = doc;
-          }
+      if (auto token = token_of(doc.get_object())) {
+        ++found[*token];
+        if (!first_token_doc) {
+          first_token_doc = documents;
+          samples[documents] = doc;
         }
       }
       if (documents == 1) samples[documents] = doc;
@@ -556,26 +573,23 @@ Status summarize(const std::filesystem::path& dir, const std::set<std::pair<int,
 }
 
 Result<Arrivals> read_arrivals(const std::filesystem::path& dir) {
-  std::error_code ec;
+  auto files = ndjson_files(dir);
+  if (!files) return std::unexpected(files.error());
   Arrivals out;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    if (entry.path().extension() != ".ndjson" || !entry.is_regular_file()) continue;
+  for (const auto& file : *files) {
     struct stat st{};
-    if (::stat(entry.path().c_str(), &st) != 0) return fail("cannot stat " + entry.path().string());
+    if (::stat(file.c_str(), &st) != 0) return fail("cannot stat " + file.string());
     const std::int64_t at_us = std::int64_t{st.st_mtim.tv_sec} * 1'000'000 + st.st_mtim.tv_nsec / 1000;
-    std::ifstream in(entry.path());
-    if (!in) return fail("cannot open " + entry.path().string());
+    std::ifstream in(file);
+    if (!in) return fail("cannot open " + file.string());
     std::string line;
+    std::error_code ec;
     while (std::getline(in, line)) {
       json::value doc = json::parse(line, ec);
       if (ec || !doc.is_object()) continue;
-      const auto* m = doc.get_object().if_contains("message");
-      if (!m) continue;
-      const std::string text = m->is_string() ? std::string(m->get_string()) : json::serialize(*m);
-      if (auto token = find_line_token(text)) out[*token].push_back(at_us);
+      if (auto token = token_of(doc.get_object())) out[*token].push_back(at_us);
     }
   }
-  if (ec) return fail("cannot read the directory " + dir.string() + ": " + ec.message());
   return out;
 }
 
