@@ -94,6 +94,13 @@ TEST(Rules, BytesThatAreNotUtf8StillMatchAndSurvive) {
   EXPECT_EQ(m, "\xff\xfe [REDACTED] \xc3");
 }
 
+TEST(Pattern, ReplacesWithTheTextTakenLiterallyBackslashesIncluded) {
+  const auto p = Pattern::compile("(k)ey").value();
+  std::string m = "key, key";
+  EXPECT_EQ(p.replace_all(m, "\\1\\\\"), 2u);
+  EXPECT_EQ(m, "\\1\\\\, \\1\\\\");
+}
+
 TEST(Rules, PatternsRE2CannotMatchInLinearTimeAreRefusedWithTheReason) {
   const auto backreference = Pattern::compile("(a)\\1");
   ASSERT_FALSE(backreference);
