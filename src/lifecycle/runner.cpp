@@ -380,6 +380,7 @@ std::string Runner::summary() const {
   if (rs.bad_bodies) out += ", " + std::to_string(rs.bad_bodies) + " unparseable deliveries";
   if (rs.refused) out += ", " + std::to_string(rs.refused) + " refused deliveries";
   if (rs.skipped_items) out += ", " + std::to_string(rs.skipped_items) + " malformed items";
+  if (rs.repaired_items) out += ", " + std::to_string(rs.repaired_items) + " repaired";
   const auto& es = enricher_->stats();
   if (es.filtered) out += ", " + std::to_string(es.filtered) + " filtered out";
   if (es.redacted) out += ", " + std::to_string(es.redacted) + " redacted";

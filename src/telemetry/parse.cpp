@@ -15,6 +15,7 @@
 
 #include "core/time.h"
 #include "telemetry/json_text.h"
+#include "telemetry/salvage.h"
 #include "telemetry/time_text.h"
 
 namespace elk::telemetry {
@@ -26,6 +27,7 @@ namespace {
 // Boost.JSON's default nesting limit, counted from the body's array: an item's own values start 2 deep.
 constexpr std::size_t kMaxDepth = 32;
 constexpr std::size_t kItemDepth = kMaxDepth - 1;    // an item of the body's array
+static_assert(kItemDepth == detail::kMaxItemDepth);
 constexpr std::size_t kMemberDepth = kMaxDepth - 2;  // a value inside an item's object
 
 // A basic_parser handler that builds nothing: Boost.JSON's own verdict on a value we skip, with the limits
@@ -1008,6 +1010,18 @@ class Reader {
 
 namespace detail {
 
+bool valid_item(std::string_view text) {
+  json::parse_options options;
+  options.max_depth = kItemDepth;
+  json::basic_parser<Validator> validator(options);
+  json::error_code ec;
+  const auto n = validator.write_some(false, text.data(), text.size(), ec);
+  if (ec) return false;
+  for (auto k = n; k < text.size(); ++k)
+    if (!is_ws(text[k])) return false;
+  return true;
+}
+
 std::optional<Batch> read_batch_streaming(std::string_view body, EpochMs received) {
   Batch out;
   Reader reader(body, received);
@@ -1061,9 +1075,20 @@ Result<Batch> parse_batch_dom(std::string_view body, EpochMs received) {
 
 Result<Batch> parse_batch(std::string_view body, EpochMs received) {
   if (auto batch = detail::read_batch_streaming(body, received)) return std::move(*batch);
-  // Not a body the streaming reader takes: most likely not JSON at all. Boost.JSON's DOM parse decides, and
-  // says what is wrong; should the reader ever refuse valid JSON, the body is still read, only slower.
-  return detail::parse_batch_dom(body, received);
+  // Not a body the streaming reader takes. Not an array at all: Boost.JSON's DOM parse says what is wrong.
+  // Else its items one by one, and the good (or repaired) ones read as a body of their own.
+  auto salvaged = detail::salvage_items(body);
+  if (!salvaged) return detail::parse_batch_dom(body, received);
+  auto batch = detail::read_batch_streaming(salvaged->body, received);
+  if (!batch) {
+    // Should the reader ever refuse valid JSON, the body is still read, only slower.
+    auto dom = detail::parse_batch_dom(salvaged->body, received);
+    if (!dom) return dom;
+    batch = std::move(*dom);
+  }
+  batch->skipped += salvaged->unreadable;
+  batch->repaired += salvaged->repaired;
+  return std::move(*batch);
 }
 
 }  // namespace elk::telemetry

@@ -1,6 +1,8 @@
 // The listener's request logic: Lambda POSTs a JSON array of telemetry records; we hand the events
-// to a sink and answer 200 at once. A body that does not parse is still answered 200 — otherwise
-// Lambda resends it forever — and counted, and reported at most once a minute.
+// to a sink and answer 200 at once. A body that is not an array is still answered 200 — otherwise
+// Lambda resends it forever — and counted, and reported at most once a minute; in an array, records that had
+// to be repaired and items that could not be read are counted (and the repairs reported once a minute), and
+// every other record kept.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +20,8 @@ struct ReceiverStats {
   std::uint64_t deliveries = 0;     // bodies accepted
   std::uint64_t events = 0;         // records handed on
   std::uint64_t bad_bodies = 0;     // bodies that were not a JSON array
-  std::uint64_t skipped_items = 0;  // array items that were not records
+  std::uint64_t skipped_items = 0;  // array items that were not records (or not readable JSON even repaired)
+  std::uint64_t repaired_items = 0; // records kept after repair (invalid UTF-8, lone surrogates, deep nesting)
   std::uint64_t refused = 0;        // bodies refused before parsing (413: over the size limit)
 };
 
@@ -45,6 +48,7 @@ class Receiver {
   const Logger& log_;
   ReceiverStats stats_;
   RateLimit bad_body_report_{std::chrono::minutes(1)};
+  RateLimit repair_report_{std::chrono::minutes(1)};
 };
 
 }  // namespace elk::telemetry

@@ -358,6 +358,38 @@ TEST(Enrichment, GreedyPatternsOnLongLinesNeitherCrashNorLoseLines) {
   }
 }
 
+// A record that strict JSON readers refuse (an invalid UTF-8 byte, a lone surrogate escape, in the JSON format
+// a field nested 40 deep) used to cost the whole delivery it came in, answered 200 and never resent. Now every
+// line arrives once, the bad one repaired.
+TEST(Enrichment, ARecordBrokenForStrictJsonReadersCostsNoLine) {
+  for (const char* format : {"text", "json"}) {
+    SCOPED_TRACE(format);
+    RunOptions o;
+    o.invocations = 3;
+    o.lines = 4;
+    o.log_format = format;
+    o.runtime = "node";  // line 3 is an object in the JSON format
+    o.extra_args = {"--damaged-lines", "on"};
+    const auto r = run(o);
+    expect_clean_exit_before_deadline(r);
+    expect_every_line_exactly_once(r, 3 * 4);
+    std::size_t damaged = 0;
+    for (const auto& d : r.documents) {
+      const auto* message = d.if_contains("message");
+      if (!message || !message->is_string()) continue;
+      const std::string m(message->get_string());
+      if (m.find("bad byte") == std::string::npos) continue;
+      ++damaged;
+      EXPECT_NE(m.find("bad byte \xEF\xBF\xBD cut emoji \xEF\xBF\xBD"), std::string::npos) << m;
+      if (std::string_view(format) == "json") {
+        EXPECT_NE(json::serialize(d).find("bottom"), std::string::npos) << json::serialize(d);
+      }
+    }
+    EXPECT_EQ(damaged, 3u);
+    EXPECT_NE(r.output.find("3 repaired"), std::string::npos) << r.output;
+  }
+}
+
 TEST(Enrichment, APatternRE2CannotRunInLinearTimeFailsInitNamingTheVariable) {
   RunOptions o;
   o.invocations = 1;

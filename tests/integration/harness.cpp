@@ -150,7 +150,9 @@ RunResult run(const RunOptions& o) {
   r.output = slurp(out_path);
   if (fs::exists(r.dir / "report.json")) {
     boost::system::error_code ec;
-    auto v = json::parse(slurp(r.dir / "report.json"), ec);
+    json::parse_options deep;  // the emulator's --damaged-lines nest 40 deep
+    deep.max_depth = 128;
+    auto v = json::parse(slurp(r.dir / "report.json"), ec, {}, deep);
     if (!ec && v.is_object()) r.report = v.as_object();
   }
   collect_documents(r, r.dir / "out");

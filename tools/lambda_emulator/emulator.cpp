@@ -378,6 +378,12 @@ class Emulator {
     auto envelope = view(events_[g], s.sub);
     if (!envelope) return;
     Item item{json::serialize(*envelope), g, Clock::now(), std::nullopt};
+    if (options_.function.damaged_lines) {
+      if (const auto at = item.text.find(kBadByteMark); at != std::string::npos)
+        item.text.replace(at, kBadByteMark.size(), "\xFF");
+      if (const auto at = item.text.find(kLoneSurrogateMark); at != std::string::npos)
+        item.text.replace(at, kLoneSurrogateMark.size(), "\\ud83d");
+    }
     s.buffered_bytes += item.text.size();
     s.items.push_back(std::move(item));
   }
@@ -1170,7 +1176,15 @@ void Emulator::write_report(std::ostream& out) const {
     for (const auto& item : s->items) {
       out << (first ? "" : ",");
       first = false;
-      out.write(item.text.data(), static_cast<std::streamsize>(item.text.size() - 1));  // {time,type,record
+      if (options_.function.damaged_lines && item.text.find(kLoneSurrogateMark) == std::string::npos) {
+        // The report stays valid JSON: a damaged line as function_record made it, with its marks.
+        std::string text = item.text;
+        if (const auto at = text.find('\xFF'); at != std::string::npos) text.replace(at, 1, kBadByteMark);
+        if (const auto at = text.find("\\ud83d"); at != std::string::npos) text.replace(at, 6, kLoneSurrogateMark);
+        out.write(text.data(), static_cast<std::streamsize>(text.size() - 1));
+      } else {
+        out.write(item.text.data(), static_cast<std::streamsize>(item.text.size() - 1));  // {time,type,record
+      }
       out << ",\"subscriber\":" << subscriber << ",\"delivered\":" << (item.acked_at ? "true" : "false")
           << ",\"deliveredAt\":" << (item.acked_at ? "\"" + format_iso8601_ms(*item.acked_at) + "\"" : "null") << '}';
     }

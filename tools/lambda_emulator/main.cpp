@@ -36,6 +36,9 @@ Telemetry API and the Logs API on 127.0.0.1, plays init, N invocations and shutd
                               line with its newline, or the JSON-format object serialized), with plain
                               ASCII after its "inv=I line=J" token; longer lines stay as they are; at most
                               262144 (default 0: no padding). --lines 100000 --line-bytes 1000 is 100 MB
+  --damaged-lines on|off      line 3 of every invocation carries what breaks strict JSON readers: an invalid
+                              UTF-8 byte and a lone surrogate escape (\ud83d, JSON.stringify of a string cut
+                              inside an emoji) and, in the JSON format, a field nested 40 deep (default off)
   --before-invocation N=CMD   run /bin/sh -c CMD to completion just before invocation N (1-based) is
                               handed to the extensions (after invocation N-1 ended and its idle time);
                               repeatable, run in the order given. A command that exits non-zero ends the run: no further
@@ -187,6 +190,8 @@ std::vector<std::string> parse(int argc, char** argv, Cli& cli) {
     } else if (name == "--shutdown-reason") {
       if (value.empty()) problems.emplace_back("--shutdown-reason must not be empty");
       o.shutdown_reason = std::string(value);
+    } else if (name == "--damaged-lines") {
+      if (choice({"on", "off"})) o.function.damaged_lines = value == "on";
     } else if (name == "--telemetry-api") {
       if (choice({"on", "off"})) o.telemetry_api = value == "on";
     } else if (name == "--port") {

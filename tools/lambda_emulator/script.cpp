@@ -167,7 +167,15 @@ json::value function_record(const FunctionSetup& f, const RequestId& request_id,
                             EpochMs now) {
   const Style style = style_for(f.runtime, line);
   std::string message = message_for(invocation, line);
+  const bool damaged = f.damaged_lines && line == 3;
+  if (damaged) message += " bad byte " + std::string(kBadByteMark) + " cut emoji " + std::string(kLoneSurrogateMark);
   json::value record = render_line(f, style, level_for(style, line), request_id.value, true, message, now);
+  if (damaged && record.is_object()) {
+    json::value deep = "bottom";
+    for (int i = 0; i < 40; ++i) deep = json::object{{"level" + std::to_string(40 - i), std::move(deep)}};
+    record.as_object()["nested"] = std::move(deep);
+    return record;
+  }
   const std::size_t size = record.is_string() ? record.get_string().size() : json::serialize(record).size();
   if (size >= f.line_bytes) return record;
   // Letters need no JSON escape: each one adds one byte to the line in either format.

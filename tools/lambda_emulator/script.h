@@ -35,7 +35,13 @@ struct FunctionSetup {
   LogFormat log_format = LogFormat::text;
   Runtime runtime = Runtime::mixed;
   std::size_t line_bytes = 0;  // pad each invocation line to this size as the runtime writes it (0: no padding)
+  bool damaged_lines = false;  // line 3 of each invocation breaks strict JSON readers (function_record)
 };
+
+// In a damaged line, where the envelope's text (not the report's copy, which stays valid JSON) has an invalid
+// UTF-8 byte and a lone surrogate escape (function_record).
+inline constexpr std::string_view kBadByteMark = "<bad-byte>";
+inline constexpr std::string_view kLoneSurrogateMark = "<lone-surrogate>";
 
 inline constexpr std::size_t kMaxLineBytes = 262144;  // the smallest maxBytes: one line always fits one delivery
 
@@ -70,6 +76,9 @@ struct Trace {
 
 // Line `line` (1-based) of invocation `invocation`, as the runtime writes it: a string in text format,
 // an object in JSON format (plain print lines stay strings). Line 2 is one multi-line record. With
+// f.damaged_lines, line 3 ends in kBadByteMark and kLoneSurrogateMark (which the envelope's text has replaced
+// by a 0xFF byte and by \ud83d, as JSON.stringify writes a string cut inside an emoji) and, in the JSON format,
+// carries a field nested 40 deep. With
 // f.line_bytes, ASCII padding right after the token makes the line (the string, or the serialized object)
 // exactly that long; a longer line is left as it is.
 [[nodiscard]] boost::json::value function_record(const FunctionSetup& f, const RequestId& request_id, int invocation,

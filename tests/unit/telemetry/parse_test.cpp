@@ -8,6 +8,7 @@
 
 #include "../test_util.h"
 #include "core/time.h"
+#include "telemetry/salvage.h"
 #include "telemetry/time_text.h"
 
 namespace elk::telemetry {
@@ -26,19 +27,24 @@ std::string describe(const Batch& b) {
 
 // The streaming reader must agree with Boost.JSON's DOM parse of the whole body: the same verdict, the same
 // events. And it must read by itself every body the DOM parse accepts (parse_batch's fallback to the DOM
-// parse is for error messages, not a crutch).
+// parse is for error messages, not a crutch). A body the DOM refuses is read item by item by parse_batch
+// (salvage), which gives an error only for a body that is not an array at all, with the DOM's message.
 void expect_same_as_dom(std::string_view body) {
   const auto dom = detail::parse_batch_dom(body, received);
   const auto streamed = detail::read_batch_streaming(body, received);
   const auto parsed = parse_batch(body, received);
   ASSERT_EQ(dom.has_value(), streamed.has_value()) << "body: " << body;
-  ASSERT_EQ(dom.has_value(), parsed.has_value()) << "body: " << body;
   if (!dom) {
-    EXPECT_EQ(parsed.error().message, dom.error().message);
+    if (!parsed) {
+      EXPECT_EQ(parsed.error().message, dom.error().message);
+      EXPECT_FALSE(detail::salvage_items(body)) << "an array is read item by item: " << body;
+    }
     return;
   }
+  ASSERT_TRUE(parsed) << "body: " << body;
   EXPECT_EQ(describe(*streamed), describe(*dom)) << "body: " << body;
   EXPECT_EQ(describe(*parsed), describe(*dom)) << "body: " << body;
+  EXPECT_EQ(parsed->repaired, 0u);
 }
 
 std::string one_record(std::string_view record_json) {
@@ -95,7 +101,10 @@ TEST(ParseBatch, ABodyThatIsNotAnArrayIsAnError) {
   EXPECT_FALSE(parse_batch("", received));
   EXPECT_FALSE(parse_batch("not json", received));
   EXPECT_FALSE(parse_batch(R"({"time":"x","type":"function","record":"a"})", received));
-  EXPECT_FALSE(parse_batch(R"([{"type":"function"})", received));  // truncated
+  // Truncated, but an array: what is whole is kept.
+  const auto truncated = parse_batch(R"([{"type":"function"})", received);
+  ASSERT_TRUE(truncated);
+  EXPECT_EQ(truncated->events.size(), 1u);
 }
 
 TEST(ParseBatch, ItemsThatAreNotRecordsAreSkippedAndCounted) {
@@ -128,7 +137,7 @@ TEST_P(Samples, TheStreamingReaderGivesWhatTheDomParseGives) {
 TEST(ParseBatch, ABodyThatIsNotAnArraySaysWhy) {
   EXPECT_EQ(parse_batch(R"({"type":"function"})", received).error().message, "telemetry body is JSON but not an array");
   EXPECT_EQ(parse_batch("42", received).error().message, "telemetry body is JSON but not an array");
-  EXPECT_TRUE(parse_batch("[1,", received).error().message.starts_with("telemetry body is not JSON ("));
+  EXPECT_TRUE(parse_batch("nul", received).error().message.starts_with("telemetry body is not JSON ("));
   for (const char* body : {"",
                            " ",
                            "[",
@@ -168,36 +177,122 @@ TEST(ParseBatch, UnescapesEveryJsonEscapeIntoUtf8) {
     expect_same_as_dom(one_record(r));
 }
 
-TEST(ParseBatch, AnInvalidStringIsAnError) {
-  for (const char* r : {R"("\x")",
-                        R"("\u12")",
-                        R"("\u12G4")",
-                        R"("\uZZZZ")",
-                        R"("\ud83d")",
-                        R"("\ud83d x")",
-                        R"("\ud83d\u0041")",
-                        R"("\ude00")",
-                        R"("\ud83d\n")",
-                        R"("\)",
-                        "\"tab\tinside\"",
-                        "\"line\nbreak\"",
-                        "\"\x01\"",
-                        "\"\xFF\"",
-                        "\"\xC0\xAF\"",
-                        "\"\xED\xA0\x80\"",
-                        "\"\xE2\x9C\"",
-                        "\"\xF4\x90\x80\x80\"",
-                        "\"\xF8\x88\x80\x80\x80\"",
-                        "\"\x80\"",
-                        "\"cut"}) {
-    EXPECT_FALSE(parse_batch(one_record(r), received)) << r;
-    expect_same_as_dom(one_record(r));
+// A string that is not valid JSON costs no record: invalid UTF-8 bytes and lone surrogate escapes become U+FFFD,
+// control characters are kept (escaped), a backslash that starts no escape stands for itself; the record is kept
+// and counted as repaired. Only a string that never closes leaves nothing to read.
+TEST(ParseBatch, AnInvalidStringIsRepairedAndTheRecordKept) {
+  const std::string fffd = "\xEF\xBF\xBD";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"("\x")", "\\x"},
+      {R"("\u12")", "\\u12"},
+      {R"("\u12G4")", "\\u12G4"},
+      {R"("\uZZZZ")", "\\uZZZZ"},
+      {R"("\ud83d")", fffd},  // JSON.stringify of a string cut inside an emoji
+      {R"("\ud83d x")", fffd + " x"},
+      {R"("\ud83d\u0041")", fffd + "A"},
+      {R"("\ude00")", fffd},
+      {R"("\ud83d\n")", fffd + "\n"},
+      {"\"tab\tinside\"", "tab\tinside"},
+      {"\"line\nbreak\"", "line\nbreak"},
+      {"\"\x01\"", "\x01"},
+      {"\"\xFF\"", fffd},
+      {"\"\xC0\xAF\"", fffd + fffd},
+      {"\"\xED\xA0\x80\"", fffd + fffd + fffd},
+      {"\"\xE2\x9C\"", fffd + fffd},
+      {"\"\xF4\x90\x80\x80\"", fffd + fffd + fffd + fffd},
+      {"\"\x80\"", fffd},
+      {"\"caf\xC3\xA9 \xFF \\ud83d\"", "caf\xC3\xA9 " + fffd + " " + fffd},
+  };
+  for (const auto& [record, text] : cases) {
+    expect_same_as_dom(one_record(record));
+    const auto batch = parse_batch(one_record(record), received);
+    ASSERT_TRUE(batch) << record;
+    ASSERT_EQ(batch->events.size(), 1u) << record;
+    EXPECT_EQ(batch->repaired, 1u) << record;
+    EXPECT_EQ(batch->skipped, 0u) << record;
+    EXPECT_EQ(batch->events[0].type, "function");
+    EXPECT_EQ(batch->events[0].time, "2024-05-02T11:00:00.102Z");
+    EXPECT_EQ(batch->events[0].record.string(), text) << record;
   }
-  // The same rules hold for the time, the type, keys and values nobody reads.
+  // Never closed: nothing to read, counted.
+  for (const char* record : {R"("\)", "\"cut"}) {
+    const auto batch = parse_batch(one_record(record), received);
+    ASSERT_TRUE(batch) << record;
+    EXPECT_TRUE(batch->events.empty());
+    EXPECT_EQ(batch->skipped, 1u);
+  }
+  // The same repairs hold for the time, the type, keys and values nobody reads.
   for (const char* body :
        {R"([{"time":"\x","type":"function"}])", R"([{"type":"func\ud800tion"}])", R"([{"typ\e":"function"}])",
         R"([{"type":"function","other":"\u12"}])", "[{\"type\":\"function\",\"other\":\"\xFF\"}]", "[\"\xFF\"]"})
     expect_same_as_dom(body);
+  const auto type = parse_batch(R"([{"type":"func\ud800tion","record":"r"}])", received);
+  ASSERT_TRUE(type);
+  ASSERT_EQ(type->events.size(), 1u);
+  EXPECT_EQ(type->events[0].type, "func" + fffd + "tion");
+}
+
+// One bad record among good ones costs none of the good ones (issue: up to 10,000 good records were lost with
+// the body): each good item is read as it came, each repairable one repaired, each unreadable one counted.
+TEST(ParseBatch, BadItemsCostNoneOfTheirNeighbours) {
+  const std::string good1 = R"({"time":"2024-05-02T11:00:00.102Z","type":"function","record":"first"})";
+  const std::string good2 = R"({"time":"2024-05-02T11:00:00.103Z","type":"function","record":{"level":"INFO","message":"second"}})";
+  const std::string good3 = R"({"time":"2024-05-02T11:00:00.104Z","type":"platform.runtimeDone","record":{"requestId":"r1","status":"success"}})";
+  std::string deep = R"({"level":"ERROR","message":"deep","requestId":"r2","data":)";
+  for (int i = 0; i < 40; ++i) deep += R"({"a":)";
+  deep += "1";
+  for (int i = 0; i < 40; ++i) deep += "}";
+  deep += "}";
+  const std::vector<std::string> bad = {
+      R"({"time":"2024-05-02T11:00:00.105Z","type":"function","record":"cut \ud83d"})",
+      "{\"time\":\"2024-05-02T11:00:00.106Z\",\"type\":\"function\",\"record\":\"bytes \xC3\x28 here\"}",
+      R"({"time":"2024-05-02T11:00:00.107Z","type":"function","record":)" + deep + "}",
+      R"({"type": })",           // not JSON, beyond repair
+      R"({"type":"function","record":[1,2})",  // a bracket that does not match
+  };
+  const std::string goods = "[" + good1 + "," + good2 + "," + good3 + "]";
+  const auto expected = parse_batch(goods, received);
+  ASSERT_TRUE(expected);
+  for (std::size_t b = 0; b < bad.size(); ++b) {
+    // The bad item first, between good ones, and last.
+    for (int at = 0; at < 3; ++at) {
+      std::vector<std::string> items = {good1, good2, good3};
+      items.insert(items.begin() + at + (at == 2 ? 1 : 0), bad[b]);
+      std::string body = "[";
+      for (const auto& item : items) body += item + ",\n";
+      body.resize(body.size() - 2);
+      body += "]";
+      const auto batch = parse_batch(body, received);
+      ASSERT_TRUE(batch) << body;
+      Batch goods_only;
+      for (const auto& e : batch->events)
+        if (e.time != "2024-05-02T11:00:00.105Z" && e.time != "2024-05-02T11:00:00.106Z" &&
+            e.time != "2024-05-02T11:00:00.107Z")
+          goods_only.events.push_back(e);
+      EXPECT_EQ(describe(goods_only), describe(*expected)) << body;
+      const bool repairable = b < 3;
+      EXPECT_EQ(batch->events.size(), repairable ? 4u : 3u) << body;
+      EXPECT_EQ(batch->repaired, repairable ? 1u : 0u) << body;
+      EXPECT_EQ(batch->skipped, repairable ? 0u : 1u) << body;
+    }
+  }
+  // The deep record keeps its fields; past the limit its value is kept as its JSON text.
+  const auto batch = parse_batch("[" + good1 + "," + bad[2] + "]", received);
+  ASSERT_TRUE(batch);
+  ASSERT_EQ(batch->events.size(), 2u);
+  const auto record = batch->events[1].record.to_value();
+  EXPECT_EQ(record.at("level").as_string(), "ERROR");
+  EXPECT_EQ(record.at("message").as_string(), "deep");
+  EXPECT_EQ(record.at("requestId").as_string(), "r2");
+  const boost::json::value* v = &record.at("data");
+  std::size_t objects = 0;
+  while (v->is_object()) v = &v->as_object().at("a"), ++objects;
+  ASSERT_TRUE(v->is_string());
+  EXPECT_EQ(objects, 29u);  // 32 levels: the body's array, the item, the record and 29 under `data`
+  std::string rest;
+  for (std::size_t i = 0; i < 40 - objects; ++i) rest += R"({"a":)";
+  rest += "1" + std::string(40 - objects, '}');
+  EXPECT_EQ(v->as_string(), rest);
 }
 
 TEST(ParseBatch, ObjectRecordsAndOtherValuesAreKeptWhole) {
@@ -288,7 +383,14 @@ TEST(ParseBatch, ObjectRecordsNestAsDeepAsBoostJsonAllows) {
     expect_same_as_dom(R"([{"type":"function","other":)" + nested + "}]");  // an ignored value
   }
   EXPECT_TRUE(parse_batch(one_record(std::string(30, '[') + std::string(30, ']')), received));
-  EXPECT_FALSE(parse_batch(one_record(std::string(31, '[') + std::string(31, ']')), received));
+  EXPECT_EQ(parse_batch(one_record(std::string(30, '[') + std::string(30, ']')), received)->repaired, 0u);
+  // Deeper: the record is kept, its innermost levels as their JSON text.
+  const auto deeper = parse_batch(one_record(std::string(31, '[') + std::string(31, ']')), received);
+  ASSERT_TRUE(deeper);
+  EXPECT_EQ(deeper->repaired, 1u);
+  ASSERT_EQ(deeper->events.size(), 1u);
+  EXPECT_EQ(boost::json::serialize(deeper->events[0].record.to_value()),
+            std::string(30, '[') + "\"[]\"" + std::string(30, ']'));
 }
 
 TEST(ParseBatch, WhitespaceMayBeAnywhere) {
@@ -421,22 +523,31 @@ TEST(ParseTime, TheMinuteKeepingReaderReadsAsReadLambdaTimeReads) {
   }
 }
 
-// Cut anywhere, a body is an error (or, cut in its trailing whitespace, the whole batch): never a partial batch,
-// never a crash.
-TEST(ParseBatch, ATruncatedBodyIsAnErrorAtEveryByte) {
+// Cut anywhere, a body keeps every item before the cut and nothing else (the cut item is counted as
+// unreadable), or is an error when cut before its array begins: never a different record, never a crash.
+TEST(ParseBatch, ATruncatedBodyKeepsTheItemsBeforeTheCut) {
   for (const char* file :
        {"function-text-logs-multi-runtime.json", "function-json-logs.json", "platform-cold-start-invocation.json"}) {
     const auto body = test::telemetry_sample(file);
     const auto whole = parse_batch(body, received);
     ASSERT_TRUE(whole);
+    const auto whole_text = describe(*whole);
+    const auto open = body.find('[');
     const auto last = body.find_last_of(']');
     for (std::size_t n = 0; n < body.size(); ++n) {
       const auto cut = parse_batch(std::string_view(body).substr(0, n), received);
+      if (n <= open) {
+        ASSERT_FALSE(cut) << file << " cut at " << n;
+        continue;
+      }
+      ASSERT_TRUE(cut) << file << " cut at " << n;
       if (n > last) {
-        ASSERT_TRUE(cut) << file << " cut at " << n;
         EXPECT_EQ(cut->events.size(), whole->events.size());
       } else {
-        ASSERT_FALSE(cut) << file << " cut at " << n;
+        ASSERT_LE(cut->events.size(), whole->events.size());
+        auto text = describe(*cut);
+        text = text.substr(text.find('\n'));
+        ASSERT_EQ(whole_text.find(text), whole_text.find('\n')) << file << " cut at " << n << ": " << text;
       }
       ASSERT_FALSE(detail::read_batch_streaming(std::string_view(body).substr(0, n), received).has_value() &&
                    n <= last);

@@ -58,6 +58,24 @@ TEST_F(ReceiverTest, ReportsBadBodiesAtMostOncePerMinute) {
   EXPECT_NE(text.find("51 such deliveries so far (49 not reported)"), std::string::npos) << text;
 }
 
+TEST_F(ReceiverTest, ABadRecordIsRepairedCountedAndReportedAndItsNeighboursHandedOn) {
+  const SteadyTime t0{std::chrono::hours(1)};
+  const std::string body = R"([{"type":"function","record":"good"},{"type":"function","record":"cut \ud83d"},)"
+                           "{\"type\":\"function\",\"record\":\"\xFF\"},{\"type\":},{\"type\":\"function\",\"record\":\"also good\"}]";
+  EXPECT_EQ(post(body, t0).status, 200);
+  EXPECT_EQ(post(body, t0 + std::chrono::seconds(1)).status, 200);
+  ASSERT_EQ(got.size(), 8u);
+  EXPECT_EQ(got[0].record.string(), "good");
+  EXPECT_EQ(got[1].record.string(), "cut \xEF\xBF\xBD");
+  EXPECT_EQ(got[3].record.string(), "also good");
+  EXPECT_EQ(receiver.stats().repaired_items, 4u);
+  EXPECT_EQ(receiver.stats().skipped_items, 2u);
+  EXPECT_EQ(receiver.stats().bad_bodies, 0u);
+  const auto text = logged();
+  EXPECT_NE(text.find("repaired 2 of the 4 records of a telemetry delivery"), std::string::npos) << text;
+  EXPECT_EQ(text.find("repaired 2 of the 4", text.find("repaired 2 of the 4") + 1), std::string::npos) << text;
+}
+
 TEST_F(ReceiverTest, CountsRefusedBodies) {
   receiver.refused(413, "body over the limit", SteadyTime{});
   EXPECT_EQ(receiver.stats().refused, 1u);
