@@ -34,7 +34,8 @@ constexpr std::string_view dead_letter_setting = "EXTENSION_LOG_DESTINATION_ELAS
 constexpr config::Setting settings[] = {
     {url_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject,
      "https://host:port[/prefix] of the cluster; several, comma-separated, are tried in turn when one cannot be "
-     "reached.",
+     "reached. Credentials go in AUTH and its settings: a URL with user:password@ is refused at init, and never "
+     "printed.",
      "elasticsearch", true},
     {index_setting, Kind::text, "logs-aws.lambda-default", 0, 0, "", "", OnInvalid::reject,
      "Data stream or index. A name with %Y, %m, %d or %H (from @timestamp, UTC), e.g. lambda-logs-%Y.%m.%d, is "
@@ -259,9 +260,9 @@ Result<std::unique_ptr<Destination>> make(const Context& ctx) {
   tls.ca_file = c.text(ca_file_setting);
   for (const auto& text : config::split_list(c.text(url_setting))) {
     auto url = http::parse_url(text);
-    if (!url) return fail(std::string(url_setting) + "='" + text + "': " + url.error().message);
+    if (!url) return fail(std::string(url_setting) + ": " + url.error().message);
     auto client = http::Client::make(ctx.executor, *url, tls, ctx.environment);
-    if (!client) return fail("the elasticsearch destination cannot use " + text + ": " + client.error().message);
+    if (!client) return fail("the elasticsearch destination cannot use " + url->origin() + ": " + client.error().message);
     o.urls.push_back(*url);
     clients.push_back(std::move(*client));
   }

@@ -1,5 +1,6 @@
 #include "destinations/logstash.h"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -7,10 +8,12 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <cctype>
 
 #include "core/base64.h"
 #include "http/client.h"
 #include "http/tls.h"
+#include "http/tls_context.h"
 #include "http/url.h"
 
 namespace elk::destinations {
@@ -30,7 +33,8 @@ constexpr std::string_view ca_file_setting = "EXTENSION_LOG_DESTINATION_LOGSTASH
 constexpr config::Setting settings[] = {
     {url_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject,
      "http(s)://host:port[/path] for the `http` input (json_lines as application/x-ndjson), or tcp://host:port / "
-     "tls://host:port for the `tcp` input with codec json_lines.",
+     "tls://host:port for the `tcp` input with codec json_lines (schemes in any case). Credentials go in their own "
+     "settings: a URL with user:password@ is refused at init, and never printed.",
      "logstash", true},
     {username_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject, "User for the http input's basic auth.",
      "logstash"},
@@ -175,33 +179,42 @@ class LogstashTcp final : public Destination {
 
 Result<std::unique_ptr<Destination>> make(const Context& ctx) {
   const auto& c = ctx.config;
-  std::string text = c.text(url_setting);
-  const bool tcp_mode = text.starts_with("tcp://"), tls_mode = text.starts_with("tls://");
+  const std::string text = c.text(url_setting);
+  const std::string shown = http::without_userinfo(text);
+  std::string scheme = text.substr(0, std::min(text.size(), text.find("://")));
+  for (char& ch : scheme) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const bool tcp_mode = scheme == "tcp", tls_mode = scheme == "tls";
   if (tcp_mode || tls_mode) {
-    auto url = http::parse_url("http://" + text.substr(6));
+    const std::string rest = text.substr(6);
+    if (rest.find('@') != std::string::npos)
+      return fail(std::string(url_setting) + "='" + shown +
+                  "': user information ('user:password@') has no meaning for Logstash's tcp input; give host:port");
+    auto url = http::parse_url("http://" + rest);
     if (!url || url->path.size() > 0)
-      return fail(std::string(url_setting) + "='" + text + "' is not tcp://host:port or tls://host:port");
-    if (text.find(':', 6) == std::string::npos) return fail(std::string(url_setting) + "='" + text + "' needs a port");
+      return fail(std::string(url_setting) + "='" + shown + "' is not tcp://host:port or tls://host:port");
+    if (rest.find(':') == std::string::npos) return fail(std::string(url_setting) + "='" + shown + "' needs a port");
     std::optional<asio::ssl::context> tls;
     if (tls_mode) {
-      auto cas = http::find_ca_certificates(c.text(ca_file_setting), ctx.environment);
-      if (!cas) return fail(std::string(url_setting) + "='" + text + "': " + cas.error().message);
-      tls.emplace(asio::ssl::context::tls_client);
-      tls->set_options(asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                       asio::ssl::context::no_tlsv1_1);
-      boost::system::error_code ec;
-      for (const auto& f : cas->files) tls->load_verify_file(f, ec);
-      for (const auto& d : cas->dirs) tls->add_verify_path(d, ec);
-      tls->set_verify_mode(asio::ssl::verify_peer);
+      http::TlsOptions options;
+      options.ca_file = c.text(ca_file_setting);
+      auto made = http::make_tls_client_context(options, ctx.environment, "tls://" + url->host_header());
+      if (!made) return fail(std::string(url_setting) + "='" + shown + "': " + made.error().message);
+      tls.emplace(std::move(made->context));
     }
     return std::make_unique<LogstashTcp>(ctx.executor, *url, std::move(tls));
   }
   auto url = http::parse_url(text);
-  if (!url) return fail(std::string(url_setting) + "='" + text + "': " + url.error().message);
+  if (!url) {
+    const bool other = scheme != "http" && scheme != "https";
+    return fail(std::string(url_setting) + ": " + url.error().message +
+                (other ? "; Logstash is reached at tcp://host:port, tls://host:port (its tcp input) or "
+                         "http(s)://host:port (its http input)"
+                       : ""));
+  }
   http::TlsOptions tls;
   tls.ca_file = c.text(ca_file_setting);
   auto client = http::Client::make(ctx.executor, *url, tls, ctx.environment);
-  if (!client) return fail("the logstash destination cannot use " + text + ": " + client.error().message);
+  if (!client) return fail("the logstash destination cannot use " + shown + ": " + client.error().message);
   std::string authorization;
   if (!c.text(username_setting).empty())
     authorization = "Basic " + base64(c.text(username_setting) + ":" + c.text(password_setting));

@@ -205,14 +205,14 @@ Result<std::unique_ptr<Destination>> make(const Context& ctx) {
   else if (!path_style) {
     // Virtual-hosted on a custom endpoint: the bucket becomes the first label of its host name.
     auto base = http::parse_url(endpoint);
-    if (!base) return fail(endpoint_from + "='" + endpoint + "': " + base.error().message);
+    if (!base) return fail(endpoint_from + ": " + base.error().message);
     if (base->host.find(':') != std::string::npos)
-      return fail(endpoint_from + "='" + endpoint + "': an IPv6 endpoint needs path-style URLs (" +
+      return fail(endpoint_from + "='" + http::without_userinfo(endpoint) + "': an IPv6 endpoint needs path-style URLs (" +
                   std::string(path_style_setting) + "=true or auto)");
     endpoint = base->scheme + "://" + o.bucket + "." + base->host + ":" + std::to_string(base->port) + base->path;
   }
   auto url = http::parse_url(endpoint);
-  if (!url) return fail(endpoint_from + "='" + endpoint + "': " + url.error().message);
+  if (!url) return fail(endpoint_from + ": " + url.error().message);
   o.url = *url;
   o.key_base = path_style ? "/" + aws::uri_encode(o.bucket, true) : "";
 

@@ -1,6 +1,7 @@
 // The HTTP client: Beast over a TCP or TLS stream. All of the project's client-side Beast and OpenSSL code is in
 // this file (it is slow to compile).
 #include "http/client.h"
+#include "http/tls_context.h"
 
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -337,6 +338,41 @@ asio::awaitable<ClientResult<Response>> Client::Impl::send(std::shared_ptr<Impl>
   }
 }
 
+Result<TlsContext> make_tls_client_context(const TlsOptions& tls, const Getenv& getenv, std::string_view name_view) {
+  const std::string name(name_view);
+  TlsContext out{ssl::context(ssl::context::tls_client), ""};
+  ssl::context& ctx = out.context;
+  SSL_CTX* native = ctx.native_handle();
+  if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1)
+    return fail("cannot set up TLS for " + name + ": TLS 1.2 is not available");
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+  // A peer that closes without close_notify ends the stream (answers are length-delimited; an answer that
+  // ends at the close is still checked by the parser).
+  SSL_CTX_set_options(native, SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
+  error_code ec;
+  if (tls.verify) {
+    auto cas = find_ca_certificates(tls.ca_file, getenv);
+    if (!cas) return fail("cannot verify TLS certificates for " + name + ": " + cas.error().message);
+    for (const auto& file : cas->files) {
+      ctx.load_verify_file(file, ec);
+      if (ec)
+        return fail("cannot load CA certificates from '" + file + "' for " + name + ": " + ec.message() +
+                    " (a PEM file of certificates is expected)");
+    }
+    for (const auto& dir : cas->dirs) {
+      ctx.add_verify_path(dir, ec);
+      if (ec) return fail("cannot use the CA directory '" + dir + "' for " + name + ": " + ec.message());
+    }
+    ctx.set_verify_mode(ssl::verify_peer, ec);
+    out.ca_source = cas->source;
+  } else {
+    ctx.set_verify_mode(ssl::verify_none, ec);
+  }
+  if (ec) return fail("cannot set up TLS for " + name + ": " + ec.message());
+  return out;
+}
+
 Client::Client(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Client::~Client() = default;
 
@@ -344,36 +380,11 @@ Result<std::unique_ptr<Client>> Client::make(asio::any_io_executor executor, Url
                                              const Getenv& getenv) {
   auto impl = std::make_shared<Impl>(std::move(executor), std::move(origin));
   if (impl->origin.tls()) {
-    const auto& name = impl->name;
-    ssl::context ctx(ssl::context::tls_client);
-    SSL_CTX* native = ctx.native_handle();
-    if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1)
-      return fail("cannot set up TLS for " + name + ": TLS 1.2 is not available");
-#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
-    // A peer that closes without close_notify ends the stream (answers are length-delimited; an answer that
-    // ends at the close is still checked by the parser).
-    SSL_CTX_set_options(native, SSL_OP_IGNORE_UNEXPECTED_EOF);
-#endif
-    error_code ec;
-    if (tls.verify) {
-      auto cas = find_ca_certificates(tls.ca_file, getenv);
-      if (!cas) return fail("cannot verify TLS certificates for " + name + ": " + cas.error().message);
-      for (const auto& file : cas->files) {
-        ctx.load_verify_file(file, ec);
-        if (ec) return fail("cannot load CA certificates from '" + file + "' for " + name + ": " + ec.message());
-      }
-      for (const auto& dir : cas->dirs) {
-        ctx.add_verify_path(dir, ec);
-        if (ec) return fail("cannot use the CA directory '" + dir + "' for " + name + ": " + ec.message());
-      }
-      ctx.set_verify_mode(ssl::verify_peer, ec);
-      impl->ca_source = cas->source;
-    } else {
-      ctx.set_verify_mode(ssl::verify_none, ec);
-    }
-    if (ec) return fail("cannot set up TLS for " + name + ": " + ec.message());
+    auto tls_context = make_tls_client_context(tls, getenv, impl->name);
+    if (!tls_context) return std::unexpected(tls_context.error());
+    impl->ca_source = tls_context->ca_source;
     impl->verify = tls.verify;
-    impl->tls.emplace(std::move(ctx));
+    impl->tls.emplace(std::move(tls_context->context));
   }
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }

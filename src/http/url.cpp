@@ -23,19 +23,17 @@ bool is_ipv6_char(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.';
 }
 
-// The text for messages, with any user information ("user:password@") masked.
-std::string shown(std::string_view text) {
+}  // namespace
+
+std::string without_userinfo(std::string_view text) {
   const auto sep = text.find("://");
-  if (sep == std::string_view::npos) return std::string(text);
-  const auto start = sep + 3;
+  const auto start = sep == std::string_view::npos ? 0 : sep + 3;
   const auto end = text.find_first_of("/?#", start);
   const auto authority = text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
   const auto at = authority.rfind('@');
   if (at == std::string_view::npos) return std::string(text);
   return std::string(text.substr(0, start)) + "***" + std::string(text.substr(start + at));
 }
-
-}  // namespace
 
 std::string Url::host_header() const {
   std::string out = host.find(':') != std::string::npos ? "[" + host + "]" : host;
@@ -49,7 +47,7 @@ std::string Url::origin() const {
 }
 
 Result<Url> parse_url(std::string_view text) {
-  const std::string display = shown(text);
+  const std::string display = without_userinfo(text);
   auto bad = [&](const std::string& why) { return fail("'" + display + "' is not a usable URL: " + why); };
 
   const auto sep = text.find("://");

@@ -27,4 +27,8 @@ struct Url {
 // user information masked).
 [[nodiscard]] Result<Url> parse_url(std::string_view text);
 
+// `text` (a URL as given, perhaps without a scheme) for messages: any user information ("user:password@",
+// up to the last '@' of the authority) replaced by "***". Every message that quotes a URL setting uses it.
+[[nodiscard]] std::string without_userinfo(std::string_view text);
+
 }  // namespace elk::http

@@ -11,6 +11,8 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <tuple>
+#include <vector>
 
 #include "harness.h"
 
@@ -186,6 +188,50 @@ TEST(Extension, AnUnknownDestinationFailsInitWithConfigInvalid) {
   EXPECT_NE(json::serialize(errors[0].at("body")).find("EXTENSION_LOG_DESTINATIONS='file,kafka'"), std::string::npos)
       << json::serialize(errors[0]);
   EXPECT_NE(r.extension().at("exitCode"), 0);
+}
+
+// A password in a destination URL (the first or a later URL of a list, one holding '@', no scheme, the S3
+// endpoint, Logstash's tcp://) used to be quoted raw in the init error, which goes to CloudWatch and to Lambda's
+// init error. It must appear in no output, report or file; the error names the variable.
+TEST(Extension, APasswordInADestinationUrlIsNeverPrinted) {
+  const std::string es = "EXTENSION_LOG_DESTINATION_ELASTICSEARCH_URL", s3 = "EXTENSION_LOG_DESTINATION_S3_ENDPOINT",
+                    ls = "EXTENSION_LOG_DESTINATION_LOGSTASH_URL";
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+      {"elasticsearch", es, "https://elastic:S3CRET-MARKER@es.example:9200"},
+      {"elasticsearch", es, "https://es1.example:9200,https://elastic:S3CRET-MARKER@es2.example:9200"},
+      {"elasticsearch", es, "https://elastic:S3CRET@-MARKER@es.example:9200"},
+      {"elasticsearch", es, "elastic:S3CRET-MARKER@es.example:9200"},
+      {"elasticsearch", es, "https://elastic:S3CRET-MARKER@es.example:99999"},
+      {"elasticsearch", es, "ftp://elastic:S3CRET-MARKER@es.example"},
+      {"s3", s3, "https://key:S3CRET-MARKER@s3.example"},
+      {"logstash", ls, "tcp://user:S3CRET-MARKER@ls.example:5000"},
+      {"logstash", ls, "TLS://user:S3CRET-MARKER@ls.example:5000"},
+      {"logstash", ls, "https://user:S3CRET-MARKER@ls.example:8080"},
+  };
+  for (const auto& [destination, variable, value] : cases) {
+    SCOPED_TRACE(value);
+    RunOptions o;
+    o.file_destination = false;
+    o.invocations = 1;
+    o.env["EXTENSION_LOG_DESTINATIONS"] = destination;
+    o.env["EXTENSION_LOG_DESTINATION_S3_BUCKET_NAME"] = "bucket";
+    o.env["AWS_ACCESS_KEY_ID"] = "AKIDEXAMPLE";
+    o.env["AWS_SECRET_ACCESS_KEY"] = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+    o.env[variable] = value;
+    const auto r = run(o);
+    EXPECT_EQ(r.emulator_exit, 2) << r.output;
+    EXPECT_EQ(r.output.find("MARKER"), std::string::npos) << r.output;
+    EXPECT_EQ(json::serialize(r.report).find("MARKER"), std::string::npos);
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(r.dir)) {
+      if (entry.is_symlink() || !entry.is_regular_file()) continue;  // not the extension's binary
+      std::ifstream in(entry.path(), std::ios::binary);
+      const std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      EXPECT_EQ(content.find("MARKER"), std::string::npos) << entry.path();
+    }
+    const auto& errors = r.report.at("initErrors").as_array();
+    ASSERT_EQ(errors.size(), 1u) << r.output;
+    EXPECT_NE(json::serialize(errors[0].at("body")).find(variable), std::string::npos) << json::serialize(errors[0]);
+  }
 }
 
 TEST(Extension, AMissingRequiredDestinationSettingFailsInitNamingIt) {

@@ -93,6 +93,23 @@ TEST(ParseUrl, RefusesUserInformationWithoutRepeatingThePassword) {
   EXPECT_NE(e.find("user information"), std::string::npos) << e;
   EXPECT_NE(e.find("'https://***@es.example:9243/'"), std::string::npos) << e;
   EXPECT_EQ(e.find("s3cret"), std::string::npos) << e;
+  // Whatever else is wrong with it: no scheme, another scheme, a bad port, an '@' in the password.
+  for (const char* url : {"elastic:s3cret@es.example:9243", "ftp://elastic:s3cret@es.example",
+                          "https://elastic:s3cret@es.example:99999", "https://elastic:s3@cret@es.example",
+                          "https://elastic:s3cret@@es.example/a@b"}) {
+    const auto message = error_of(url);
+    EXPECT_EQ(message.find("s3cret"), std::string::npos) << message;
+    EXPECT_EQ(message.find("cret"), std::string::npos) << message;
+    EXPECT_NE(message.find("***@"), std::string::npos) << message;
+  }
+}
+
+TEST(WithoutUserinfo, MasksUpToTheLastAtOfTheAuthorityOnly) {
+  EXPECT_EQ(without_userinfo("https://u:p@h:1/x@y"), "https://***@h:1/x@y");
+  EXPECT_EQ(without_userinfo("u:p@h:1"), "***@h:1");
+  EXPECT_EQ(without_userinfo("tcp://u:p@q@h:1"), "tcp://***@h:1");
+  EXPECT_EQ(without_userinfo("https://h:1/a@b"), "https://h:1/a@b");
+  EXPECT_EQ(without_userinfo("https://h"), "https://h");
 }
 
 }  // namespace
