@@ -1,5 +1,7 @@
 #include "aws/credentials.h"
 
+#include <algorithm>
+
 namespace elk::aws {
 
 Result<Credentials> credentials_from_environment(const Getenv& getenv) {
@@ -15,8 +17,16 @@ Result<Credentials> credentials_from_environment(const Getenv& getenv) {
 }
 
 Result<std::string> region_from_environment(const Getenv& getenv) {
-  for (const char* name : {"AWS_REGION", "AWS_DEFAULT_REGION"})
-    if (auto v = getenv(name); v && !v->empty()) return *v;
+  for (const char* name : {"AWS_REGION", "AWS_DEFAULT_REGION"}) {
+    auto v = getenv(name);
+    if (!v || v->empty()) continue;
+    // A region is lower-case words, digits and hyphens (eu-west-1, us-gov-west-1, cn-north-1); it goes into
+    // host names and the signature's scope.
+    const bool word = std::all_of(v->begin(), v->end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
+    if (!word || v->front() == '-' || v->back() == '-' || v->size() > 32)
+      return fail(std::string(name) + "='" + *v + "' is not an AWS region name (such as eu-west-1)");
+    return *v;
+  }
   return fail("no AWS region: neither AWS_REGION nor AWS_DEFAULT_REGION is set");
 }
 

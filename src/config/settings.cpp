@@ -4,6 +4,7 @@
 #include "pipeline/schema.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <charconv>
 #include <cstdlib>
 #include <set>
@@ -226,6 +227,25 @@ Loaded load(std::span<const Setting> rows, const Environment& env_in, std::span<
     }
     switch (row.kind) {
       case Kind::text:
+        // Sent in a header, a URL or a name: a CR or LF (a secret pasted with its newline) would be refused at
+        // every send, as retryable. The value is not repeated: it may be a secret.
+        if (const auto at = std::find_if(given.begin(), given.end(),
+                                         [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; });
+            at != given.end()) {
+          char code[8];
+          std::snprintf(code, sizeof code, "0x%02X", static_cast<unsigned>(static_cast<unsigned char>(*at)));
+          out.errors.push_back(name + " holds a control character (" + code + " at byte " +
+                               std::to_string(at - given.begin() + 1) + " of " + std::to_string(given.size()) +
+                               "), which no header, URL or name may carry; remove it (a line break pasted with a "
+                               "secret?)");
+          break;
+        }
+        if (row.check) {
+          if (const auto why = row.check(given); !why.empty()) {
+            out.errors.push_back(name + "='" + given + "': " + why);
+            break;
+          }
+        }
         if (row.name == names::extra_fields_root &&
             std::find(pipeline::kDocumentRoots.begin(), pipeline::kDocumentRoots.end(), given) !=
                 pipeline::kDocumentRoots.end()) {
@@ -290,6 +310,22 @@ Loaded load(std::span<const Setting> rows, const Environment& env_in, std::span<
         break;
       }
     }
+  }
+  // The backoff's first delay above its cap: each value in its range, but not together. (Only when both were
+  // given in range: a value that was itself clamped already has its warning.)
+  const auto given_in_range = [&](std::string_view n) {
+    const auto v = env(n);
+    std::int64_t parsed = 0;
+    return v && parse_int(trim(*v), parsed) && out.config.has(n) && std::to_string(parsed) == out.config.text(n);
+  };
+  if (out.config.has(names::retry_base_ms) && out.config.has(names::retry_max_ms) &&
+      out.config.integer(names::retry_base_ms) > out.config.integer(names::retry_max_ms) &&
+      given_in_range(names::retry_base_ms) && (!env(names::retry_max_ms) || given_in_range(names::retry_max_ms))) {
+    const auto cap = out.config.text(names::retry_max_ms);
+    out.warnings.push_back(std::string(names::retry_base_ms) + "='" + out.config.text(names::retry_base_ms) +
+                           "' is above " + std::string(names::retry_max_ms) + " (" + cap +
+                           " ms), the longest wait between two tries; using " + cap + " for both");
+    out.config.set(names::retry_base_ms, cap);
   }
   return out;
 }

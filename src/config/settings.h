@@ -45,6 +45,9 @@ struct Setting {
   bool required = false;
   // The value names another destination (e.g. a dead letter) whose settings then apply too.
   bool names_destination = false;
+  // For text: what else the value must be (an index name, a bucket name): "" when it is, else why not.
+  // Every text value is refused when it holds a control character (CR, LF, ...), whatever its row.
+  std::string (*check)(std::string_view value) = nullptr;
 };
 
 // Names of the general settings, so that call sites cannot misspell them.

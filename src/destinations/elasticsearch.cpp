@@ -31,6 +31,27 @@ constexpr std::string_view compression_setting = "EXTENSION_LOG_DESTINATION_ELAS
 constexpr std::string_view max_bulk_setting = "EXTENSION_LOG_DESTINATION_ELASTICSEARCH_MAX_BULK_BYTES";
 constexpr std::string_view dead_letter_setting = "EXTENSION_LOG_DESTINATION_ELASTICSEARCH_DEAD_LETTER";
 
+// Elasticsearch's rules for an index or data stream name (MetadataCreateIndexService.validateIndexOrAliasName),
+// checked on the name as written, with its %Y/%m/%d/%H as digits.
+std::string check_index_name(std::string_view pattern) {
+  const std::string name = elasticsearch::expand_index(pattern, EpochMs{0});
+  for (std::size_t i = 0; i + 1 < pattern.size(); ++i) {
+    if (pattern[i] != '%') continue;
+    if (std::string_view("YmdH%").find(pattern[++i]) == std::string_view::npos)
+      return "'%" + std::string(1, pattern[i]) + "' is not one of %Y, %m, %d, %H (or %% for '%')";
+  }
+  if (name == "." || name == "..") return "'.' and '..' are not index names";
+  if (name.front() == '-' || name.front() == '_' || name.front() == '+')
+    return "an index name cannot start with '-', '_' or '+'";
+  for (const char ch : name) {
+    if (ch >= 'A' && ch <= 'Z') return "an index name must be lower case";
+    if (std::string_view("\\/*?\"<>| ,#:").find(ch) != std::string_view::npos)
+      return std::string("an index name cannot contain '") + ch + "' (nor \\ / * ? \" < > | , # : or a space)";
+  }
+  if (name.size() > 255) return "an index name is at most 255 bytes";
+  return "";
+}
+
 constexpr config::Setting settings[] = {
     {url_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject,
      "https://host:port[/prefix] of the cluster; several, comma-separated, are tried in turn when one cannot be "
@@ -39,8 +60,9 @@ constexpr config::Setting settings[] = {
      "elasticsearch", true},
     {index_setting, Kind::text, "logs-aws.lambda-default", 0, 0, "", "", OnInvalid::reject,
      "Data stream or index. A name with %Y, %m, %d or %H (from @timestamp, UTC), e.g. lambda-logs-%Y.%m.%d, is "
-     "an index written with `index` ops; any other name takes `create` ops (all a data stream accepts).",
-     "elasticsearch"},
+     "an index written with `index` ops; any other name takes `create` ops (all a data stream accepts). Checked "
+     "at init against Elasticsearch's naming rules (lower case, no spaces, commas, slashes, quotes, ...).",
+     "elasticsearch", false, false, &check_index_name},
     {pipeline_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject, "Ingest pipeline to run on the documents.",
      "elasticsearch"},
     {auth_setting, Kind::choice, "none", 0, 0, "", "none|basic|apikey|sigv4", OnInvalid::reject,

@@ -30,8 +30,27 @@ constexpr std::string_view kms_key_setting = "EXTENSION_LOG_DESTINATION_S3_SSE_K
 constexpr std::string_view max_object_setting = "EXTENSION_LOG_DESTINATION_S3_MAX_OBJECT_BYTES";
 constexpr std::string_view ca_file_setting = "EXTENSION_LOG_DESTINATION_S3_CA_FILE";
 
+// S3's rules for a general purpose bucket's name (docs: "General purpose bucket naming rules").
+std::string check_bucket_name(std::string_view name) {
+  if (name.size() < 3 || name.size() > 63) return "a bucket name is 3 to 63 characters long";
+  for (const char ch : name)
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '-'))
+      return "a bucket name holds only lower-case letters, digits, '.' and '-'";
+  const auto alnum = [](char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'); };
+  if (!alnum(name.front()) || !alnum(name.back())) return "a bucket name begins and ends with a letter or a digit";
+  if (name.find("..") != std::string_view::npos) return "a bucket name has no two adjacent periods";
+  bool ip = true;
+  int dots = 0;
+  for (const char ch : name) ip = ip && ((ch >= '0' && ch <= '9') || ch == '.'), dots += ch == '.';
+  if (ip && dots == 3) return "a bucket name is not an IP address";
+  if (name.find("s3://") == 0 || name.starts_with("arn:")) return "give the bucket's name alone";
+  return "";
+}
+
 constexpr config::Setting settings[] = {
-    {bucket_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject, "The bucket the logs go to.", "s3", true},
+    {bucket_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject,
+     "The bucket the logs go to (its name alone, checked against S3's naming rules at init).", "s3", true, false,
+     &check_bucket_name},
     {prefix_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject,
      "Key prefix of the objects (default: the function name).", "s3"},
     {endpoint_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject,
@@ -191,10 +210,8 @@ Result<std::unique_ptr<Destination>> make(const Context& ctx) {
   std::string endpoint = c.text(endpoint_setting);
   std::string endpoint_from = std::string(endpoint_setting);
   for (const char* name : {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"})
-    if (endpoint.empty()) {
-      endpoint = ctx.environment(name).value_or("");
-      endpoint_from = name;
-    }
+    if (endpoint.empty())
+      if (auto v = ctx.environment(name); v && !v->empty()) endpoint = *v, endpoint_from = name;
   const bool custom = !endpoint.empty();
   const auto path_style_text = c.text(path_style_setting);
   const bool path_style = path_style_text == "true" || (path_style_text == "auto" && custom) ||

@@ -110,8 +110,9 @@ TEST(Settings, EverySettingGivenABadValueGetsWhatItsRowPromises) {
         env["EXTENSION_LOG_DESTINATIONS"] = std::string(row.destination);
         for (const auto& other : rows)  // the destination's required settings, valid
           if (other.destination == row.destination && other.required && other.name != row.name)
-            env[std::string(other.name)] =
-                std::string(other.name).find("URL") != std::string::npos ? "http://127.0.0.1:1" : "x";
+            env[std::string(other.name)] = std::string(other.name).find("URL") != std::string::npos ? "http://127.0.0.1:1"
+                                           : std::string(other.name).find("BUCKET") != std::string::npos ? "my-logs"
+                                                                                                     : "x";
       }
       if (row.name == names::destinations) env.erase("EXTENSION_LOG_DESTINATION_FILE_DIRECTORY");
       const auto l = load(rows, env_of(env), destinations::destination_aliases());
@@ -167,13 +168,87 @@ TEST(Settings, AnUnknownDestinationIsAnError) {
   EXPECT_EQ(l.errors[0], "EXTENSION_LOG_DESTINATIONS='file,kafka': unknown destination 'kafka'; allowed: elasticsearch, file, logstash, s3");
 }
 
+// A CR or LF in a header value or secret used to be refused at every send, as retryable, so records piled up:
+// every text setting refuses control characters at init, naming the variable and never repeating the value.
+TEST(Settings, EveryTextSettingRefusesControlCharactersWithoutEchoingTheValue) {
+  const auto rows = destinations::all_settings();
+  std::size_t checked = 0;
+  for (const auto& row : rows) {
+    if (row.kind != Kind::text) continue;
+    for (const std::string value : {"SECRET\r\nX-Injected: 1", "SECRET\x01", "SECRET\tvalue"}) {
+      std::map<std::string, std::string> env{{"EXTENSION_LOG_DESTINATIONS", "file"},
+                                             {"EXTENSION_LOG_DESTINATION_FILE_DIRECTORY", "/tmp/x"}};
+      if (!row.destination.empty()) {
+        env["EXTENSION_LOG_DESTINATIONS"] = std::string(row.destination);
+        for (const auto& other : rows)
+          if (other.destination == row.destination && other.required)
+            env[std::string(other.name)] = std::string(other.name).find("URL") != std::string::npos ? "http://127.0.0.1:1"
+                                           : std::string(other.name).find("BUCKET") != std::string::npos ? "my-logs"
+                                                                                                     : "x";
+      }
+      env[std::string(row.name)] = value;
+      const auto l = load(rows, env_of(env), destinations::destination_aliases());
+      ASSERT_EQ(l.errors.size(), 1u) << row.name;
+      EXPECT_NE(l.errors[0].find(std::string(row.name) + " holds a control character"), std::string::npos)
+          << l.errors[0];
+      EXPECT_EQ(l.errors[0].find("SECRET"), std::string::npos) << l.errors[0];
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 30u);
+}
+
+TEST(Settings, IndexAndBucketNamesTheServiceWouldRefuseAreInitErrors) {
+  const auto es = [](std::string index) {
+    return load(destinations::all_settings(),
+                env_of({{"EXTENSION_LOG_DESTINATIONS", "elasticsearch"},
+                        {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_URL", "http://127.0.0.1:9200"},
+                        {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_INDEX", index}}));
+  };
+  for (const char* good : {"logs-aws.lambda-default", "lambda-logs-%Y.%m.%d", "app-%Y-%m-%d-%H", "a%%b", ".hidden"})
+    EXPECT_TRUE(es(good).errors.empty()) << good << ": " << es(good).errors[0];
+  for (const char* bad : {"Logs", "logs,other", "logs/x", "-logs", "_logs", "+logs", "logs*", "lo gs", "logs#1",
+                          "logs:1", "..", "logs-%y", "a\"b"}) {
+    const auto l = es(bad);
+    ASSERT_EQ(l.errors.size(), 1u) << bad;
+    EXPECT_NE(l.errors[0].find("EXTENSION_LOG_DESTINATION_ELASTICSEARCH_INDEX='"), std::string::npos) << l.errors[0];
+  }
+  EXPECT_EQ(es(std::string(256, 'a')).errors.size(), 1u);
+  const auto s3 = [](std::string bucket) {
+    return load(destinations::all_settings(), env_of({{"EXTENSION_LOG_DESTINATION_S3_BUCKET_NAME", bucket}}));
+  };
+  for (const char* good : {"my-logs", "abc", "logs.example.com", "1-2-3"})
+    EXPECT_TRUE(s3(good).errors.empty()) << good << ": " << s3(good).errors[0];
+  for (const char* bad : {"ab", "My-Logs", "my_logs", "-logs", "logs-", "my..logs", "192.168.1.1", "s3://my-logs",
+                          "arn:aws:s3:::my-logs", "my logs"}) {
+    const auto l = s3(bad);
+    ASSERT_EQ(l.errors.size(), 1u) << bad;
+    EXPECT_NE(l.errors[0].find("EXTENSION_LOG_DESTINATION_S3_BUCKET_NAME='"), std::string::npos) << l.errors[0];
+  }
+  EXPECT_EQ(s3(std::string(64, 'a')).errors.size(), 1u);
+}
+
+TEST(Settings, ARetryBaseAboveTheRetryCapIsCappedWithOneWarning) {
+  auto l = load_with({{"EXTENSION_LOG_RETRY_BASE_MS", "5000"}});
+  ASSERT_EQ(l.warnings.size(), 1u);
+  EXPECT_NE(l.warnings[0].find("EXTENSION_LOG_RETRY_BASE_MS='5000' is above EXTENSION_LOG_RETRY_MAX_MS (2000 ms)"),
+            std::string::npos)
+      << l.warnings[0];
+  EXPECT_EQ(l.config.integer(names::retry_base_ms), 2000);
+  l = load_with({{"EXTENSION_LOG_RETRY_BASE_MS", "300"}, {"EXTENSION_LOG_RETRY_MAX_MS", "200"}});
+  ASSERT_EQ(l.warnings.size(), 1u);
+  EXPECT_EQ(l.config.integer(names::retry_base_ms), 200);
+  l = load_with({{"EXTENSION_LOG_RETRY_BASE_MS", "200"}, {"EXTENSION_LOG_RETRY_MAX_MS", "200"}});
+  EXPECT_TRUE(l.warnings.empty());
+}
+
 TEST(Settings, WithoutDestinationsTheSeedsS3IsUsedAndItsBucketDemanded) {
   const auto l = load(destinations::all_settings(), env_of({}));
   ASSERT_EQ(l.errors.size(), 1u);
   EXPECT_NE(l.errors[0].find("EXTENSION_LOG_DESTINATION_S3_BUCKET_NAME is required by the s3 destination"),
             std::string::npos)
       << l.errors[0];
-  const auto ok = load(destinations::all_settings(), env_of({{"EXTENSION_LOG_DESTINATION_S3_BUCKET_NAME", "b"}}));
+  const auto ok = load(destinations::all_settings(), env_of({{"EXTENSION_LOG_DESTINATION_S3_BUCKET_NAME", "my-logs"}}));
   EXPECT_TRUE(ok.errors.empty());
   EXPECT_EQ(ok.config.text(names::destinations), "s3");
 }

@@ -105,6 +105,26 @@ struct S3DestinationTest : ::testing::Test {
   }
 };
 
+// It used to be blamed on AWS_ENDPOINT_URL, which was never set.
+TEST_F(S3DestinationTest, ABadRegionIsBlamedOnTheRegion) {
+  cfg.set("EXTENSION_LOG_DESTINATION_S3_ENDPOINT", "");
+  for (const char* region : {"eu west 1", "EU-WEST-1", "eu-west-1/", "-eu"}) {
+    env["AWS_REGION"] = region;
+    auto getenv = [this](std::string_view n) -> std::optional<std::string> {
+      auto it = env.find(std::string(n));
+      return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
+    };
+    auto d = s3_destination().make(Context{cfg, function, "envid", log, io.get_executor(), getenv});
+    ASSERT_FALSE(d) << region;
+    EXPECT_NE(d.error().message.find("AWS_REGION='" + std::string(region) + "' is not an AWS region name"),
+              std::string::npos)
+        << d.error().message;
+    EXPECT_EQ(d.error().message.find("AWS_ENDPOINT_URL"), std::string::npos) << d.error().message;
+  }
+  env["AWS_REGION"] = "us-gov-west-1";
+  EXPECT_TRUE(make());
+}
+
 TEST_F(S3DestinationTest, PutsOneSignedObjectPathStyleOnACustomEndpoint) {
   auto d = make();
   ASSERT_TRUE(d);
