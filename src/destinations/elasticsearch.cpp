@@ -1,5 +1,6 @@
 #include "destinations/elasticsearch.h"
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
@@ -117,8 +118,10 @@ class Elasticsearch final : public Destination {
   boost::asio::awaitable<SendResult> send(const buffer::Batch& batch, SteadyTime deadline) override {
     if (!checked_) co_await check_cluster(deadline);
     SendResult total = SendResult::ok();
+    std::string too_large;  // the first document refused for its size alone
     std::size_t begin = 0;
     while (begin < batch.documents.size()) {
+      const std::size_t limit = std::min(o_.max_bulk_bytes, accepted_bytes_);
       std::string body;
       std::vector<std::size_t> members;  // batch indexes in this request, in order
       for (std::size_t i = begin; i < batch.documents.size(); ++i) {
@@ -127,13 +130,30 @@ class Elasticsearch final : public Destination {
         std::string action = std::string(R"({")") + (o_.dated_index ? "index" : "create") + R"(":{"_index":")" +
                              index + R"(","_id":")" + elasticsearch::document_id(o_.function, hex64(d.origin), d) +
                              "\"}}\n";
-        if (!members.empty() && body.size() + action.size() + d.json.size() + 1 > o_.max_bulk_bytes) break;
+        if (!members.empty() && body.size() + action.size() + d.json.size() + 1 > limit) break;
         body += action;
         body += d.json;
         body += '\n';
         members.push_back(i);
       }
-      auto r = co_await bulk(std::move(body), members, deadline);
+      const std::size_t body_bytes = body.size();
+      auto [r, status] = co_await bulk(std::move(body), members, deadline);
+      if (status == 413) {
+        // Request Entity Too Large: a proxy's body limit (nginx: 1 MB by default) below ours. Smaller
+        // requests from now on; a document that is too large alone is refused for good (dead letter).
+        if (members.size() == 1) {
+          total.rejected.push_back(members[0]);
+          if (too_large.empty())
+            too_large = r.message + ": a document of " + std::to_string(body_bytes) + " bytes is larger than the cluster accepts";
+          begin = members[0] + 1;
+          continue;
+        }
+        accepted_bytes_ = std::max<std::size_t>(body_bytes / 2, 1);
+        log_.warn("elasticsearch: " + r.message + " for a bulk of " + std::to_string(body_bytes) +
+                  " bytes: sending at most " + std::to_string(accepted_bytes_) + " bytes per request from now on (" +
+                  std::string(max_bulk_setting) + " is " + std::to_string(o_.max_bulk_bytes) + ")");
+        continue;
+      }
       if (r.kind == SendResult::Kind::retryable || r.kind == SendResult::Kind::permanent) {
         if (begin == 0 && total.failed.empty() && total.rejected.empty()) co_return r;
         // Earlier requests got through: retry (or drop) only what this and later requests held.
@@ -150,13 +170,16 @@ class Elasticsearch final : public Destination {
       begin = members.back() + 1;
     }
     if (!total.failed.empty()) total.kind = SendResult::Kind::partial;
+    if (!too_large.empty() && total.message.empty()) total.message = too_large;
+    std::sort(total.rejected.begin(), total.rejected.end());
     co_return total;
   }
 
  private:
-  // One request, to the first URL that answers. Indexes in the result are batch indexes.
-  boost::asio::awaitable<SendResult> bulk(std::string body, const std::vector<std::size_t>& members,
-                                          SteadyTime deadline) {
+  // One request, to the first URL that answers, and the status it answered (0: none). Indexes in the result
+  // are batch indexes.
+  boost::asio::awaitable<std::pair<SendResult, int>> bulk(std::string body, const std::vector<std::size_t>& members,
+                                                          SteadyTime deadline) {
     http::Request req;
     req.method = "POST";
     req.headers.push_back({"Content-Type", "application/x-ndjson"});
@@ -171,17 +194,17 @@ class Elasticsearch final : public Destination {
       auto& client = *clients_[which];
       http::Request r = req;
       r.target = client.origin().path + "/_bulk" + (o_.pipeline.empty() ? "" : "?pipeline=" + aws::uri_encode(o_.pipeline, true));
-      if (auto st = authorize(r, client); !st) co_return SendResult::permanent(st.error().message);
+      if (auto st = authorize(r, client); !st) co_return std::pair{SendResult::permanent(st.error().message), 0};
       auto res = co_await client.send(std::move(r), deadline);
       if (!res) {
         last_error = res.error().message;
         if (res.error().kind == http::ClientError::Kind::connect) continue;  // try the next URL
-        co_return SendResult::retryable("bulk request failed: " + last_error);
+        co_return std::pair{SendResult::retryable("bulk request failed: " + last_error), 0};
       }
       current_ = which;
-      co_return classify(*res, members, client.origin().origin());
+      co_return std::pair{classify(*res, members, client.origin().origin()), res->status};
     }
-    co_return SendResult::retryable("no cluster URL could be reached: " + last_error);
+    co_return std::pair{SendResult::retryable("no cluster URL could be reached: " + last_error), 0};
   }
 
   Status authorize(http::Request& r, const http::Client& client) const {
@@ -195,6 +218,7 @@ class Elasticsearch final : public Destination {
 
   SendResult classify(const http::Response& res, const std::vector<std::size_t>& members, const std::string& origin) {
     const std::string what = "bulk to " + origin + " answered " + std::to_string(res.status);
+    if (res.status == 413) return SendResult::permanent(what + " (Request Entity Too Large)");
     if (res.status == 401 || res.status == 403)
       return SendResult::permanent(what + ": authentication or authorization failed; check " + std::string(auth_setting) +
                                    " and its credentials (" + res.body.substr(0, 200) + ")");
@@ -272,6 +296,7 @@ class Elasticsearch final : public Destination {
   const Logger& log_;
   std::size_t current_ = 0;
   bool checked_ = false;
+  std::size_t accepted_bytes_ = static_cast<std::size_t>(-1);  // lowered by each 413
 };
 
 Result<std::unique_ptr<Destination>> make(const Context& ctx) {

@@ -60,29 +60,75 @@ class LogstashHttp final : public Destination {
       : client_(std::move(client)), authorization_(std::move(authorization)) {}
   std::string_view name() const override { return "logstash"; }
 
+  // The batch in requests of at most accepted_bytes_ (unbounded until an answer 413 says otherwise).
   asio::awaitable<SendResult> send(const buffer::Batch& batch, SteadyTime deadline) override {
+    SendResult total = SendResult::ok();
+    std::size_t begin = 0;
+    while (begin < batch.documents.size()) {
+      std::string body;
+      std::size_t end = begin;
+      for (; end < batch.documents.size(); ++end) {
+        const auto& d = batch.documents[end];
+        if (end > begin && body.size() + d.json.size() + 1 > accepted_bytes_) break;
+        body += d.json;
+        body += '\n';
+      }
+      const std::size_t body_bytes = body.size();
+      auto [r, status] = co_await post(std::move(body), deadline);
+      if (status == 413) {
+        // A proxy's or the input's body limit below this request: smaller requests from now on; a document
+        // too large alone is refused for good (dead letter).
+        if (end - begin == 1) {
+          total.rejected.push_back(begin);
+          total.message = r.message + ": a document of " + std::to_string(body_bytes) + " bytes is larger than it accepts";
+          begin = end;
+          continue;
+        }
+        accepted_bytes_ = std::max<std::size_t>(body_bytes / 2, 1);
+        continue;
+      }
+      if (r.kind != SendResult::Kind::ok) {
+        if (begin == 0 && total.rejected.empty()) co_return r;
+        total.kind = SendResult::Kind::partial;
+        total.message = r.message;
+        for (std::size_t i = begin; i < batch.documents.size(); ++i)
+          (r.kind == SendResult::Kind::permanent ? total.rejected : total.failed).push_back(i);
+        if (total.failed.empty()) total.kind = SendResult::Kind::ok;  // only refusals: nothing to retry
+        co_return total;
+      }
+      begin = end;
+    }
+    co_return total;
+  }
+
+ private:
+  // One POST of `body`, and the status it answered (0: none).
+  asio::awaitable<std::pair<SendResult, int>> post(std::string body, SteadyTime deadline) {
     http::Request req;
     req.method = "POST";
     req.target = client_->origin().path.empty() ? "/" : client_->origin().path;
     req.headers.push_back({"Content-Type", "application/x-ndjson"});
     if (!authorization_.empty()) req.headers.push_back({"Authorization", authorization_});
-    req.body = body_of(batch);
+    req.body = std::move(body);
     auto res = co_await client_->send(std::move(req), deadline);
     const std::string where = "POST " + client_->origin().origin();
-    if (!res) co_return SendResult::retryable(where + " failed: " + res.error().message);
-    if (res->status >= 200 && res->status < 300) co_return SendResult::ok();
-    const std::string what = where + " answered " + std::to_string(res->status);
-    if (res->status == 429) co_return SendResult::retryable(what + ": the input's queue is full");
-    if (res->status >= 500) co_return SendResult::retryable(what);
-    if (res->status == 401 || res->status == 403)
-      co_return SendResult::permanent(what + ": check " + std::string(username_setting) + " and " +
-                                      std::string(password_setting));
-    co_return SendResult::permanent(what + ": " + res->body.substr(0, 200));
+    if (!res) co_return std::pair{SendResult::retryable(where + " failed: " + res.error().message), 0};
+    const int status = res->status;
+    if (status >= 200 && status < 300) co_return std::pair{SendResult::ok(), status};
+    const std::string what = where + " answered " + std::to_string(status);
+    if (status == 429) co_return std::pair{SendResult::retryable(what + ": the input's queue is full"), status};
+    if (status >= 500) co_return std::pair{SendResult::retryable(what), status};
+    if (status == 401 || status == 403)
+      co_return std::pair{SendResult::permanent(what + ": check " + std::string(username_setting) + " and " +
+                                                std::string(password_setting)),
+                          status};
+    if (status == 413) co_return std::pair{SendResult::permanent(what + " (Request Entity Too Large)"), status};
+    co_return std::pair{SendResult::permanent(what + ": " + res->body.substr(0, 200)), status};
   }
 
- private:
   std::unique_ptr<http::Client> client_;
   std::string authorization_;
+  std::size_t accepted_bytes_ = static_cast<std::size_t>(-1);  // lowered by each 413
 };
 
 // json_lines over one kept TCP (or TLS) connection. The tcp input has no acknowledgement: a batch counts

@@ -89,6 +89,29 @@ TEST(Elk, ShipsToElasticsearchAndLogstashAtOnceThrough429sAnd503s) {
   EXPECT_TRUE(logstash.parse_failures().empty());
 }
 
+// A body limit below our bulk size (nginx's client_max_body_size is 1 MB, our default bulk 5 MB) used to drop
+// every batch for good: now requests are split on 413 and every line arrives once, at both kinds of input.
+TEST(Elk, A413BodyLimitSplitsRequestsAndLosesNothing) {
+  fakes::ElasticOptions small;
+  small.max_body_bytes = 16 * 1024;
+  fakes::FakeElasticsearch es(small);
+  fakes::LogstashHttpOptions small_input;
+  small_input.max_content_length = 16 * 1024;
+  fakes::FakeLogstashHttp logstash(small_input);
+  auto o = elk_run(4, {{"EXTENSION_LOG_DESTINATIONS", "elasticsearch,logstash"},
+                       {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_URL", es.url()},
+                       {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_COMPRESSION", "none"},
+                       {"EXTENSION_LOG_DESTINATION_LOGSTASH_URL", logstash.url()}});
+  o.lines = 100;
+  auto r = run(o);
+  EXPECT_EQ(r.emulator_exit, 0) << r.output;
+  expect_exactly_once(r, tokens_in(sources(es)), 4 * 100, "elasticsearch");
+  expect_exactly_once(r, tokens_in(logstash.events()), 4 * 100, "logstash");
+  EXPECT_TRUE(es.duplicates().empty());
+  EXPECT_NE(r.output.find("413"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("dropped"), std::string::npos) << r.output;
+}
+
 TEST(Elasticsearch, ASlowAnswerAfterStoringIsRetriedWithoutDuplicates) {
   fakes::FakeElasticsearch es;
   es.set_response_delay(1500ms);  // longer than a flush may take: the extension gives up after the store

@@ -222,6 +222,47 @@ TEST_F(ElasticsearchTest, SplitsPastMaxBulkBytesAndMapsItemIndexesBack) {
   EXPECT_EQ(r.failed, (std::vector<std::size_t>{4}));  // the 2nd item of the 2nd request
 }
 
+// nginx's default body limit is 1 MB, our default bulk 5 MB: a 413 used to drop the batch for good. Now the
+// request is split and sent again, smaller requests are kept from then on, and only a document too large
+// alone is refused (for the dead letter).
+TEST_F(ElasticsearchTest, A413SplitsTheBulkAndKeepsTheSmallerSizeAndRefusesOnlyADocumentTooLargeAlone) {
+  auto d = make();
+  ASSERT_TRUE(d);
+  constexpr std::size_t proxy_limit = 3000;
+  std::set<std::string> stored;
+  answer = [&](const http::Request& r) {
+    if (r.method == "GET") return http::make_response(200, "{}");
+    if (r.body.size() > proxy_limit) return http::make_response(413, "<html>413 Request Entity Too Large</html>");
+    for (std::size_t at = r.body.find("\"_id\":\""); at != std::string::npos; at = r.body.find("\"_id\":\"", at + 1))
+      stored.insert(r.body.substr(at + 7, 32));
+    return http::make_response(200, R"({"errors":false,"items":[]})");
+  };
+  buffer::Batch b;
+  for (std::uint64_t i = 1; i <= 40; ++i) {
+    auto x = doc(i);
+    x.json = R"({"message":")" + std::string(i == 17 ? 5000 : 150, 'a') + "\"}";
+    b.bytes += x.json.size();
+    b.documents.push_back(std::move(x));
+  }
+  const auto r = send(*d, b);
+  EXPECT_EQ(r.kind, SendResult::Kind::ok) << r.message;
+  EXPECT_EQ(r.rejected, (std::vector<std::size_t>{16}));  // the 5000-byte document alone
+  EXPECT_NE(r.message.find("413"), std::string::npos) << r.message;
+  EXPECT_EQ(stored.size(), 39u);
+  // The next flush starts below the limit: no 413 at all.
+  const auto before = bulks().size();
+  buffer::Batch again;
+  for (std::uint64_t i = 100; i < 120; ++i) {
+    auto x = doc(i);
+    x.json = R"({"message":")" + std::string(150, 'b') + "\"}";
+    again.bytes += x.json.size();
+    again.documents.push_back(std::move(x));
+  }
+  EXPECT_EQ(send(*d, again).kind, SendResult::Kind::ok);
+  for (std::size_t i = before; i < bulks().size(); ++i) EXPECT_LE(bulks()[i].body.size(), proxy_limit);
+  EXPECT_EQ(stored.size(), 59u);
+}
+
 TEST_F(ElasticsearchTest, SendsBasicAndApiKeyAuthorization) {
   cfg.set("EXTENSION_LOG_DESTINATION_ELASTICSEARCH_AUTH", "basic");
   cfg.set("EXTENSION_LOG_DESTINATION_ELASTICSEARCH_USERNAME", "elastic");
