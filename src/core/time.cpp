@@ -129,6 +129,7 @@ std::optional<EpochMs> parse_iso8601(std::string_view s) {
   if (pos != s.size()) return std::nullopt;
   const std::int64_t days = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
   const std::int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset_min * 60;
+  if (!in_time_range(secs * 1000 + ms)) return std::nullopt;
   return EpochMs{secs * 1000 + ms};
 }
 

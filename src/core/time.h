@@ -33,8 +33,17 @@ class Iso8601MsWriter {
   char minute_text_[17] = {};  // "YYYY-MM-DDTHH:MM:"
 };
 
+// The times a document may carry: years 0000 to 9999 in UTC, what ISO 8601's four-digit years (and
+// Elasticsearch's date fields, and a year=YYYY partition) can say. A time given with an offset that lands
+// outside (0000-01-01T00:30+01:00) is no time: the record takes Lambda's.
+inline constexpr EpochMs kFirstTime{-62167219200000};  // 0000-01-01T00:00:00.000Z
+inline constexpr EpochMs kLastTime{253402300799999};   // 9999-12-31T23:59:59.999Z
+[[nodiscard]] constexpr bool in_time_range(std::int64_t ms) {
+  return ms >= kFirstTime.value && ms <= kLastTime.value;
+}
+
 // Parses "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)" (also with a space for T); fractions beyond
-// milliseconds are truncated. nullopt when the text is not such a time.
+// milliseconds are truncated. nullopt when the text is not such a time, or names one out of range.
 [[nodiscard]] std::optional<EpochMs> parse_iso8601(std::string_view text);
 
 }  // namespace elk

@@ -1,5 +1,8 @@
 #include "lifecycle/extensions_api.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -26,6 +29,14 @@ std::string describe(const http::Response& r) {
 
 }  // namespace
 
+SteadyTime steady_deadline(EpochMs deadline, EpochMs now, SteadyTime steady_now) {
+  constexpr std::uint64_t longest = 15 * 60 * 1000;
+  if (deadline.value <= now.value) return steady_now;
+  // In unsigned arithmetic the difference of any two int64 values, the first larger, is exact.
+  const std::uint64_t left = static_cast<std::uint64_t>(deadline.value) - static_cast<std::uint64_t>(now.value);
+  return steady_now + std::chrono::milliseconds(static_cast<std::int64_t>(std::min(left, longest)));
+}
+
 Result<LifecycleEvent> parse_lifecycle_event(std::string_view body) {
   boost::system::error_code ec;
   auto v = json::parse(body, ec);
@@ -37,7 +48,14 @@ Result<LifecycleEvent> parse_lifecycle_event(std::string_view body) {
   else if (type == "SHUTDOWN") ev.kind = LifecycleEvent::Kind::shutdown;
   else return fail("event/next answered with an unknown eventType '" + std::string(type) + "'");
   if (const auto* d = o.if_contains("deadlineMs"); d && d->is_number()) {
-    ev.deadline = EpochMs{d->is_int64() ? d->as_int64() : static_cast<std::int64_t>(d->to_number<double>())};
+    constexpr double limit = 9007199254740992.0;  // 2^53: every integer below it is a double
+    if (d->is_int64()) {
+      ev.deadline = EpochMs{d->get_int64()};
+    } else if (d->is_uint64()) {
+      ev.deadline = EpochMs{static_cast<std::int64_t>(limit)};
+    } else {
+      ev.deadline = EpochMs{static_cast<std::int64_t>(std::clamp(std::round(d->get_double()), -limit, limit))};
+    }
   }
   ev.request_id = RequestId{std::string(str(o, "requestId"))};
   ev.invoked_function_arn = std::string(str(o, "invokedFunctionArn"));

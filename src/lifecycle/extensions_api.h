@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "core/result.h"
+#include "core/time.h"
 #include "core/types.h"
 #include "http/message.h"
 
@@ -58,7 +59,12 @@ class ExtensionsApi {
   http::Endpoint api_;
 };
 
-// Parses an event/next body.
+// Parses an event/next body. A deadlineMs that is not an integer (a float, past the int64 range) is read as the
+// nearest millisecond within ±2^53, never by an out-of-range cast.
 [[nodiscard]] Result<LifecycleEvent> parse_lifecycle_event(std::string_view body);
+
+// Lambda's wall-clock deadline on the steady clock, given both clocks' `now`: at most 15 minutes away (Lambda's
+// longest timeout), and not before `steady_now`, whatever the event said.
+[[nodiscard]] SteadyTime steady_deadline(EpochMs deadline, EpochMs now, SteadyTime steady_now);
 
 }  // namespace elk::lifecycle

@@ -43,8 +43,7 @@ std::uint64_t random_origin() {
 
 // Steady-clock time of a Unix-ms deadline.
 SteadyTime steady_of(EpochMs deadline) {
-  const auto left = std::chrono::milliseconds(deadline.value - now_epoch_ms().value);
-  return Clock::now() + left;
+  return steady_deadline(deadline, now_epoch_ms(), Clock::now());
 }
 
 void remember(std::deque<std::string>& ids, std::string id) {

@@ -287,6 +287,7 @@ std::optional<EpochMs> civil_time(string_view s, size_t len, int offset_min) {
       days{day - 1};
   const std::int64_t secs = std::int64_t{date.time_since_epoch().count()} * 86400 + hour * 3600 + minute * 60 + second -
                             std::int64_t{offset_min} * 60;
+  if (!in_time_range(secs * 1000 + ms)) return std::nullopt;  // no year 0000 minus an hour, no year 10000
   return EpochMs{secs * 1000 + ms};
 }
 

@@ -31,6 +31,17 @@ TEST(Time, RejectsWhatIsNotATime) {
     EXPECT_FALSE(parse_iso8601(s).has_value()) << s;
 }
 
+// They used to become "000/-12-31T23:30:00.000Z" and year 0000 again: Elasticsearch refused the document and
+// a partitioned S3 key got year=000/.
+TEST(Time, TimesOutsideYears0000To9999AreNoTimes) {
+  EXPECT_FALSE(parse_iso8601("0000-01-01T00:30:00.000+01:00"));
+  EXPECT_FALSE(parse_iso8601("9999-12-31T23:30:00.000-01:00"));
+  EXPECT_EQ(parse_iso8601("0000-01-01T00:00:00.000Z"), kFirstTime);
+  EXPECT_EQ(parse_iso8601("9999-12-31T23:59:59.999Z"), kLastTime);
+  EXPECT_EQ(format_iso8601_ms(kFirstTime), "0000-01-01T00:00:00.000Z");
+  EXPECT_EQ(format_iso8601_ms(kLastTime), "9999-12-31T23:59:59.999Z");
+}
+
 TEST(Time, TheMinuteKeepingWriterWritesWhatFormatIso8601MsWrites) {
   Iso8601MsWriter writer;
   std::mt19937_64 rng(5);

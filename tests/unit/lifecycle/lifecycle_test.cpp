@@ -27,6 +27,26 @@ TEST(LifecycleEvent, ParsesShutdownWithItsReasonAsSent) {
   EXPECT_EQ(ev->shutdown_reason, "spindown");
 }
 
+// Huge, negative and float deadlines used to reach an out-of-range cast and a chrono overflow (UB).
+TEST(LifecycleEvent, AnyDeadlineBecomesASteadyTimeWithinFifteenMinutes) {
+  for (const char* d : {"1e300", "-1e300", "18446744073709551615", "9223372036854775807", "-9223372036854775808",
+                        "1714644935515.7", "0", "-5"}) {
+    const auto ev = parse_lifecycle_event(std::string(R"({"eventType":"SHUTDOWN","deadlineMs":)") + d + "}");
+    ASSERT_TRUE(ev) << d;
+    const SteadyTime steady_now{std::chrono::hours(100)};
+    for (const std::int64_t now : {std::int64_t{0}, std::int64_t{1714644935000}, INT64_MAX, INT64_MIN + 1}) {
+      const auto at = steady_deadline(ev->deadline, EpochMs{now}, steady_now);
+      EXPECT_GE(at, steady_now) << d;
+      EXPECT_LE(at, steady_now + std::chrono::minutes(15)) << d;
+    }
+  }
+  EXPECT_EQ(parse_lifecycle_event(R"({"eventType":"INVOKE","deadlineMs":1714644935515.7})")->deadline.value,
+            1714644935516);
+  const SteadyTime t0{std::chrono::hours(1)};
+  EXPECT_EQ(steady_deadline(EpochMs{1500}, EpochMs{1000}, t0), t0 + std::chrono::milliseconds(500));
+  EXPECT_EQ(steady_deadline(EpochMs{500}, EpochMs{1000}, t0), t0);
+}
+
 TEST(LifecycleEvent, RejectsUnknownOrMalformedEvents) {
   EXPECT_FALSE(parse_lifecycle_event("{}"));
   EXPECT_FALSE(parse_lifecycle_event(R"({"eventType":"RESTORE"})"));

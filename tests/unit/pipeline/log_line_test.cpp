@@ -468,6 +468,22 @@ TEST(ParseLogLine, ViewsPointIntoTheRecordNotACopy) {
   EXPECT_EQ(got.request_id.data(), record.data() + record.find("c0ffee00"));
 }
 
+// A line's own time outside years 0000-9999 in UTC is no time (the document takes Lambda's); the rest of the
+// line reads as before.
+TEST(ParseLogLine, ATimeOutOfRangeIsNoTime) {
+  const std::string rest = "\tc0ffee00-1111-4222-8333-944455556666\tINFO\tx";
+  for (const char* time : {"0000-01-01T00:30:00.000+01:00", "9999-12-31T23:30:00.000-01:00"}) {
+    const std::string record = time + rest;
+    const ParsedLine got = parse_log_line(record);
+    EXPECT_FALSE(got.timestamp) << time << ": " << format_iso8601_ms(got.timestamp.value_or(EpochMs{0}));
+    EXPECT_NE(got.message.find("x"), std::string_view::npos) << time;  // kept, read as plain text
+  }
+  const std::string in_range = "9999-12-31T22:30:00.000-01:00" + rest;
+  const ParsedLine last = parse_log_line(in_range);
+  ASSERT_TRUE(last.timestamp);
+  EXPECT_EQ(format_iso8601_ms(*last.timestamp), "9999-12-31T23:30:00.000Z");
+}
+
 TEST(ParseLogLine, HugeMultiLineNodeRecordKeepsWholeMessage) {
   std::string body;
   while (body.size() < (1u << 20)) body += "    at frame (file:///var/task/index.mjs:4:21)\n";
