@@ -65,6 +65,28 @@ class FileDestination final : public Destination {
   std::uint64_t sequence_ = 0;
 };
 
+// A process killed inside write() leaves its ".<name>.tmp" behind in the user's directory. Ours are removed at
+// start once they are a minute old (a minute: another environment writing to the same directory, on EFS,
+// keeps its temporary for milliseconds).
+void remove_stale_temporaries(const std::filesystem::path& dir, const std::string& function, const Logger& log) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const auto prefix = "." + function + "-";
+  const auto now = fs::file_time_type::clock::now();
+  std::size_t removed = 0;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const auto name = it->path().filename().string();
+    if (!name.starts_with(prefix) || !name.ends_with(".ndjson.tmp")) continue;
+    std::error_code tec;
+    const auto mtime = fs::last_write_time(it->path(), tec);
+    if (tec || now - mtime < std::chrono::minutes(1)) continue;
+    if (fs::remove(it->path(), tec)) ++removed;
+  }
+  if (removed)
+    log.info("file: removed " + std::to_string(removed) + " unfinished file(s) (.tmp) left in " + dir.string() +
+             " by a process that was stopped while writing");
+}
+
 Result<std::unique_ptr<Destination>> make(const Context& ctx) {
   const std::filesystem::path dir = ctx.config.text(directory_setting);
   std::error_code ec;
@@ -76,6 +98,7 @@ Result<std::unique_ptr<Destination>> make(const Context& ctx) {
     return fail(std::string(directory_setting) + "='" + dir.string() + "': the directory is not writable");
   std::string function = ctx.function.function_name.empty() ? "lambda" : ctx.function.function_name;
   std::replace(function.begin(), function.end(), '/', '_');
+  remove_stale_temporaries(dir, function, ctx.log);
   return std::make_unique<FileDestination>(dir, function, ctx.environment_id);
 }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <fstream>
 #include <set>
 
 #include "../test_util.h"
@@ -66,6 +67,23 @@ TEST_F(FileDestinationTest, LeavesNoTemporaryFilesBehind) {
   ASSERT_TRUE(dest);
   (void)test::run_sync(io, (*dest)->send(batch({"{}"}), SteadyTime::max()));
   for (const auto& f : files()) EXPECT_FALSE(f.filename().string().starts_with(".")) << f;
+}
+
+// A kill inside a write left ".<name>.tmp" in the user's directory for good. Ours, a minute old, go at start;
+// a fresh one (another environment writing now) and other files stay.
+TEST_F(FileDestinationTest, RemovesItsOwnStaleTemporariesAtStart) {
+  const auto stale = dir.path / ".my-fn-2024-05-02T101530.520Z-env0-000001.ndjson.tmp";
+  const auto fresh = dir.path / ".my-fn-2024-05-02T101531.520Z-env9-000001.ndjson.tmp";
+  const auto other = dir.path / ".other-fn-2024-05-02T101530.520Z-env0-000001.ndjson.tmp";
+  const auto users = dir.path / "notes.tmp";
+  for (const auto& p : {stale, fresh, other, users}) std::ofstream(p) << "{}\n";
+  const auto old = fs::file_time_type::clock::now() - std::chrono::minutes(5);
+  for (const auto& p : {stale, other, users}) fs::last_write_time(p, old);
+  ASSERT_TRUE(make(dir.path));
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_TRUE(fs::exists(fresh));
+  EXPECT_TRUE(fs::exists(other));
+  EXPECT_TRUE(fs::exists(users));
 }
 
 TEST_F(FileDestinationTest, CreatesAMissingDirectory) {

@@ -141,6 +141,20 @@ TEST_F(S3DestinationTest, PutsOneSignedObjectPathStyleOnACustomEndpoint) {
   EXPECT_EQ(r.body, std::string(100, 'a') + "\n" + std::string(100, 'b') + "\n" + std::string(100, 'c') + "\n");
 }
 
+// What the README says: a partitioned key follows the object's first record's time, not the flush's.
+TEST_F(S3DestinationTest, APartitionedKeyFollowsTheFirstRecordsTime) {
+  cfg.set("EXTENSION_LOG_DESTINATION_S3_KEY_FORMAT", "partitioned");
+  auto d = make();
+  ASSERT_TRUE(d);
+  auto b = batch(2);
+  b.documents[0].timestamp = EpochMs{1714644930520};  // 2024-05-02T10:15:30.520Z
+  b.documents[1].timestamp = EpochMs{1714648530520};  // an hour later
+  EXPECT_EQ(send(*d, b).kind, SendResult::Kind::ok);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_NE(seen[0].target.find("/year%3D2024/month%3D05/day%3D02/hour%3D10/my-fn-20240502T101530.520Z-"), std::string::npos)
+      << seen[0].target;
+}
+
 TEST_F(S3DestinationTest, SetsEncryptionStorageClassAndGzip) {
   cfg.set("EXTENSION_LOG_DESTINATION_S3_SSE", "aws:kms");
   cfg.set("EXTENSION_LOG_DESTINATION_S3_SSE_KMS_KEY_ID", "alias/logs");
