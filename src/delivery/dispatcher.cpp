@@ -106,6 +106,10 @@ void Dispatcher::spill(std::vector<buffer::Batch> batches) {
   }
 }
 
+void Dispatcher::spill_held() {
+  for (auto& lane : lanes_) put_aside(lane);
+}
+
 boost::asio::awaitable<void> Dispatcher::deliver(std::vector<buffer::Batch> batches, SteadyTime deadline) {
   for (auto& b : batches) {
     auto shared = std::make_shared<const buffer::Batch>(std::move(b));

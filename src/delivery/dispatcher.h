@@ -97,6 +97,9 @@ class Dispatcher {
   // Spills batches for every destination without sending them (the memory bound is reached while a
   // flush is running); without a spill they are queued, within the bound.
   void spill(std::vector<buffer::Batch> batches);
+  // Moves whatever every lane holds in memory — its queue and the batch it is sending — to the spill, for a
+  // process about to end without flushing (SIGTERM). A batch that was in flight may then be sent twice.
+  void spill_held();
 
   // Bytes of documents held in memory (queued or being sent; a batch shared by destinations once).
   [[nodiscard]] std::size_t buffered_bytes() const;

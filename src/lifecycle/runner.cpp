@@ -1,11 +1,14 @@
 #include "lifecycle/runner.h"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/object.hpp>
+#include <csignal>
 #include <deque>
 #include <random>
 
@@ -62,8 +65,11 @@ class Runner {
         batch_waiting_(io.get_executor()), flush_done_(io.get_executor()) {}
 
   asio::awaitable<int> run();
+  // Set when SIGTERM or SIGINT ended the process (what was in memory went to the spill).
+  [[nodiscard]] bool ended_by_signal() const { return ended_by_signal_; }
 
  private:
+  asio::awaitable<void> watch_signals();
   asio::awaitable<Status> init(const ExtensionId& id);
   asio::awaitable<void> on_invoke(const LifecycleEvent& event);
   asio::awaitable<void> on_shutdown(const LifecycleEvent& event);
@@ -96,6 +102,7 @@ class Runner {
   Signal flush_done_;         // wakes a flush waiting for another to finish
   bool flushing_ = false;
   bool stopping_ = false;
+  bool ended_by_signal_ = false;
 
   std::optional<AutoFlush> auto_flush_;  // EXTENSION_LOG_FLUSH=auto
   std::deque<std::string> runtime_done_;  // request ids whose platform.runtimeDone arrived
@@ -138,6 +145,7 @@ asio::awaitable<int> Runner::run() {
   }
 
   asio::co_spawn(io_, batch_flusher(), asio::detached);
+  asio::co_spawn(io_, watch_signals(), asio::detached);
   std::string last_failure;
   std::uint64_t failures = 0;
   for (;;) {
@@ -166,6 +174,27 @@ asio::awaitable<int> Runner::run() {
       last_failure = e.what();
     }
   }
+}
+
+// Lambda ends an extension with SHUTDOWN, then SIGKILL; a SIGTERM comes from elsewhere (the Runtime Interface
+// Emulator, `docker stop`, an operator). There is no deadline to flush against: what is in memory goes to the
+// spill, where the next process in this environment (same /tmp) finds it, and the process ends at once.
+asio::awaitable<void> Runner::watch_signals() {
+  asio::signal_set signals(io_, SIGTERM, SIGINT);
+  auto [ec, number] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
+  if (ec) co_return;
+  const bool in_memory = batcher_->size() > 0 || dispatcher_->buffered_bytes() > 0;
+  const bool can_spill = config_.text(config::names::spill_directory) != "none";
+  dispatcher_->spill(batcher_->drain());
+  dispatcher_->spill_held();
+  log_.warn(std::string(number == SIGTERM ? "SIGTERM" : "SIGINT") + ": " +
+            (!in_memory ? std::string("nothing was waiting in memory")
+             : can_spill    ? "what was waiting in memory went to the spill, for the next process"
+                            : "what was waiting in memory is lost (EXTENSION_LOG_SPILL_DIRECTORY=none)") +
+            "; exiting: " + summary());
+  ended_by_signal_ = true;
+  if (server_) server_->stop();
+  io_.stop();
 }
 
 asio::awaitable<Status> Runner::init(const ExtensionId& id) {
@@ -435,7 +464,7 @@ int run(const RunnerOptions& options, const Logger& log) {
     io.stop();
   });
   io.run();
-  return exit_code;
+  return runner.ended_by_signal() ? 0 : exit_code;
 }
 
 }  // namespace elk::lifecycle

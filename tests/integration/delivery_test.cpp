@@ -189,6 +189,34 @@ TEST(Delivery, AKillMidFlushLosesNothingSpilledAndTheNextProcessSendsIt) {
   for (const auto& [t, n] : stored) EXPECT_EQ(n, 1) << t;
 }
 
+// SIGTERM (the Runtime Interface Emulator, `docker stop`) used to lose what was in memory. Now it goes to the
+// spill and the next process in the environment sends it: every line once. Invocations back to back are
+// frequent, so most records are waiting for the batch timer when the signal comes.
+TEST(Delivery, ASigtermSpillsWhatIsInMemoryAndTheNextProcessSendsIt) {
+  Scratch s;
+  fakes::FakeElasticsearch es;
+  auto o = es_run(es, 4, s.dir / "spill");
+  o.lines = 20;
+  o.extra_args = {"--kill-at-invocation", "4", "--kill-signal", "TERM", "--function-name", "first-env"};
+  const auto first = run(o);
+  ASSERT_EQ(first.emulator_exit, 0) << first.output;
+  EXPECT_EQ(first.extension().at("exitCode"), 0) << first.output;
+  EXPECT_NE(first.output.find("SIGTERM: what was waiting in memory went to the spill"), std::string::npos)
+      << first.output;
+  auto again = es_run(es, 1, s.dir / "spill");
+  again.extra_args = {"--function-name", "second-env"};
+  const auto second = run(again);
+  ASSERT_EQ(second.emulator_exit, 0) << second.output;
+  const auto stored = tokens_in(es, "first-env");
+  ASSERT_EQ(first.sent_tokens().size(), 80u);
+  for (const auto& t : first.sent_tokens()) {
+    const auto it = stored.find(t);
+    ASSERT_NE(it, stored.end()) << "lost " << t << "\n" << first.output << second.output;
+    EXPECT_EQ(it->second, 1) << t;
+  }
+  EXPECT_TRUE(es.duplicates().empty());
+}
+
 // SHUTDOWN with 100,000 lines buffered and a destination too slow to take them: the extension still exits
 // before the deadline and says how many it could not send.
 TEST(Delivery, AShutdownWithALargeBacklogAndASlowDestinationEndsInTimeAndReportsWhatIsLeft) {

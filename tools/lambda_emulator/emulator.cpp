@@ -963,10 +963,11 @@ asio::awaitable<void> Emulator::kill_for_reset(int i, const Invocation& inv, Clo
     if (!e.alive()) continue;
     e.stats = read_proc(e.pid);
     e.called_next_before_kill = e.post_invoke_next.contains(i);
-    signal_group(e, SIGKILL);
+    signal_group(e, options_.kill_signal);
     e.killed = true;
     e.planned_kill = true;
-    log_.info(e.name + " killed during invocation " + std::to_string(i) + " (--kill-at-invocation), " +
+    log_.info(e.name + (options_.kill_signal == SIGTERM ? " sent SIGTERM" : " killed") + " during invocation " +
+              std::to_string(i) + " (--kill-at-invocation), " +
               (*e.called_next_before_kill ? "after" : "before") + " it called next");
   }
   killed_at_ = i;

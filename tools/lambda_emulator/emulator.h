@@ -43,6 +43,7 @@ struct Options {
   // delivered to the telemetry listeners, and end the run there, without SHUTDOWN.
   int kill_at_invocation = 0;
   std::chrono::milliseconds kill_delay{0};
+  int kill_signal = 9;  // SIGKILL, or SIGTERM (--kill-signal): what the extensions get at kill_at_invocation
 };
 
 // Exit codes of the emulator.

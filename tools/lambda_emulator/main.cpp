@@ -1,5 +1,6 @@
 // lambda-emulator: runs Lambda extensions locally (Extensions, Telemetry and Logs APIs, scripted
 // invocations, freeze, shutdown deadline) and reports what they did. See --help.
+#include <csignal>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -48,6 +49,9 @@ Telemetry API and the Logs API on 127.0.0.1, plays init, N invocations and shutd
                               and end the run there: no platform.report, no SHUTDOWN. The report marks
                               the extensions "killed" and "plannedKill"; exit code 0 if nothing else
                               went wrong
+  --kill-signal KILL|TERM     with --kill-at-invocation: the signal sent (default KILL); TERM as the Runtime
+                              Interface Emulator or `docker stop` sends it (an extension that has not
+                              exited 2 s later is killed)
   --kill-delay-ms MS          with --kill-at-invocation: kill MS after invocation N's platform.runtimeDone
                               was delivered to (answered by) every telemetry listener, i.e. while the
                               extensions flush, before they call next (default 0: at once). The report's
@@ -187,6 +191,8 @@ std::vector<std::string> parse(int argc, char** argv, Cli& cli) {
     } else if (name == "--kill-delay-ms") {
       millis(0, 900000, o.kill_delay);
       kill_delay_given = true;
+    } else if (name == "--kill-signal") {
+      if (choice({"KILL", "TERM"})) o.kill_signal = value == "TERM" ? SIGTERM : SIGKILL;
     } else if (name == "--shutdown-reason") {
       if (value.empty()) problems.emplace_back("--shutdown-reason must not be empty");
       o.shutdown_reason = std::string(value);
