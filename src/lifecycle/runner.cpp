@@ -293,8 +293,16 @@ asio::awaitable<Status> Runner::init(const ExtensionId& id) {
 void Runner::on_events(std::vector<telemetry::Event>&& events) {
   const auto now = Clock::now();
   const bool was_empty = batcher_->size() == 0;
+  // The memory bound, on intake: a delivery's documents are several times its body (a 2 MB body of short
+  // lines is 15-25 MB of documents), so it is checked as they are made, not once the delivery is in.
+  constexpr std::size_t check_every = 256;
+  std::size_t made = 0;
   for (auto& ev : events) {
-    if (auto doc = enricher_->enrich(ev)) batcher_->add(std::move(*doc), now);
+    if (auto doc = enricher_->enrich(ev)) {
+      batcher_->add(std::move(*doc), now);
+      if (++made % check_every == 0 && batcher_->bytes() + dispatcher_->buffered_bytes() > max_buffer_bytes_)
+        dispatcher_->spill(batcher_->drain());
+    }
     if (ev.type == "platform.runtimeDone" || ev.type == "platform.report") {
       std::string rid(telemetry::request_id(ev));
       if (auto_flush_ && ev.type == "platform.runtimeDone") auto_flush_->on_runtime_done(rid, ev.time_ms);
@@ -303,9 +311,8 @@ void Runner::on_events(std::vector<telemetry::Event>&& events) {
   }
   received_ += events.size();
   last_event_at_ = now;
-  // The memory bound: while a flush is sending, what arrives meanwhile goes to the spill once memory is full.
-  if (flushing_ && batcher_->bytes() + dispatcher_->buffered_bytes() > max_buffer_bytes_)
-    dispatcher_->spill(batcher_->drain());
+  // The memory bound: past it, the batch being filled goes to the spill (sent first at the next flush).
+  if (batcher_->bytes() + dispatcher_->buffered_bytes() > max_buffer_bytes_) dispatcher_->spill(batcher_->drain());
   telemetry_arrived_.notify();
   if (was_empty || batcher_->due(now)) batch_waiting_.notify();
 }
