@@ -1,9 +1,13 @@
 #include "destinations/logstash.h"
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -11,6 +15,7 @@
 #include <cctype>
 
 #include "core/base64.h"
+#include "core/signal.h"
 #include "http/client.h"
 #include "http/tls.h"
 #include "http/tls_context.h"
@@ -131,9 +136,12 @@ class LogstashHttp final : public Destination {
   std::size_t accepted_bytes_ = static_cast<std::size_t>(-1);  // lowered by each 413
 };
 
-// json_lines over one kept TCP (or TLS) connection. The tcp input has no acknowledgement: a batch counts
-// as delivered once written; a connection that breaks mid-batch has the whole batch sent again, so a
-// few lines may arrive twice (at-least-once) — the http input has no such gap.
+// json_lines over TCP (or TLS), one connection per batch: the tcp input sends nothing back, so the only sign
+// that it read a batch is that it closes the connection after reading our end of it. The batch is written, our
+// side half-closed (TLS: close_notify first), and it counts as delivered only when the peer's close comes after
+// that; a peer that closes or resets earlier (a restart, a crash, a load balancer's idle timeout) or no close
+// by the deadline leaves it unconfirmed, and the whole batch is sent again (at-least-once: lines the input read
+// before a reset may arrive twice). Logstash's tcp input closes on the client's close, as Netty does.
 class LogstashTcp final : public Destination {
  public:
   LogstashTcp(asio::any_io_executor ex, http::Url url, std::optional<asio::ssl::context> tls)
@@ -143,84 +151,105 @@ class LogstashTcp final : public Destination {
   asio::awaitable<SendResult> send(const buffer::Batch& batch, SteadyTime deadline) override {
     const std::string body = body_of(batch);
     const std::string where = (tls_ ? "tls://" : "tcp://") + url_.host + ":" + std::to_string(url_.port);
+    // The connection lives until this coroutine ends, after every operation on it has completed: the
+    // deadline only closes its socket, which makes pending operations complete with an error.
+    tcp::socket plain(ex_);
+    std::optional<asio::ssl::stream<tcp::socket&>> ssl;
+    if (tls_) ssl.emplace(plain, *tls_);
+    // The deadline's handler may already be queued when the timer is cancelled: it reaches the socket only
+    // through this state, which says whether the exchange is still running.
+    struct Watch {
+      tcp::socket* socket;
+      bool timed_out = false;
+      bool over = false;
+    };
+    auto watch = std::make_shared<Watch>(Watch{&plain});
     asio::steady_timer timer(ex_);
     timer.expires_at(deadline);
-    bool timed_out = false;
-    timer.async_wait([&](boost::system::error_code ec) {
-      if (!ec) {
-        timed_out = true;
-        close();
-      }
+    timer.async_wait([watch](boost::system::error_code ec) {
+      if (ec || watch->over) return;
+      watch->timed_out = true;
+      boost::system::error_code ignored;
+      watch->socket->close(ignored);
     });
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      const bool fresh = !open();
-      if (fresh) {
-        if (auto st = co_await connect(); !st) {
-          timer.cancel();
-          co_return SendResult::retryable(where + ": " + st.error().message);
-        }
-      }
-      boost::system::error_code ec;
-      if (tls_) std::tie(ec, std::ignore) = co_await asio::async_write(*ssl_, asio::buffer(body), use_tuple);
-      else std::tie(ec, std::ignore) = co_await asio::async_write(*socket_, asio::buffer(body), use_tuple);
-      if (!ec) {
-        timer.cancel();
-        co_return SendResult::ok();
-      }
-      close();
-      if (timed_out || fresh) {
-        timer.cancel();
-        co_return SendResult::retryable(where + ": " + (timed_out ? std::string("timed out") : ec.message()));
-      }
-      // A kept connection the peer had closed: once more on a new one.
-    }
+    auto result = co_await exchange(plain, ssl, body, watch->timed_out);
+    watch->over = true;
     timer.cancel();
-    co_return SendResult::retryable(where + ": the connection broke twice");
+    if (!result) co_return SendResult::retryable(where + ": " + result.error().message);
+    co_return SendResult::ok();
   }
 
  private:
-  bool open() const { return tls_ ? ssl_ != nullptr : socket_ != nullptr; }
-  void close() {
-    boost::system::error_code ignored;
-    if (ssl_) ssl_->lowest_layer().close(ignored);
-    if (socket_) socket_->close(ignored);
-    ssl_.reset();
-    socket_.reset();
-  }
-
-  asio::awaitable<Status> connect() {
+  asio::awaitable<Status> exchange(tcp::socket& plain, std::optional<asio::ssl::stream<tcp::socket&>>& ssl,
+                                   const std::string& body, const bool& timed_out) {
+    const auto why = [&](std::string_view doing, const boost::system::error_code& ec) {
+      return fail(std::string(doing) + ": " + (timed_out ? std::string("timed out") : ec.message()));
+    };
     tcp::resolver resolver(ex_);
     auto [rec, results] = co_await resolver.async_resolve(url_.host, std::to_string(url_.port), use_tuple);
     if (rec) co_return fail("cannot resolve: " + rec.message());
-    if (tls_) {
-      ssl_ = std::make_unique<asio::ssl::stream<tcp::socket>>(ex_, *tls_);
-      auto [cec, ep] = co_await asio::async_connect(ssl_->lowest_layer(), results, use_tuple);
-      (void)ep;
-      if (cec) co_return fail("cannot connect: " + cec.message());
-      SSL_set_tlsext_host_name(ssl_->native_handle(), url_.host.c_str());
-      ssl_->set_verify_callback(asio::ssl::host_name_verification(url_.host));
-      auto [hec] = co_await ssl_->async_handshake(asio::ssl::stream_base::client, use_tuple);
-      if (hec) {
-        ssl_.reset();
-        co_return fail("TLS handshake failed: " + hec.message());
-      }
-    } else {
-      socket_ = std::make_unique<tcp::socket>(ex_);
-      auto [cec, ep] = co_await asio::async_connect(*socket_, results, use_tuple);
-      (void)ep;
-      if (cec) {
-        socket_.reset();
-        co_return fail("cannot connect: " + cec.message());
-      }
+    if (timed_out) co_return fail("timed out");
+    auto [cec, ep] = co_await asio::async_connect(plain, results, use_tuple);
+    (void)ep;
+    if (cec) co_return why("cannot connect", cec);
+    if (ssl) {
+      SSL_set_tlsext_host_name(ssl->native_handle(), url_.host.c_str());
+      ssl->set_verify_callback(asio::ssl::host_name_verification(url_.host));
+      auto [hec] = co_await ssl->async_handshake(asio::ssl::stream_base::client, use_tuple);
+      if (hec) co_return why("TLS handshake failed", hec);
     }
+    // Watch for the peer's close from the start: one that comes before our own is no confirmation.
+    bool ours_sent = false, peer_closed_early = false;
+    std::optional<boost::system::error_code> peer_end;
+    Signal peer_done(ex_);
+    std::array<char, 512> sink{};
+    asio::co_spawn(
+        ex_,
+        [&]() -> asio::awaitable<void> {
+          for (;;) {
+            boost::system::error_code ec;
+            if (ssl)
+              std::tie(ec, std::ignore) = co_await ssl->async_read_some(asio::buffer(sink), use_tuple);
+            else
+              std::tie(ec, std::ignore) = co_await plain.async_read_some(asio::buffer(sink), use_tuple);
+            if (!ec) continue;  // the tcp input sends nothing; whatever comes is passed over
+            peer_closed_early = !ours_sent;
+            peer_end = ec;
+            peer_done.notify();
+            co_return;
+          }
+        },
+        asio::detached);
+    boost::system::error_code wec;
+    if (ssl)
+      std::tie(wec, std::ignore) = co_await asio::async_write(*ssl, asio::buffer(body), use_tuple);
+    else
+      std::tie(wec, std::ignore) = co_await asio::async_write(plain, asio::buffer(body), use_tuple);
+    // A close that has already arrived is read before ours is sent: let the reader run once.
+    if (!wec) co_await asio::post(ex_, asio::use_awaitable);
+    if (!wec && !peer_end) {
+      // Our end: a TCP half-close (with TLS too: asio's close_notify would wait for the peer's on a stream
+      // that is being read; the tls input takes the TCP close as the end, as it does a client's crash).
+      ours_sent = true;
+      boost::system::error_code sec;
+      plain.shutdown(tcp::socket::shutdown_send, sec);
+    }
+    // Wait for the reader to finish: the peer's close, a reset, or the deadline's close of the socket.
+    if (wec) {
+      boost::system::error_code ignored;
+      plain.close(ignored);
+    }
+    while (!peer_end) co_await peer_done.wait_until(SteadyTime::max());
+    if (wec) co_return why("the connection broke while sending", wec);
+    if (peer_closed_early) co_return fail("the peer closed the connection before the whole batch was sent");
+    const bool clean = *peer_end == asio::error::eof || *peer_end == asio::ssl::error::stream_truncated;
+    if (!clean) co_return why("the batch was not confirmed (no orderly close by the peer)", *peer_end);
     co_return Status{};
   }
 
   asio::any_io_executor ex_;
   http::Url url_;
   std::optional<asio::ssl::context> tls_;
-  std::unique_ptr<tcp::socket> socket_;
-  std::unique_ptr<asio::ssl::stream<tcp::socket>> ssl_;
 };
 
 Result<std::unique_ptr<Destination>> make(const Context& ctx) {

@@ -339,7 +339,7 @@ struct FakeLogstashTcp::Impl {
       buffer.erase(0, start);
       if (close_now) {
         boost::system::error_code ignored;
-        socket.shutdown(tcp::socket::shutdown_both, ignored);
+        socket.set_option(tcp::socket::linger(true, 0), ignored);  // a crash or a restart: reset, not a close
         socket.close(ignored);
         {
           std::lock_guard lock(mu);

@@ -99,7 +99,7 @@ class FakeLogstashTcp {
   [[nodiscard]] std::uint16_t port() const;
   [[nodiscard]] std::string host_port() const;  // "127.0.0.1:<port>"
 
-  // Fault: after `k` more complete lines are read, the connection that read the k-th is closed by the fake (what
+  // Fault: after `k` more complete lines are read, the connection that read the k-th is reset by the fake (what
   // it had buffered beyond is discarded: lost, as with a real crash). With `every_connection`, each connection is
   // closed after its k-th line, until clear_faults().
   void close_after_lines(std::size_t k, bool every_connection = false);

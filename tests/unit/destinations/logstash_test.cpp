@@ -10,6 +10,13 @@
 #include "../test_util.h"
 #include "http/server.h"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+
 namespace elk::destinations {
 namespace {
 
@@ -104,6 +111,117 @@ TEST_F(LogstashInit, TheHttpInputsA413SplitsTheBatchAndRefusesOnlyADocumentTooLa
   EXPECT_EQ(refused, refused_before);  // the smaller size is kept
   EXPECT_EQ(lines.size(), 79u);
   EXPECT_GT(posts, 4u);
+}
+
+// A tcp input as the test wants it: one accepted connection at a time, handled by `behave`.
+struct TcpPeer {
+  using tcp = boost::asio::ip::tcp;
+  tcp::acceptor acceptor;
+  std::vector<std::string> received;  // per connection, what was read before it ended
+  explicit TcpPeer(boost::asio::io_context& io, std::function<boost::asio::awaitable<void>(tcp::socket&, std::string&)> behave)
+      : acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
+    boost::asio::co_spawn(
+        io,
+        [this, behave]() -> boost::asio::awaitable<void> {
+          for (;;) {
+            auto [ec, socket] = co_await acceptor.async_accept(boost::asio::as_tuple(boost::asio::use_awaitable));
+            if (ec) co_return;
+            received.emplace_back();
+            co_await behave(socket, received.back());
+          }
+        },
+        boost::asio::detached);
+  }
+  std::string url(std::string_view scheme = "tcp") const {
+    return std::string(scheme) + "://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port());
+  }
+};
+
+boost::asio::awaitable<void> read_to_end(TcpPeer::tcp::socket& s, std::string& into) {
+  std::array<char, 4096> chunk;
+  for (;;) {
+    auto [ec, n] = co_await s.async_read_some(boost::asio::buffer(chunk), boost::asio::as_tuple(boost::asio::use_awaitable));
+    into.append(chunk.data(), n);
+    if (ec) co_return;
+  }
+}
+
+buffer::Batch lines(std::size_t n, std::size_t size = 100) {
+  buffer::Batch b;
+  for (std::size_t i = 0; i < n; ++i) {
+    b.documents.push_back({R"({"n":)" + std::to_string(i) + R"(,"m":")" + std::string(size, 'x') + "\"}", EpochMs{0}, "", i + 1, 0});
+    b.bytes += b.documents.back().json.size();
+  }
+  return b;
+}
+
+SendResult send_within(boost::asio::io_context& io, Destination& d, const buffer::Batch& b,
+                       std::chrono::milliseconds within) {
+  return test::run_sync(io, d.send(b, std::chrono::steady_clock::now() + within));
+}
+
+// Delivered means: the input read our whole batch and closed after our close (it sends nothing back).
+TEST_F(LogstashInit, TcpABatchIsDeliveredWhenTheInputClosesAfterReadingIt) {
+  TcpPeer peer(io, [](TcpPeer::tcp::socket& s, std::string& into) -> boost::asio::awaitable<void> {
+    co_await read_to_end(s, into);  // then the socket closes: the input's close after ours
+  });
+  auto d = make(peer.url());
+  ASSERT_TRUE(d) << d.error().message;
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(send_within(io, **d, lines(50), std::chrono::seconds(5)).kind, SendResult::Kind::ok);
+  ASSERT_EQ(peer.received.size(), 3u);  // one connection per batch: no kept connection to find dead
+  for (const auto& r : peer.received) EXPECT_EQ(std::count(r.begin(), r.end(), '\n'), 50);
+}
+
+// Writes into a connection the input had closed or reset used to count as delivered (195 of 200 lines lost).
+TEST_F(LogstashInit, TcpAResetMidBatchOrACloseBeforeOursLeavesTheBatchToSendAgain) {
+  TcpPeer reset(io, [](TcpPeer::tcp::socket& s, std::string& into) -> boost::asio::awaitable<void> {
+    std::array<char, 1000> part;
+    auto [ec, n] = co_await boost::asio::async_read(s, boost::asio::buffer(part), boost::asio::as_tuple(boost::asio::use_awaitable));
+    into.append(part.data(), n);
+    s.set_option(TcpPeer::tcp::socket::linger(true, 0));  // a crash: RST
+    s.close();
+    co_return;
+  });
+  auto d = make(reset.url());
+  ASSERT_TRUE(d);
+  const auto r = send_within(io, **d, lines(2000), std::chrono::seconds(5));
+  EXPECT_EQ(r.kind, SendResult::Kind::retryable) << r.message;
+
+  TcpPeer early(io, [](TcpPeer::tcp::socket& s, std::string&) -> boost::asio::awaitable<void> {
+    s.close();  // an idle timeout, a restart: closed before reading anything
+    co_return;
+  });
+  auto e = make(early.url());
+  ASSERT_TRUE(e);
+  const auto r2 = send_within(io, **e, lines(3), std::chrono::seconds(5));
+  EXPECT_EQ(r2.kind, SendResult::Kind::retryable) << r2.message;
+}
+
+// No close from the input by the deadline: not confirmed. And a deadline that fires while the TLS handshake is
+// pending (a peer that accepts and says nothing) ends the send cleanly: the stream used to be destroyed under
+// a pending operation (ASan: heap-use-after-free).
+TEST_F(LogstashInit, APeerThatNeverAnswersEndsRetryableAtTheDeadlineOverTcpAndTls) {
+  std::vector<std::unique_ptr<TcpPeer::tcp::socket>> held;
+  const auto hold = [&held](TcpPeer::tcp::socket& s, std::string&) -> boost::asio::awaitable<void> {
+    held.push_back(std::make_unique<TcpPeer::tcp::socket>(std::move(s)));  // open, silent, never read
+    co_return;
+  };
+  TcpPeer silent(io, hold);
+  for (const char* scheme : {"tcp", "tls"}) {
+    auto d = make(silent.url(scheme));
+    ASSERT_TRUE(d) << d.error().message;
+    const auto started = std::chrono::steady_clock::now();
+    const auto r = send_within(io, **d, lines(10), std::chrono::milliseconds(300));
+    EXPECT_EQ(r.kind, SendResult::Kind::retryable) << scheme;
+    EXPECT_NE(r.message.find("timed out"), std::string::npos) << r.message;
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3)) << scheme;
+    // The deadline's handler may run after the send: let it, and any late completion, run now.
+    boost::asio::steady_timer settle(io, std::chrono::milliseconds(50));
+    test::run_sync(io, [&]() -> boost::asio::awaitable<int> {
+      co_await settle.async_wait(boost::asio::use_awaitable);
+      co_return 0;
+    }());
+  }
 }
 
 }  // namespace
