@@ -195,7 +195,8 @@ class Elasticsearch final : public Destination {
       http::Request r = req;
       r.target = client.origin().path + "/_bulk" + (o_.pipeline.empty() ? "" : "?pipeline=" + aws::uri_encode(o_.pipeline, true));
       if (auto st = authorize(r, client); !st) co_return std::pair{SendResult::permanent(st.error().message), 0};
-      auto res = co_await client.send(std::move(r), deadline);
+      // The answer: an item per document (a few hundred bytes, more with an error's reason) and no more.
+      auto res = co_await client.send(std::move(r), deadline, 64 * 1024 + members.size() * 2048);
       if (!res) {
         last_error = res.error().message;
         if (res.error().kind == http::ClientError::Kind::connect) continue;  // try the next URL

@@ -37,7 +37,6 @@ using BeastResponse = bhttp::response<bhttp::string_body>;
 using Kind = ClientError::Kind;
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-constexpr std::uint64_t max_response_body = 64 * 1024 * 1024;
 constexpr std::uint32_t max_response_header = 64 * 1024;
 // An idle connection older than this is closed rather than reused: servers and load balancers drop idle
 // connections after some seconds, and a frozen Lambda sandbox can sit idle for minutes.
@@ -130,7 +129,8 @@ struct Exchange {
 };
 
 template <class Stream>
-asio::awaitable<Exchange> exchange(Stream& stream, beast::flat_buffer& buffer, const BeastRequest& req) {
+asio::awaitable<Exchange> exchange(Stream& stream, beast::flat_buffer& buffer, const BeastRequest& req,
+                                   std::uint64_t max_response_body, SteadyTime deadline) {
   Exchange out;
   auto [wec, wn] = co_await bhttp::async_write(stream, req, use_tuple);
   (void)wn;
@@ -144,8 +144,14 @@ asio::awaitable<Exchange> exchange(Stream& stream, beast::flat_buffer& buffer, c
     parser.body_limit(max_response_body);
     parser.header_limit(max_response_header);
     if (req.method() == bhttp::verb::head) parser.skip(true);
-    auto [rec, rn] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
-    (void)rn;
+    // Piece by piece, with the deadline checked between pieces: the stream's own timer cannot stop an answer
+    // that always has more bytes ready (an endless chunked body), as each read completes before it fires.
+    error_code rec;
+    while (!parser.is_done()) {
+      std::tie(rec, std::ignore) = co_await bhttp::async_read_some(stream, buffer, parser, use_tuple);
+      if (!rec && deadline != no_deadline && std::chrono::steady_clock::now() >= deadline) rec = beast::error::timeout;
+      if (rec) break;
+    }
     out.got_some = out.got_some || parser.got_some() || buffer.size() > 0;
     if (rec) {
       out.ec = rec;
@@ -203,7 +209,8 @@ asio::awaitable<std::pair<error_code, std::vector<tcp::endpoint>>> resolve(const
 struct Client::Impl {
   Impl(asio::any_io_executor ex, Url url) : executor(std::move(ex)), origin(std::move(url)), name(origin.origin()) {}
 
-  static asio::awaitable<ClientResult<Response>> send(std::shared_ptr<Impl> self, Request request, SteadyTime deadline);
+  static asio::awaitable<ClientResult<Response>> send(std::shared_ptr<Impl> self, Request request, SteadyTime deadline,
+                                                      std::size_t max_response_body);
   asio::awaitable<ClientResult<std::unique_ptr<Connection>>> connect(SteadyTime deadline);
   asio::awaitable<std::optional<ClientError>> handshake(TlsStream& stream, SteadyTime deadline);
 
@@ -294,7 +301,7 @@ asio::awaitable<std::optional<ClientError>> Client::Impl::handshake(TlsStream& s
 }
 
 asio::awaitable<ClientResult<Response>> Client::Impl::send(std::shared_ptr<Impl> self, Request request,
-                                                           SteadyTime deadline) {
+                                                           SteadyTime deadline, std::size_t max_response_body) {
   if (auto why = malformed(request))
     co_return std::unexpected(ClientError{Kind::io, "refusing to send to " + self->name + ": " + *why});
   if (deadline != no_deadline && std::chrono::steady_clock::now() >= deadline)
@@ -312,9 +319,9 @@ asio::awaitable<ClientResult<Response>> Client::Impl::send(std::shared_ptr<Impl>
     arm(conn->tcp(), deadline);
     Exchange ex;
     if (auto* plain = std::get_if<beast::tcp_stream>(&conn->stream))
-      ex = co_await exchange(*plain, conn->buffer, req);
+      ex = co_await exchange(*plain, conn->buffer, req, max_response_body, deadline);
     else
-      ex = co_await exchange(std::get<TlsStream>(conn->stream), conn->buffer, req);
+      ex = co_await exchange(std::get<TlsStream>(conn->stream), conn->buffer, req, max_response_body, deadline);
 
     if (!ex.ec) {
       Response out = from_beast(ex.response);
@@ -329,7 +336,8 @@ asio::awaitable<ClientResult<Response>> Client::Impl::send(std::shared_ptr<Impl>
     }
     if (ex.ec == bhttp::error::body_limit)
       co_return std::unexpected(ClientError{Kind::io, "the answer from " + self->name + " is larger than " +
-                                                          std::to_string(max_response_body >> 20) + " MB"});
+                                                          std::to_string(max_response_body) +
+                                                          " bytes, more than this request can need; not read further"});
     if (ex.ec == bhttp::error::header_limit)
       co_return std::unexpected(ClientError{Kind::io, "the answer from " + self->name + " has headers over " +
                                                           std::to_string(max_response_header >> 10) + " KB"});
@@ -389,8 +397,9 @@ Result<std::unique_ptr<Client>> Client::make(asio::any_io_executor executor, Url
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
 
-asio::awaitable<ClientResult<Response>> Client::send(Request request, SteadyTime deadline) {
-  return Impl::send(impl_, std::move(request), deadline);
+asio::awaitable<ClientResult<Response>> Client::send(Request request, SteadyTime deadline,
+                                                     std::size_t max_answer_bytes) {
+  return Impl::send(impl_, std::move(request), deadline, max_answer_bytes);
 }
 
 const Url& Client::origin() const {

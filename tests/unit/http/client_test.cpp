@@ -128,6 +128,7 @@ enum class Then {
   answer_with_close,     // answer with "Connection: close" and close
   close_without_answer,  // read the request and close: an idle close racing the client's request
   stall,                 // read the request and never answer
+  endless,               // answer 200 with a chunked body that never ends, as fast as it is read
 };
 
 class RawServer {
@@ -206,6 +207,13 @@ class RawServer {
 
       const Then then = self->script(connection, request);
       if (then == Then::close_without_answer) co_return;
+      if (then == Then::endless) {
+        const std::string head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+        auto [hec, hn] = co_await asio::async_write(stream, asio::buffer(head), use_tuple);
+        const std::string chunk = "4000\r\n" + std::string(0x4000, 'x') + "\r\n";
+        while (!hec) std::tie(hec, hn) = co_await asio::async_write(stream, asio::buffer(chunk), use_tuple);
+        co_return;
+      }
       if (then == Then::stall) {
         asio::steady_timer forever(co_await asio::this_coro::executor, 1h);
         co_await forever.async_wait(use_tuple);
@@ -368,6 +376,34 @@ TEST_F(ClientTest, TimesOutAtTheDeadlineWhenTheServerDoesNotAnswer) {
   EXPECT_GE(took, 190ms);
   EXPECT_LT(took, 2s);
   EXPECT_EQ(c->idle_connections(), 0u);
+}
+
+// An endless answer used to be read up to 64 MB into memory (RSS 165-200 MB: a 128 MB function is killed).
+// Reading stops at what the request can need (1 MB by default, or what the caller says), with an io error.
+TEST_F(ClientTest, StopsReadingAnAnswerPastWhatTheRequestCanNeed) {
+  RawServer server(io);
+  server.script = [](int, int) { return Then::endless; };
+  auto c = client("http://127.0.0.1:" + std::to_string(server.port()));
+  auto res = send(*c, get());
+  ASSERT_FALSE(res);
+  EXPECT_EQ(res.error().kind, ClientError::Kind::io);
+  EXPECT_NE(res.error().message.find("larger than 1048576 bytes"), std::string::npos) << res.error().message;
+  res = test::run_sync(io, c->send(get(), in(5s), 100 * 1024));
+  ASSERT_FALSE(res);
+  EXPECT_NE(res.error().message.find("larger than 102400 bytes"), std::string::npos) << res.error().message;
+  EXPECT_EQ(c->idle_connections(), 0u);
+}
+
+// And at the deadline, when it comes first.
+TEST_F(ClientTest, StopsReadingAnEndlessAnswerAtTheDeadline) {
+  RawServer server(io);
+  server.script = [](int, int) { return Then::endless; };
+  auto c = client("http://127.0.0.1:" + std::to_string(server.port()));
+  const auto start = std::chrono::steady_clock::now();
+  const auto res = test::run_sync(io, c->send(get(), in(300ms), std::size_t{1} << 40));
+  ASSERT_FALSE(res);
+  EXPECT_EQ(res.error().kind, ClientError::Kind::timeout) << res.error().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
 }
 
 TEST_F(ClientTest, TimesOutAtOnceWhenTheDeadlineHasPassed) {
