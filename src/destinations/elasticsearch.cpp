@@ -56,7 +56,7 @@ std::string check_index_name(std::string_view pattern) {
 constexpr config::Setting settings[] = {
     {url_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject,
      "https://host:port[/prefix] of the cluster; several, comma-separated, are tried in turn when one cannot be "
-     "reached. Credentials go in AUTH and its settings: a URL with user:password@ is refused at init, and never "
+     "reached, does not answer, or hangs (each gets a share of the flush). Credentials go in AUTH and its settings: a URL with user:password@ is refused at init, and never "
      "printed.",
      "elasticsearch", true},
     {index_setting, Kind::text, "logs-aws.lambda-default", 0, 0, "", "", OnInvalid::reject,
@@ -195,17 +195,28 @@ class Elasticsearch final : public Destination {
       http::Request r = req;
       r.target = client.origin().path + "/_bulk" + (o_.pipeline.empty() ? "" : "?pipeline=" + aws::uri_encode(o_.pipeline, true));
       if (auto st = authorize(r, client); !st) co_return std::pair{SendResult::permanent(st.error().message), 0};
+      // Each URL still to try gets an equal share of what is left, so that one whose SYN is never answered, or
+      // that accepts and hangs, cannot take the whole flush; the last one gets the rest.
+      const auto now = std::chrono::steady_clock::now();
+      const auto left = static_cast<long>(clients_.size() - attempt);
+      const SteadyTime until = left > 1 && deadline > now ? now + (deadline - now) / left : deadline;
       // The answer: an item per document (a few hundred bytes, more with an error's reason) and no more.
-      auto res = co_await client.send(std::move(r), deadline, 64 * 1024 + members.size() * 2048);
+      auto res = co_await client.send(std::move(r), until, 64 * 1024 + members.size() * 2048);
       if (!res) {
         last_error = res.error().message;
-        if (res.error().kind == http::ClientError::Kind::connect) continue;  // try the next URL
+        const auto kind = res.error().kind;
+        if (kind == http::ClientError::Kind::connect || kind == http::ClientError::Kind::timeout) {
+          if (left > 1) log_.warn("elasticsearch: " + last_error + "; trying the next URL");
+          continue;  // try the next URL (a stored-but-unanswered bulk finds its ids there: 409)
+        }
         co_return std::pair{SendResult::retryable("bulk request failed: " + last_error), 0};
       }
       current_ = which;
       co_return std::pair{classify(*res, members, client.origin().origin()), res->status};
     }
-    co_return std::pair{SendResult::retryable("no cluster URL could be reached: " + last_error), 0};
+    co_return std::pair{SendResult::retryable(clients_.size() > 1 ? "no cluster URL answered: " + last_error
+                                                                 : "bulk request failed: " + last_error),
+                        0};
   }
 
   Status authorize(http::Request& r, const http::Client& client) const {
@@ -274,7 +285,10 @@ class Elasticsearch final : public Destination {
     http::Request r;
     r.target = client.origin().path + "/";
     if (!authorize(r, client)) co_return;
-    auto res = co_await client.send(std::move(r), std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(2)));
+    // A quarter of the flush at most (and 2 s): the check is for the log, and must not starve the first bulk.
+    const auto now = std::chrono::steady_clock::now();
+    const auto until = std::min({deadline, now + std::chrono::seconds(2), deadline > now ? now + (deadline - now) / 4 : now});
+    auto res = co_await client.send(std::move(r), until);
     if (!res || res->status != 200) {
       log_.warn("elasticsearch: could not check " + client.origin().origin() + " (" +
                 (res ? "HTTP " + std::to_string(res->status) : res.error().message) + "); shipping anyway");

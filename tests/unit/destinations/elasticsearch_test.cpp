@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/json/parse.hpp>
 #include <map>
 #include <set>
@@ -301,6 +302,56 @@ TEST_F(ElasticsearchTest, AuthSettingsMustBeComplete) {
   auto d = elasticsearch_destination().make(Context{cfg, function, "env", log, io.get_executor(), getenv});
   ASSERT_FALSE(d);
   EXPECT_NE(d.error().message.find("EXTENSION_LOG_DESTINATION_ELASTICSEARCH_USERNAME"), std::string::npos);
+}
+
+// A first URL that accepts and never answers, or whose SYN is never answered (a dead node, a security group
+// dropping packets), used to take the whole flush: the healthy second URL got nothing. Now each URL gets a
+// share of the flush, the next one is tried, the cluster check does not starve the bulk, and the next flush
+// starts at the URL that answered.
+TEST_F(ElasticsearchTest, FailsOverFromAHungOrSilentFirstUrlWithinTheFlush) {
+  namespace ip = boost::asio::ip;
+  // Hung: accepts, reads, never answers.
+  ip::tcp::acceptor hung(io, {ip::make_address("127.0.0.1"), 0});
+  std::vector<std::unique_ptr<ip::tcp::socket>> held;
+  std::function<void()> accept = [&] {
+    hung.async_accept([&](boost::system::error_code ec, ip::tcp::socket s) {
+      if (ec) return;
+      held.push_back(std::make_unique<ip::tcp::socket>(std::move(s)));
+      accept();
+    });
+  };
+  accept();
+  // Silent: a listener whose backlog is full, so that a new SYN is dropped and connect hangs.
+  ip::tcp::acceptor full(io);
+  full.open(ip::tcp::v4());
+  full.bind({ip::make_address("127.0.0.1"), 0});
+  full.listen(0);
+  std::vector<std::unique_ptr<ip::tcp::socket>> fillers;
+  for (int i = 0; i < 4; ++i) {
+    auto s = std::make_unique<ip::tcp::socket>(io);
+    s->async_connect(full.local_endpoint(), [](boost::system::error_code) {});
+    fillers.push_back(std::move(s));
+  }
+  io.restart();
+  io.run_for(std::chrono::milliseconds(200));
+  for (const auto& first : {"http://127.0.0.1:" + std::to_string(hung.local_endpoint().port()),
+                            "http://127.0.0.1:" + std::to_string(full.local_endpoint().port())}) {
+    SCOPED_TRACE(first);
+    seen.clear();
+    cfg.set("EXTENSION_LOG_DESTINATION_ELASTICSEARCH_URL", first + "," + url());
+    auto d = make();
+    ASSERT_TRUE(d);
+    const auto started = std::chrono::steady_clock::now();
+    const auto r = test::run_sync(io, d->send(batch(3), std::chrono::steady_clock::now() + std::chrono::seconds(1)));
+    EXPECT_EQ(r.kind, SendResult::Kind::ok) << r.message;
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(1500));
+    EXPECT_EQ(bulks().size(), 1u);
+    // The next flush goes straight to the URL that answered.
+    const auto again = std::chrono::steady_clock::now();
+    EXPECT_EQ(send(*d, batch(2)).kind, SendResult::Kind::ok);
+    EXPECT_EQ(bulks().size(), 2u);
+    EXPECT_LT(std::chrono::steady_clock::now() - again, std::chrono::milliseconds(400));
+  }
 }
 
 TEST_F(ElasticsearchTest, TriesTheNextUrlWhenOneCannotBeReached) {
