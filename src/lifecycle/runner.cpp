@@ -4,6 +4,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -70,6 +71,7 @@ class Runner {
 
  private:
   asio::awaitable<void> watch_signals();
+  asio::awaitable<std::string> sandbox_address();
   asio::awaitable<Status> init(const ExtensionId& id);
   asio::awaitable<void> on_invoke(const LifecycleEvent& event);
   asio::awaitable<void> on_shutdown(const LifecycleEvent& event);
@@ -197,6 +199,32 @@ asio::awaitable<void> Runner::watch_signals() {
   io_.stop();
 }
 
+// The IPv4 address sandbox.localdomain has (Lambda's /etc/hosts), looked up for at most 300 ms; else loopback.
+asio::awaitable<std::string> Runner::sandbox_address() {
+  struct Lookup {
+    explicit Lookup(asio::io_context& io) : resolver(io), wake(io) {}
+    asio::ip::tcp::resolver resolver;
+    asio::steady_timer wake;
+    bool done = false;
+    std::string address;
+  };
+  auto lookup = std::make_shared<Lookup>(io_);
+  lookup->resolver.async_resolve(
+      "sandbox.localdomain", "", [lookup](boost::system::error_code ec, asio::ip::tcp::resolver::results_type results) {
+        if (!ec)
+          for (const auto& r : results)
+            if (r.endpoint().address().is_v4()) {
+              lookup->address = r.endpoint().address().to_string();
+              break;
+            }
+        lookup->done = true;
+        lookup->wake.cancel();
+      });
+  lookup->wake.expires_after(300ms);
+  if (!lookup->done) co_await lookup->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+  co_return lookup->done && !lookup->address.empty() ? lookup->address : std::string("127.0.0.1");
+}
+
 asio::awaitable<Status> Runner::init(const ExtensionId& id) {
   const auto& env = options_.environment;
   auto loaded = config::load(destinations::all_settings(), env, destinations::destination_aliases());
@@ -253,18 +281,25 @@ asio::awaitable<Status> Runner::init(const ExtensionId& id) {
 
   receiver_.emplace([this](std::vector<telemetry::Event>&& events) { on_events(std::move(events)); }, log_);
   http::ServerOptions server_options;
-  // Lambda delivers to sandbox.localdomain, which is not loopback inside Lambda: listen on every
-  // interface (nothing outside the sandbox can reach it).
-  server_options.address = "0.0.0.0";
+  // Lambda delivers to sandbox.localdomain: listen on the address that name has here (as AWS's samples and
+  // the OpenTelemetry, New Relic and Elastic extensions do), else on loopback — never on every interface:
+  // the listener has no authentication, and under an emulator or Docker the network could inject records.
+  server_options.address = co_await sandbox_address();
   server_options.port = static_cast<std::uint16_t>(config_.integer(config::names::listener_port));
   server_options.max_body_bytes = telemetry::Receiver::body_limit(telemetry::kLambdaMaxBytes);
   server_options.on_refused = [this](int status, std::string_view why) {
     receiver_->refused(status, why, Clock::now());
   };
-  auto server = http::Server::start(
-      io_, server_options, [this](http::Request req) -> asio::awaitable<http::Response> {
-        co_return receiver_->handle(req, now_epoch_ms(), Clock::now());
-      });
+  const auto handler = [this](http::Request req) -> asio::awaitable<http::Response> {
+    co_return receiver_->handle(req, now_epoch_ms(), Clock::now());
+  };
+  auto server = http::Server::start(io_, server_options, handler);
+  if (!server && server_options.address != "127.0.0.1") {
+    log_.warn("cannot listen on " + server_options.address + " (sandbox.localdomain): " + server.error().message +
+              "; listening on 127.0.0.1");
+    server_options.address = "127.0.0.1";
+    server = http::Server::start(io_, server_options, handler);
+  }
   if (!server)
     co_return fail(std::string(config::names::listener_port) + ": " + server.error().message);
   server_ = std::move(*server);

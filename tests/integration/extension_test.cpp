@@ -1,6 +1,11 @@
 // The real elk-extension under the bundled Lambda emulator, shipping to the file destination.
 #include <gtest/gtest.h>
 
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -232,6 +237,60 @@ TEST(Extension, APasswordInADestinationUrlIsNeverPrinted) {
     ASSERT_EQ(errors.size(), 1u) << r.output;
     EXPECT_NE(json::serialize(errors[0].at("body")).find(variable), std::string::npos) << json::serialize(errors[0]);
   }
+}
+
+// The listener has no authentication; it used to listen on every interface, so that under an emulator, RIE or
+// Docker anyone on the network could inject records. It listens where sandbox.localdomain points, else (as on
+// this machine, where that name does not resolve) on loopback only.
+TEST(Extension, TheListenerCannotBeReachedFromTheNetwork) {
+  std::string external;
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) == 0) {
+    for (auto* i = list; i; i = i->ifa_next)
+      if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && !(i->ifa_flags & IFF_LOOPBACK)) {
+        char text[INET_ADDRSTRLEN];
+        ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, text, sizeof text);
+        external = text;
+        break;
+      }
+    ::freeifaddrs(list);
+  }
+  if (external.empty()) GTEST_SKIP() << "no non-loopback IPv4 address on this machine";
+  int port = 0;
+  {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+    ::close(fd);
+  }
+  const auto probe = std::filesystem::temp_directory_path() / ("elk-probe-" + std::to_string(::getpid()));
+  const std::string script = "import socket\n"
+                             "def reach(host):\n"
+                             "    s = socket.socket(); s.settimeout(2)\n"
+                             "    try:\n"
+                             "        s.connect((host, " + std::to_string(port) + ")); return 'reachable'\n"
+                             "    except OSError:\n"
+                             "        return 'unreachable'\n"
+                             "open('" + probe.string() + "', 'w').write(reach('" + external + "') + ' ' + reach('127.0.0.1'))\n";
+  std::ofstream(probe.string() + ".py") << script;
+  RunOptions o;
+  o.invocations = 2;
+  o.env["EXTENSION_LOG_LISTENER_PORT"] = std::to_string(port);
+  o.extra_args = {"--before-invocation", "2=/usr/bin/python3 " + probe.string() + ".py"};
+  const auto r = run(o);
+  expect_clean_exit_before_deadline(r);
+  std::ifstream in(probe);
+  std::string from_network, from_loopback;
+  in >> from_network >> from_loopback;
+  std::filesystem::remove(probe);
+  std::filesystem::remove(probe.string() + ".py");
+  EXPECT_EQ(from_network, "unreachable") << external << ":" << port;
+  EXPECT_EQ(from_loopback, "reachable");
 }
 
 TEST(Extension, AMissingRequiredDestinationSettingFailsInitNamingIt) {
