@@ -71,7 +71,10 @@ class Runner {
 
  private:
   asio::awaitable<void> watch_signals();
+  struct SandboxLookup;
+  void start_sandbox_lookup();
   asio::awaitable<std::string> sandbox_address();
+  std::shared_ptr<SandboxLookup> sandbox_lookup_;
   asio::awaitable<Status> init(const ExtensionId& id);
   asio::awaitable<void> on_invoke(const LifecycleEvent& event);
   asio::awaitable<void> on_shutdown(const LifecycleEvent& event);
@@ -122,6 +125,7 @@ asio::awaitable<int> Runner::run() {
     co_return 1;
   }
   api_.emplace(*endpoint);
+  start_sandbox_lookup();  // meanwhile: for the listener (init)
   auto reg = co_await api_->register_extension(options_.extension_name);
   if (!reg) {
     log_.error(reg.error().message + "; exiting");
@@ -199,16 +203,20 @@ asio::awaitable<void> Runner::watch_signals() {
   io_.stop();
 }
 
-// The IPv4 address sandbox.localdomain has (Lambda's /etc/hosts), looked up for at most 300 ms; else loopback.
-asio::awaitable<std::string> Runner::sandbox_address() {
-  struct Lookup {
-    explicit Lookup(asio::io_context& io) : resolver(io), wake(io) {}
-    asio::ip::tcp::resolver resolver;
-    asio::steady_timer wake;
-    bool done = false;
-    std::string address;
-  };
-  auto lookup = std::make_shared<Lookup>(io_);
+// Where the listener goes: the IPv4 address sandbox.localdomain has (in Lambda, from /etc/hosts), looked up in
+// the background from before registration (a miss asks DNS: a few ms) and awaited for at most 300 ms when the
+// listener starts; else loopback.
+struct Runner::SandboxLookup {
+  explicit SandboxLookup(asio::io_context& io) : resolver(io), wake(io) {}
+  asio::ip::tcp::resolver resolver;
+  asio::steady_timer wake;
+  bool done = false;
+  std::string address;
+};
+
+void Runner::start_sandbox_lookup() {
+  auto lookup = std::make_shared<SandboxLookup>(io_);
+  lookup->wake.expires_at(SteadyTime::max());
   lookup->resolver.async_resolve(
       "sandbox.localdomain", "", [lookup](boost::system::error_code ec, asio::ip::tcp::resolver::results_type results) {
         if (!ec)
@@ -220,8 +228,16 @@ asio::awaitable<std::string> Runner::sandbox_address() {
         lookup->done = true;
         lookup->wake.cancel();
       });
-  lookup->wake.expires_after(300ms);
-  if (!lookup->done) co_await lookup->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+  sandbox_lookup_ = std::move(lookup);
+}
+
+asio::awaitable<std::string> Runner::sandbox_address() {
+  auto lookup = sandbox_lookup_;
+  if (!lookup) co_return std::string("127.0.0.1");
+  if (!lookup->done) {
+    lookup->wake.expires_after(300ms);
+    co_await lookup->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
   co_return lookup->done && !lookup->address.empty() ? lookup->address : std::string("127.0.0.1");
 }
 
