@@ -60,15 +60,15 @@ constexpr config::Setting settings[] = {
     {path_style_setting, Kind::choice, "auto", 0, 0, "", "auto|true|false", OnInvalid::reject,
      "Path-style URLs (https://host/bucket/key); auto: virtual-hosted for AWS, path style for a custom endpoint.",
      "s3"},
-    {key_format_setting, Kind::choice, "seed", 0, 0, "", "seed|partitioned", OnInvalid::reject,
-     "seed: <prefix>-<time>-<unique>.log; partitioned: <prefix>/year=/month=/day=/hour=/<function>-<time>-<unique>"
-     ".ndjson[.gz], ready for Athena and Glue.",
+    {key_format_setting, Kind::choice, "flat", 0, 0, "", "flat|partitioned|seed", OnInvalid::reject,
+     "flat: <prefix>-<time>-<unique>.log, the keys of the seed extension (`seed`, their former name, still works); "
+     "partitioned: <prefix>/year=/month=/day=/hour=/<function>-<time>-<unique>.ndjson[.gz], ready for Athena and "
+     "Glue.",
      "s3"},
     {format_setting, Kind::choice, "ndjson", 0, 0, "", "ndjson|raw", OnInvalid::reject,
      "ndjson: the enriched documents; raw: the telemetry records as Lambda sent them. One per line.", "s3"},
     {compression_setting, Kind::choice, "auto", 0, 0, "", "auto|none|gzip", OnInvalid::reject,
-     "gzip sets Content-Encoding and adds .gz to partitioned keys; auto: none for the seed key format, gzip for "
-     "partitioned.",
+     "gzip sets Content-Encoding and adds .gz to partitioned keys; auto: none for flat keys, gzip for partitioned.",
      "s3"},
     {storage_class_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject,
      "x-amz-storage-class, e.g. STANDARD_IA or INTELLIGENT_TIERING (default: the bucket's, STANDARD).", "s3"},

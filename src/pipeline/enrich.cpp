@@ -11,6 +11,7 @@
 
 #include "core/time.h"
 #include "pipeline/log_line.h"
+#include "pipeline/platform_event.h"
 #include "pipeline/platform_line.h"
 #include "telemetry/time_text.h"
 
@@ -20,101 +21,12 @@ using telemetry::JsonView;
 
 namespace {
 
-// One aws.lambda.* field: a number, a string or a JSON value of the record (spans, the record itself).
-// No default member initializers: a document's fields are left unset until used.
-struct LambdaField {
-  enum class Kind { number, integer, text, json };
-  std::string_view key;
-  Kind kind;
-  double number;
-  std::int64_t integer;
-  std::string_view text;
-  JsonView json;
-};
-
-// The aws.lambda.* fields of one document, in order; a platform event has at most 8 of them.
-class LambdaFields {
- public:
-  void number(std::string_view k, double v) { add({k, LambdaField::Kind::number, v, 0, {}, {}}); }
-  void integer(std::string_view k, std::int64_t v) { add({k, LambdaField::Kind::integer, 0, v, {}, {}}); }
-  void text(std::string_view k, std::string_view v) { add({k, LambdaField::Kind::text, 0, 0, v, {}}); }
-  void json(std::string_view k, JsonView v) { add({k, LambdaField::Kind::json, 0, 0, {}, v}); }
-  [[nodiscard]] bool empty() const { return size_ == 0; }
-  [[nodiscard]] const LambdaField* begin() const { return &slots_[0].field; }
-  [[nodiscard]] const LambdaField* end() const { return &slots_[0].field + size_; }
-
- private:
-  void add(const LambdaField& f) {
-    if (size_ < kMax) slots_[size_++].field = f;
-  }
-  // Slots left uninitialised until used: most records have no aws.lambda fields, and clearing 12 of them
-  // (with their views) for every record costs more than writing a document's fields.
-  static constexpr std::size_t kMax = 12;
-  union Slot {
-    Slot() {}
-    LambdaField field;
-  };
-  static_assert(std::is_trivially_copyable_v<LambdaField> && std::is_trivially_destructible_v<LambdaField>);
-  Slot slots_[kMax];
-  std::size_t size_ = 0;
-};
-
-}  // namespace
-
-// What a record says, gathered before the document is written. The texts are views: into the event's
-// record, into literals, into the Enricher's state or into its working buffers.
-struct Enricher::Fields {
-  EpochMs timestamp;
-  std::string_view action;  // event.action
-  std::string_view message;
-  std::string_view level;
-  bool metric = false;  // event.kind metric (reports) rather than event
-  std::string_view request_id;
-  std::string_view error_type, error_message, error_stack;
-  std::optional<std::int64_t> duration_ns;
-  std::optional<std::size_t> original_size;
-  std::string_view trace_id, span_id;
-  LambdaFields lambda;  // aws.lambda.*, in order
-  JsonView extra;       // a JSON log record (its other keys)
-};
-
-namespace {
-
-// event.duration (ns) of a duration in ms; none when it is not a number a 64-bit count can hold (a
-// malformed record must not make the conversion undefined).
-std::optional<std::int64_t> nanoseconds_of(double ms) {
-  const double ns = ms * 1e6;
-  if (!(ns > -9.2e18 && ns < 9.2e18)) return std::nullopt;
-  return static_cast<std::int64_t>(ns);
-}
-
 constexpr std::string_view ecs_member = R"("ecs":{"version":"8.11.0"})";
 static_assert(ecs_member.find(ecs_version) != std::string_view::npos, "ecs_member must carry ecs_version");
 
 std::string_view str(JsonView v, std::string_view key) {
   return v.find(key).string();
 }
-
-// printf's "%.2f" (std::to_chars with a precision is specified as printf), cut to 31 characters as
-// snprintf into 32 bytes would.
-std::string_view fixed2(double v, char (&buf)[400]) {
-  if (const auto n = two_decimals(v, buf)) return {buf, n};
-  const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, 2);
-  if (r.ec != std::errc{}) {
-    const int n = std::snprintf(buf, 32, "%.2f", v);
-    return {buf, static_cast<std::size_t>(std::clamp(n, 0, 31))};
-  }
-  return {buf, std::min<std::size_t>(static_cast<std::size_t>(r.ptr - buf), 31)};
-}
-// A count given as a JSON number, as a 64-bit integer: NaN is 0, past the range the nearest bound (a
-// malformed record must not make the conversion undefined, or differ between x86_64 and arm64).
-std::int64_t count_of(double v) {
-  if (!(v == v)) return 0;
-  if (v >= 9.2e18) return INT64_MAX;
-  if (v <= -9.2e18) return INT64_MIN;
-  return static_cast<std::int64_t>(v);
-}
-std::string whole(double v) { return std::to_string(count_of(v)); }
 
 // "Information", "WARNING", "Error", "crit" ... -> info, warn, error, fatal ...; `buffer` holds the
 // lower-cased text of a level that is none of those.
@@ -129,19 +41,6 @@ std::string_view normalise_level(std::string_view level, std::string& buffer) {
   if (l == "trce") return "trace";
   if (l == "dbug") return "debug";
   return l;
-}
-
-// X-Ray "Root=1-...;Parent=...;Sampled=1" -> "1-..."
-std::string_view xray_root(std::string_view header) {
-  const auto p = header.find("Root=");
-  if (p == std::string_view::npos) return {};
-  auto v = header.substr(p + 5);
-  return v.substr(0, v.find(';'));
-}
-
-std::string_view strip_newlines(std::string_view s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.remove_suffix(1);
-  return s;
 }
 
 // Keys of a JSON log record that become ECS fields rather than extra fields.
@@ -200,96 +99,6 @@ std::string_view join_lines(JsonView v, std::string& buffer) {
 }
 
 
-// The members of a platform event's record that its document uses, found in one pass over the record (an
-// object's keys are unique, so this finds what if_contains would); null when absent.
-struct PlatformMembers {
-  JsonView request_id, status, error_type, tracing, metrics, spans, version, initialization_type, phase,
-      runtime_version, runtime_version_arn, instance_id, dropped_records, dropped_bytes, reason, name, state;
-
-  explicit PlatformMembers(JsonView record) {
-    for (const auto& [k, v] : record.members()) {
-      switch (k.size()) {
-        case 4:
-          if (k == "name") name = v;
-          break;
-        case 5:
-          if (k == "spans")
-            spans = v;
-          else if (k == "phase")
-            phase = v;
-          else if (k == "state")
-            state = v;
-          break;
-        case 6:
-          if (k == "status")
-            status = v;
-          else if (k == "reason")
-            reason = v;
-          break;
-        case 7:
-          if (k == "tracing")
-            tracing = v;
-          else if (k == "metrics")
-            metrics = v;
-          else if (k == "version")
-            version = v;
-          break;
-        case 9:
-          if (k == "requestId")
-            request_id = v;
-          else if (k == "errorType")
-            error_type = v;
-          break;
-        case 10:
-          if (k == "instanceId") instance_id = v;
-          break;
-        case 12:
-          if (k == "droppedBytes") dropped_bytes = v;
-          break;
-        case 14:
-          if (k == "runtimeVersion")
-            runtime_version = v;
-          else if (k == "droppedRecords")
-            dropped_records = v;
-          break;
-        case 17:
-          if (k == "runtimeVersionArn") runtime_version_arn = v;
-          break;
-        case 18:
-          if (k == "initializationType") initialization_type = v;
-          break;
-        default:
-          break;
-      }
-    }
-  }
-};
-
-// The members of a platform event's "metrics" object, as numbers, found in one pass.
-struct PlatformMetrics {
-  std::optional<double> duration, billed_duration, memory_size, max_memory_used, init_duration, restore_duration,
-      produced_bytes;
-
-  explicit PlatformMetrics(JsonView metrics) {
-    for (const auto& [k, v] : metrics.members()) {
-      if (k == "durationMs")
-        duration = v.number();
-      else if (k == "billedDurationMs")
-        billed_duration = v.number();
-      else if (k == "memorySizeMB")
-        memory_size = v.number();
-      else if (k == "maxMemoryUsedMB")
-        max_memory_used = v.number();
-      else if (k == "initDurationMs")
-        init_duration = v.number();
-      else if (k == "restoreDurationMs")
-        restore_duration = v.number();
-      else if (k == "producedBytes")
-        produced_bytes = v.number();
-    }
-  }
-};
-
 }  // namespace
 
 void Enricher::on_invoke(std::string_view arn) {
@@ -345,7 +154,8 @@ void Enricher::render_constant_fields() {
 }
 
 std::optional<Document> Enricher::enrich(const telemetry::Event& ev) {
-  Fields f;
+  DocumentFields f;
+  ending_request_ = false;
   f.timestamp = ev.time_ms;
   const std::string_view type = ev.type;
   f.action = type;
@@ -365,13 +175,13 @@ std::optional<Document> Enricher::enrich(const telemetry::Event& ev) {
     w.key("record"), w.value(ev.record);
     w.end_object();
   }
-  if (type == "platform.runtimeDone" || type == "platform.end") current_request_.clear();
+  if (ending_request_) current_request_.clear();
   return d;
 }
 
 Document Enricher::extension_document(std::string_view action, std::string_view level, std::string_view message,
                                       std::string_view request_id, const boost::json::object& fields, EpochMs time) {
-  Fields f;
+  DocumentFields f;
   f.timestamp = time;
   f.action = action;
   f.level = level;
@@ -388,7 +198,7 @@ Document Enricher::extension_document(std::string_view action, std::string_view 
   return d;
 }
 
-bool Enricher::log_record(const telemetry::Event& ev, Fields& f) {
+bool Enricher::log_record(const telemetry::Event& ev, DocumentFields& f) {
   const bool function = std::string_view(ev.type) == "function";
   if (ev.record.is_string()) {
     const std::string_view text = ev.record.string();
@@ -494,197 +304,42 @@ bool Enricher::log_record(const telemetry::Event& ev, Fields& f) {
   return true;
 }
 
-void Enricher::text_platform_line(std::string_view line, const PlatformLine& p, Fields& f) {
+void Enricher::text_platform_line(std::string_view line, const PlatformEvent& e, DocumentFields& f) {
+  render_platform_event(e, f);
   f.message = strip_newlines(line);
-  f.request_id = p.request_id;
-  f.level = "info";
-  auto put = [&](std::string_view k, const auto& v) {
-    if (!v) return;
-    if constexpr (std::is_same_v<std::decay_t<decltype(*v)>, double>)
-      f.lambda.number(k, *v);
-    else
-      f.lambda.integer(k, *v);
-  };
-  switch (p.kind) {
-    case PlatformLine::Kind::start:
-      f.action = "platform.start";
-      if (!p.request_id.empty()) current_request_ = f.request_id;
-      break;
-    case PlatformLine::Kind::end:
-      f.action = "platform.end";
-      break;
-    case PlatformLine::Kind::report:
-      f.action = "platform.report";
-      f.metric = true;
-      put("duration_ms", p.duration_ms);
-      put("billed_duration_ms", p.billed_duration_ms);
-      put("memory_size_mb", p.memory_size_mb);
-      put("max_memory_used_mb", p.max_memory_used_mb);
-      put("init_duration_ms", p.init_duration_ms);
-      put("restore_duration_ms", p.restore_duration_ms);
-      f.lambda.text("status", p.status.empty() ? std::string_view("success") : p.status);
-      if (!p.status.empty() && p.status != "success") {
-        f.level = "error";
-        f.error_type = !p.error_type.empty()   ? p.error_type
-                       : p.status == "timeout" ? std::string_view("Sandbox.Timeout")
-                                               : p.status;
-      }
-      if (p.duration_ms) f.duration_ns = nanoseconds_of(*p.duration_ms);
-      break;
-    case PlatformLine::Kind::init_start:
-      f.action = "platform.initStart";
-      if (!p.runtime_version.empty()) f.lambda.text("runtime_version", p.runtime_version);
-      if (!p.runtime_version_arn.empty()) f.lambda.text("runtime_version_arn", p.runtime_version_arn);
-      break;
-    case PlatformLine::Kind::init_report:
-      f.action = "platform.initReport";
-      put("duration_ms", p.init_duration_ms);
-      if (!p.status.empty()) f.lambda.text("status", p.status);
-      break;
-    case PlatformLine::Kind::xray:
-      f.action = "platform.xray";
-      f.trace_id = p.trace_id;
-      f.span_id = p.segment_id;
-      break;
-  }
+  on_platform_event(e);
 }
 
-void Enricher::platform_record(const telemetry::Event& ev, Fields& f) {
-  const JsonView r = ev.record;
-  const std::string_view type = ev.type;
-  const PlatformMembers rec(r);
-  const PlatformMetrics metrics(rec.metrics);
-  std::string& m = message_buffer_;
-  m.clear();
-  f.level = "info";
-  f.request_id = rec.request_id.string();
-  const auto status = rec.status.string();
-  const auto error_type = rec.error_type.string();
-  if (rec.tracing) {
-    f.trace_id = xray_root(str(rec.tracing, "value"));
-    f.span_id = str(rec.tracing, "spanId");
+void Enricher::platform_record(const telemetry::Event& ev, DocumentFields& f) {
+  const auto e = platform_event_of_record(ev.type, ev.record);
+  if (!e) {
+    render_other_platform_record(ev.type, ev.record, f, message_buffer_);
+    return;
   }
-  auto put_metric = [&](std::string_view field, const std::optional<double>& v) {
-    if (v) f.lambda.number(field, *v);
-  };
-  auto put_str = [&](std::string_view field, JsonView member) {
-    if (auto v = member.string(); !v.empty()) f.lambda.text(field, v);
-  };
-  auto put_spans = [&] {
-    if (rec.spans) f.lambda.json("spans", rec.spans);
-  };
-  auto failed = [&] {
-    if (!status.empty()) f.lambda.text("status", status);
-    if (!status.empty() && status != "success") {
-      f.level = "error";
-      f.error_type = error_type.empty() ? status : error_type;
-    }
-  };
-  auto with_status = [&] {
-    if (!status.empty() && status != "success") m += "\tStatus: ", m += status;
-    if (!error_type.empty()) m += "\tError Type: ", m += error_type;
-  };
-  char number[400];  // fixed2's
-  const auto& duration = metrics.duration;
-  if (duration) f.duration_ns = nanoseconds_of(*duration);
+  render_platform_event(*e, f);
+  message_buffer_.clear();
+  append_platform_text(*e, message_buffer_);
+  f.message = message_buffer_;
+  on_platform_event(*e);
+}
 
-  if (type == "platform.start") {
-    if (!f.request_id.empty()) {
-      current_request_ = f.request_id;
-      if (!seen_start_) first_request_ = f.request_id;
-      seen_start_ = true;
-    }
-    put_str("version", rec.version);
-    m += "START RequestId: ", m += f.request_id, m += " Version: ", m += rec.version.string();
-  } else if (type == "platform.runtimeDone") {
-    failed();
-    put_metric("duration_ms", duration);
-    put_metric("produced_bytes", metrics.produced_bytes);
-    put_spans();
-    m += "END RequestId: ", m += f.request_id;
-    with_status();
-  } else if (type == "platform.report") {
-    f.metric = true;
-    failed();
-    if (status.empty()) f.lambda.text("status", "success");
-    put_metric("duration_ms", duration);
-    put_metric("billed_duration_ms", metrics.billed_duration);
-    put_metric("memory_size_mb", metrics.memory_size);
-    put_metric("max_memory_used_mb", metrics.max_memory_used);
-    put_metric("init_duration_ms", metrics.init_duration);
-    put_metric("restore_duration_ms", metrics.restore_duration);
-    put_spans();
-    m += "REPORT RequestId: ", m += f.request_id;
-    if (duration) m += "\tDuration: ", m += fixed2(*duration, number), m += " ms";
-    if (const auto& v = metrics.billed_duration) m += "\tBilled Duration: ", m += whole(*v), m += " ms";
-    if (const auto& v = metrics.memory_size) m += "\tMemory Size: ", m += whole(*v), m += " MB";
-    if (const auto& v = metrics.max_memory_used) m += "\tMax Memory Used: ", m += whole(*v), m += " MB";
-    if (const auto& v = metrics.init_duration) m += "\tInit Duration: ", m += fixed2(*v, number), m += " ms";
-    if (const auto& v = metrics.restore_duration) m += "\tRestore Duration: ", m += fixed2(*v, number), m += " ms";
-    with_status();
-  } else if (type == "platform.initStart" || type == "platform.restoreStart") {
-    if (auto t = rec.initialization_type.string(); !t.empty()) context_.initialization_type = std::string(t);
-    put_str("initialization_type", rec.initialization_type);
-    put_str("phase", rec.phase);
-    put_str("runtime_version", rec.runtime_version);
-    put_str("runtime_version_arn", rec.runtime_version_arn);
-    put_str("instance_id", rec.instance_id);
-    m += type == "platform.initStart" ? "INIT_START" : "RESTORE_START";
-    m += " Runtime Version: ", m += rec.runtime_version.string();
-    m += "\tRuntime Version ARN: ", m += rec.runtime_version_arn.string();
-    if (auto phase = rec.phase.string(); !phase.empty()) m += "\tPhase: ", m += phase;
-  } else if (type == "platform.initRuntimeDone" || type == "platform.restoreRuntimeDone" ||
-             type == "platform.initReport" || type == "platform.restoreReport") {
-    failed();
-    put_str("initialization_type", rec.initialization_type);
-    put_str("phase", rec.phase);
-    put_metric("duration_ms", duration);
-    put_spans();
-    const bool init = type.starts_with("platform.init");
-    const bool report = type.ends_with("Report");
-    m += init ? "INIT" : "RESTORE";
-    m += report ? "_REPORT" : "_RUNTIME_DONE";
-    if (report && duration) {
-      m += init ? " Init" : " Restore";
-      m += " Duration: ", m += fixed2(*duration, number), m += " ms";
-    }
-    if (auto phase = rec.phase.string(); !phase.empty()) m += "\tPhase: ", m += phase;
-    with_status();
-  } else if (type == "platform.logsDropped") {
-    f.level = "warn";
-    const auto records = rec.dropped_records.number().value_or(0);
-    const auto bytes = rec.dropped_bytes.number().value_or(0);
-    f.lambda.integer("dropped_records", count_of(records));
-    f.lambda.integer("dropped_bytes", count_of(bytes));
-    m += "Lambda dropped ", m += whole(records), m += " log records (", m += whole(bytes);
-    m += " bytes) before they reached the extension: ", m += rec.reason.string();
-  } else if (type == "platform.fault") {
-    f.level = "error";
-    if (r.is_string()) {
-      f.message = strip_newlines(r.string());
-      return;
-    }
-    append_serialized(m, r);
-  } else if (type == "platform.end") {
-    m += "END RequestId: ", m += f.request_id;
-  } else {
-    // platform.extension, platform.telemetrySubscription, platform.logsSubscription and any type
-    // we do not know yet: the record is kept whole.
-    if (!r.is_null()) f.lambda.json("record", r);
-    if (r.is_string()) {
-      f.message = strip_newlines(r.string());
-      return;
-    }
-    m += type;
-    if (auto n = rec.name.string(); !n.empty()) m += " Name: ", m += n;
-    if (auto st = rec.state.string(); !st.empty()) m += " State: ", m += st;
+// The invocation a platform event starts or ends, in whichever form it came, and the initialization type
+// the init phase reports.
+void Enricher::on_platform_event(const PlatformEvent& e) {
+  using Type = PlatformEvent::Type;
+  if (e.type == Type::start && !e.request_id.empty()) {
+    current_request_ = e.request_id;
+    if (!seen_start_) first_request_ = e.request_id;
+    seen_start_ = true;
   }
-  f.message = m;
+  if ((e.type == Type::init_start || e.type == Type::restore_start) && !e.initialization_type.empty())
+    context_.initialization_type = std::string(e.initialization_type);
+  ending_request_ = e.type == Type::runtime_done || e.type == Type::end;
 }
 
 // The document, byte for byte as a JsonWriter writing it field by field would (the unit tests pin it), but
 // with each run of constant text appended at once.
-void Enricher::write(const Fields& f, std::string& document) {
+void Enricher::write(const DocumentFields& f, std::string& document) {
   JsonBuffer& out = document_buffer_;
   // The document is written in the buffer kept from one document to the next (room for the usual fields and
   // the message; escapes, extra fields and aws.lambda values may grow it), then copied out at its size: the

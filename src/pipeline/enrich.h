@@ -17,6 +17,9 @@
 
 namespace elk::pipeline {
 
+struct DocumentFields;
+struct PlatformEvent;
+
 inline constexpr std::string_view ecs_version = "8.11.0";
 
 struct Document {
@@ -70,11 +73,11 @@ class Enricher {
   [[nodiscard]] const EnrichStats& stats() const { return stats_; }
 
  private:
-  struct Fields;
-  bool log_record(const telemetry::Event& event, Fields& f);  // false when the rules filter it out
-  void platform_record(const telemetry::Event& event, Fields& f);
-  void text_platform_line(std::string_view line, const struct PlatformLine& parsed, Fields& f);
-  void write(const Fields& f, std::string& document);  // the document's text, at its exact size
+  bool log_record(const telemetry::Event& event, DocumentFields& f);  // false when the rules filter it out
+  void platform_record(const telemetry::Event& event, DocumentFields& f);
+  void text_platform_line(std::string_view line, const PlatformEvent& event, DocumentFields& f);
+  void on_platform_event(const PlatformEvent& event);
+  void write(const DocumentFields& f, std::string& document);  // the document's text, at its exact size
   void render_constant_fields();
   void render_invocation_fields(std::string_view request_id, bool coldstart);
 
@@ -92,7 +95,8 @@ class Enricher {
   std::string invocation_fields_;
   std::string invocation_fields_request_;
   bool invocation_fields_coldstart_ = false;
-  std::string current_request_;  // between platform.start and platform.runtimeDone
+  std::string current_request_;  // between START (platform.start) and END (platform.runtimeDone, platform.end)
+  bool ending_request_ = false;  // the record being enriched ends current_request_
   std::string first_request_;    // the first invocation of this environment
   bool seen_start_ = false;
   EnrichStats stats_;

@@ -59,16 +59,16 @@ constexpr Key kKeys[] = {
 
 struct Prefix {
   string_view keyword;
-  PlatformLine::Kind kind;
+  PlatformEvent::Type type;
 };
 
 constexpr Prefix kPrefixes[] = {
-    {"START", PlatformLine::Kind::start},
-    {"END", PlatformLine::Kind::end},
-    {"REPORT", PlatformLine::Kind::report},
-    {"INIT_START", PlatformLine::Kind::init_start},
-    {"INIT_REPORT", PlatformLine::Kind::init_report},
-    {"XRAY", PlatformLine::Kind::xray},
+    {"START", PlatformEvent::Type::start},
+    {"END", PlatformEvent::Type::end},
+    {"REPORT", PlatformEvent::Type::report},
+    {"INIT_START", PlatformEvent::Type::init_start},
+    {"INIT_REPORT", PlatformEvent::Type::init_report},
+    {"XRAY", PlatformEvent::Type::xray},
 };
 
 constexpr size_t kMaxKey = 40;
@@ -104,17 +104,12 @@ std::optional<double> to_double(string_view t) {
   return v;
 }
 
-std::optional<std::int64_t> to_int(string_view t) {
+// A memory size in MB: a non-negative whole number filling the whole token.
+std::optional<double> to_whole(string_view t) {
   std::int64_t v = 0;
   const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
   if (ec != std::errc{} || end != t.data() + t.size() || v < 0) return std::nullopt;
-  return v;
-}
-
-std::optional<bool> to_bool(string_view t) {
-  if (t == "true") return true;
-  if (t == "false") return false;
-  return std::nullopt;
+  return static_cast<double>(v);
 }
 
 // Skips the unit after a number ("15.74 ms", "128 MB") when it is there.
@@ -143,7 +138,7 @@ size_t unknown_key_end(string_view s, size_t pos) {
   return string_view::npos;
 }
 
-void assign(PlatformLine& out, Field field, string_view s, size_t& pos) {
+void assign(PlatformEvent& out, Field field, string_view s, size_t& pos) {
   const size_t end = token_end(s, pos);
   const string_view value = s.substr(pos, end - pos);
   pos = end;
@@ -173,10 +168,9 @@ void assign(PlatformLine& out, Field field, string_view s, size_t& pos) {
       out.trace_id = value;
       break;
     case Field::segment_id:
-      out.segment_id = value;
+      out.span_id = value;
       break;
-    case Field::sampled:
-      out.sampled = to_bool(value);
+    case Field::sampled:  // known, so that its value is read as one; not rendered (ECS has no field for it)
       break;
     case Field::duration:
       out.duration_ms = to_double(value);
@@ -199,35 +193,36 @@ void assign(PlatformLine& out, Field field, string_view s, size_t& pos) {
       pos = skip_unit(s, pos, "ms");
       break;
     case Field::memory_size:
-      out.memory_size_mb = to_int(value);
+      out.memory_size_mb = to_whole(value);
       pos = skip_unit(s, pos, "MB");
       break;
     case Field::max_memory_used:
-      out.max_memory_used_mb = to_int(value);
+      out.max_memory_used_mb = to_whole(value);
       pos = skip_unit(s, pos, "MB");
       break;
   }
 }
 
-bool has_required_fields(const PlatformLine& p) {
-  switch (p.kind) {
-    case PlatformLine::Kind::start:
-    case PlatformLine::Kind::end:
-    case PlatformLine::Kind::report:
+bool has_required_fields(const PlatformEvent& p) {
+  switch (p.type) {
+    case PlatformEvent::Type::start:
+    case PlatformEvent::Type::end:
+    case PlatformEvent::Type::report:
       return looks_like_request_id(p.request_id);
-    case PlatformLine::Kind::init_start:
+    case PlatformEvent::Type::init_start:
       return !p.runtime_version.empty();
-    case PlatformLine::Kind::init_report:
+    case PlatformEvent::Type::init_report:
       return p.init_duration_ms.has_value();
-    case PlatformLine::Kind::xray:
+    case PlatformEvent::Type::xray:
       return !p.trace_id.empty();
+    default:  // no text line of ours is read as any other
+      return false;
   }
-  return false;
 }
 
 }  // namespace
 
-std::optional<PlatformLine> parse_platform_line(std::string_view line) {
+std::optional<PlatformEvent> parse_platform_line(std::string_view line) {
   while (!line.empty() && (is_eol(line.back()) || is_blank(line.back()))) line.remove_suffix(1);
 
   const Prefix* prefix = nullptr;
@@ -239,8 +234,8 @@ std::optional<PlatformLine> parse_platform_line(std::string_view line) {
   }
   if (prefix == nullptr) return std::nullopt;
 
-  PlatformLine out{};
-  out.kind = prefix->kind;
+  PlatformEvent out{};
+  out.type = prefix->type;
   size_t pos = skip_blanks(line, prefix->keyword.size());
   while (pos < line.size()) {
     if (const Key* key = known_key(line, pos)) {

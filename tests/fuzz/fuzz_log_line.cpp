@@ -18,7 +18,7 @@
 namespace {
 
 using elk::pipeline::ParsedLine;
-using elk::pipeline::PlatformLine;
+using elk::pipeline::PlatformEvent;
 
 using elk::fuzz::check;
 
@@ -89,7 +89,7 @@ void check_platform_line(std::string_view input) {
   const auto p = elk::pipeline::parse_platform_line(input);
   if (!p) return;
   for (std::string_view v : {p->request_id, p->version, p->status, p->runtime_version, p->runtime_version_arn,
-                             p->trace_id, p->segment_id, p->phase, p->error_type}) {
+                             p->trace_id, p->span_id, p->phase, p->error_type}) {
     check(inside(v, input), "platform field inside input");
     check(!has_blank_or_eol(v), "platform field is one token");
   }
@@ -100,20 +100,23 @@ void check_platform_line(std::string_view input) {
   check_duration(p->billed_restore_duration_ms, "billed restore duration");
   check(!p->memory_size_mb || *p->memory_size_mb >= 0, "memory size");
   check(!p->max_memory_used_mb || *p->max_memory_used_mb >= 0, "max memory used");
-  switch (p->kind) {
-    case PlatformLine::Kind::start:
-    case PlatformLine::Kind::end:
-    case PlatformLine::Kind::report:
+  switch (p->type) {
+    case PlatformEvent::Type::start:
+    case PlatformEvent::Type::end:
+    case PlatformEvent::Type::report:
       check(elk::pipeline::looks_like_request_id(p->request_id), "request id required");
       break;
-    case PlatformLine::Kind::init_start:
+    case PlatformEvent::Type::init_start:
       check(!p->runtime_version.empty(), "runtime version required");
       break;
-    case PlatformLine::Kind::init_report:
+    case PlatformEvent::Type::init_report:
       check(p->init_duration_ms.has_value(), "init duration required");
       break;
-    case PlatformLine::Kind::xray:
+    case PlatformEvent::Type::xray:
       check(!p->trace_id.empty(), "trace id required");
+      break;
+    default:
+      check(false, "a text line reads as a START, END, REPORT, INIT_START, INIT_REPORT or XRAY");
       break;
   }
 }

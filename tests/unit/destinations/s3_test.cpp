@@ -141,6 +141,21 @@ TEST_F(S3DestinationTest, PutsOneSignedObjectPathStyleOnACustomEndpoint) {
   EXPECT_EQ(r.body, std::string(100, 'a') + "\n" + std::string(100, 'b') + "\n" + std::string(100, 'c') + "\n");
 }
 
+// `flat` is the default's name now; `seed`, its former name, gives the same keys.
+TEST_F(S3DestinationTest, TheSeedKeyFormatIsTheFlatOneUnderItsFormerName) {
+  std::vector<std::string> targets;
+  for (const char* format : {"flat", "seed"}) {
+    cfg.set("EXTENSION_LOG_DESTINATION_S3_KEY_FORMAT", format);
+    auto d = make();
+    ASSERT_TRUE(d) << format;
+    EXPECT_EQ(send(*d, batch(2)).kind, SendResult::Kind::ok);
+    ASSERT_FALSE(seen.empty());
+    targets.push_back(seen.back().target);
+  }
+  EXPECT_EQ(targets[0], targets[1]);
+  EXPECT_TRUE(targets[0].ends_with(".log")) << targets[0];
+}
+
 // What the README says: a partitioned key follows the object's first record's time, not the flush's.
 TEST_F(S3DestinationTest, APartitionedKeyFollowsTheFirstRecordsTime) {
   cfg.set("EXTENSION_LOG_DESTINATION_S3_KEY_FORMAT", "partitioned");

@@ -229,6 +229,75 @@ TEST(Enrich, PlatformEventsBecomeReadableDocuments) {
   EXPECT_TRUE(at(initReport[0], {"event", "duration"}));
 }
 
+// A Kibana average of aws.lambda.duration_ms over a function's documents used to mix invocation, runtime and
+// init durations (runtimeDone and initReport documents carried it too). Each measure has its own field now.
+TEST(Enrich, OnlyAReportCarriesTheInvocationsDurationEachOtherMeasureItsOwnField) {
+  for (const char* sample : {"platform-cold-start-invocation.json", "platform-restore-timeout-errors.json"}) {
+    const auto docs = enrich_sample(sample);
+    for (const auto& d : docs) {
+      const bool report = text(d, {"event", "action"}) == "platform.report";
+      EXPECT_EQ(at(d, {"aws", "lambda", "duration_ms"}) != nullptr, report) << json::serialize(d);
+    }
+    for (const auto& d : of_action(docs, "platform.runtimeDone")) {
+      ASSERT_TRUE(at(d, {"aws", "lambda", "runtime_duration_ms"})) << json::serialize(d);
+      EXPECT_NEAR(at(d, {"event", "duration"})->to_number<double>(),
+                  at(d, {"aws", "lambda", "runtime_duration_ms"})->to_number<double>() * 1e6, 1.0);
+    }
+    for (const auto& d : of_action(docs, "platform.initReport"))
+      EXPECT_TRUE(at(d, {"aws", "lambda", "init_duration_ms"})) << json::serialize(d);
+  }
+}
+
+// The CloudWatch path reads the text lines; the extension mostly the records: the same event must give the
+// same fields whichever form it came in (only the message and the raw form differ).
+TEST(Enrich, APlatformEventGivesTheSameFieldsAsItsTextLine) {
+  const std::string rid = "8476a536-e9f4-4b1a-9f5a-2e8c1a0f3b7d";
+  struct Pair {
+    std::string line;
+    std::string type;
+    json::object record;
+  };
+  const std::vector<Pair> pairs = {
+      {"START RequestId: " + rid + " Version: $LATEST", "platform.start",
+       {{"requestId", rid}, {"version", "$LATEST"}}},
+      {"REPORT RequestId: " + rid +
+           "\tDuration: 125.93 ms\tBilled Duration: 126 ms\tMemory Size: 512 MB\tMax Memory Used: 88 MB\t"
+           "Init Duration: 412.57 ms\t",
+       "platform.report",
+       {{"requestId", rid},
+        {"status", "success"},
+        {"metrics",
+         {{"durationMs", 125.93},
+          {"billedDurationMs", 126},
+          {"memorySizeMB", 512},
+          {"maxMemoryUsedMB", 88},
+          {"initDurationMs", 412.57}}}}},
+      // A timeout without an error type: Lambda's name for it, from either form.
+      {"REPORT RequestId: " + rid +
+           "\tDuration: 3000.00 ms\tBilled Duration: 3000 ms\tMemory Size: 128 MB\tMax Memory Used: 64 MB\t"
+           "Status: timeout",
+       "platform.report",
+       {{"requestId", rid},
+        {"status", "timeout"},
+        {"metrics", {{"durationMs", 3000}, {"billedDurationMs", 3000}, {"memorySizeMB", 128}, {"maxMemoryUsedMB", 64}}}}},
+      {"INIT_REPORT Init Duration: 10003.12 ms\tPhase: init\tStatus: timeout", "platform.initReport",
+       {{"phase", "init"}, {"status", "timeout"}, {"metrics", {{"durationMs", 10003.12}}}}},
+      {"INIT_START Runtime Version: python:3.12.v18\tRuntime Version ARN: arn:aws:lambda:eu-west-1::runtime:abc",
+       "platform.initStart",
+       {{"runtimeVersion", "python:3.12.v18"}, {"runtimeVersionArn", "arn:aws:lambda:eu-west-1::runtime:abc"}}},
+  };
+  for (const auto& p : pairs) {
+    Enricher from_text(context(), {}), from_record(context(), {});
+    const auto a = from_text.enrich(telemetry::Event{"function", "", EpochMs{1000}, json::value(p.line)});
+    const auto b = from_record.enrich(telemetry::Event{p.type, "", EpochMs{1000}, json::value(p.record)});
+    ASSERT_TRUE(a && b);
+    auto da = json::parse(a->json).as_object(), db = json::parse(b->json).as_object();
+    EXPECT_EQ(text(da, {"message"}), p.line);
+    da.erase("message"), db.erase("message");
+    EXPECT_EQ(json::serialize(da), json::serialize(db)) << p.line;
+  }
+}
+
 TEST(Enrich, ASuppressedInitFailureIsAnError) {
   const auto docs = of_action(enrich_sample("platform-restore-timeout-errors.json"), "platform.initReport");
   ASSERT_FALSE(docs.empty());

@@ -12,26 +12,29 @@ namespace {
 
 // A canonical one-line rendering of what was parsed: the kind, then every field that is set, in a fixed
 // order. Tables compare against it, so a case states all that it expects in one readable string.
-std::string describe(const PlatformLine& p) {
+std::string describe(const PlatformEvent& p) {
   std::ostringstream s;
-  switch (p.kind) {
-    case PlatformLine::Kind::start:
+  switch (p.type) {
+    case PlatformEvent::Type::start:
       s << "start";
       break;
-    case PlatformLine::Kind::end:
+    case PlatformEvent::Type::end:
       s << "end";
       break;
-    case PlatformLine::Kind::report:
+    case PlatformEvent::Type::report:
       s << "report";
       break;
-    case PlatformLine::Kind::init_start:
+    case PlatformEvent::Type::init_start:
       s << "init_start";
       break;
-    case PlatformLine::Kind::init_report:
+    case PlatformEvent::Type::init_report:
       s << "init_report";
       break;
-    case PlatformLine::Kind::xray:
+    case PlatformEvent::Type::xray:
       s << "xray";
+      break;
+    default:
+      s << "other";
       break;
   }
   const auto str = [&](std::string_view name, std::string_view v) {
@@ -55,8 +58,7 @@ std::string describe(const PlatformLine& p) {
   str("runtime", p.runtime_version);
   str("arn", p.runtime_version_arn);
   str("trace", p.trace_id);
-  str("segment", p.segment_id);
-  if (p.sampled) s << " sampled=" << (*p.sampled ? "true" : "false");
+  str("segment", p.span_id);
   return s.str();
 }
 
@@ -134,9 +136,9 @@ const Case kParsed[] = {
      "init_report init=1202.5 status=error phase=invoke error_type=Runtime.ExitError"},
     {"InitReportSnapStart", "INIT_REPORT Init Duration: 412.57 ms", "init_report init=412.57"},
     {"XraySampled", "XRAY TraceId: 1-5e34a614-10bdxmplf1fb44f07bc535a1\tSegmentId: 07f5xmpl2d1f6f85\tSampled: true",
-     "xray trace=1-5e34a614-10bdxmplf1fb44f07bc535a1 segment=07f5xmpl2d1f6f85 sampled=true"},
+     "xray trace=1-5e34a614-10bdxmplf1fb44f07bc535a1 segment=07f5xmpl2d1f6f85"},
     {"XrayNotSampled", "XRAY TraceId: 1-5e34a614-10bdxmplf1fb44f07bc535a1\tSegmentId: 07f5xmpl2d1f6f85\tSampled: false",
-     "xray trace=1-5e34a614-10bdxmplf1fb44f07bc535a1 segment=07f5xmpl2d1f6f85 sampled=false"},
+     "xray trace=1-5e34a614-10bdxmplf1fb44f07bc535a1 segment=07f5xmpl2d1f6f85"},
     {"XrayOddSampledValueIsUnknown", "XRAY TraceId: 1-5e34a614-10bdxmplf1fb44f07bc535a1\tSampled: maybe",
      "xray trace=1-5e34a614-10bdxmplf1fb44f07bc535a1"},
     {"EmptyValueBeforeTab", "INIT_REPORT Init Duration: 5 ms\tStatus:\tPhase: init", "init_report init=5 phase=init"},
