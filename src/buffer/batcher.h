@@ -42,7 +42,6 @@ class Batcher {
 
   [[nodiscard]] std::size_t size() const { return pending_.size(); }
   [[nodiscard]] std::size_t bytes() const { return bytes_; }
-  [[nodiscard]] const Limits& limits() const { return limits_; }
 
  private:
   Limits limits_;

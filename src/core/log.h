@@ -14,11 +14,10 @@ namespace elk {
 
 class Logger {
  public:
-  enum class Level { debug, info, warn, error };
+  enum class Level { info, warn, error };
 
   explicit Logger(std::FILE* out = stderr, Level min = Level::info) : out_(out), min_(min) {}
 
-  void debug(std::string_view msg) const { write(Level::debug, msg); }
   void info(std::string_view msg) const { write(Level::info, msg); }
   void warn(std::string_view msg) const { write(Level::warn, msg); }
   void error(std::string_view msg) const { write(Level::error, msg); }

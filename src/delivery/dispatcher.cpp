@@ -34,8 +34,8 @@ Dispatcher::Dispatcher(destinations::Lineup lineup, const Logger& log, Dispatche
   }
   // A dead-letter lane's spill is its own: "<dead letter>.dead-letter-of.<destination>".
   for (auto& lane : lanes_)
-    if (lane.dead_letter >= 0) {
-      auto& dl = lanes_[static_cast<std::size_t>(lane.dead_letter)];
+    if (lane.dead_letter) {
+      auto& dl = lanes_[*lane.dead_letter];
       dl.spill_name = dl.spill_name + ".dead-letter-of." + lane.spill_name;
     }
 }
@@ -46,9 +46,9 @@ void Dispatcher::reject(Lane& lane, const buffer::Batch& batch, const std::vecto
   auto dead = subset(batch, rejected);
   lane.stats.rejected += dead->documents.size();
   std::string where = "dropped";
-  if (lane.dead_letter >= 0) {
+  if (lane.dead_letter) {
     lane.stats.dead_lettered += dead->documents.size();
-    auto& dl = lanes_[static_cast<std::size_t>(lane.dead_letter)];
+    auto& dl = lanes_[*lane.dead_letter];
     where = "sent to " + std::string(dl.destination->name()) + " (dead letter)";
     dl.stats.received += dead->documents.size();
     push(dl, std::move(dead));
@@ -110,7 +110,8 @@ void Dispatcher::spill_held() {
   for (auto& lane : lanes_) put_aside(lane);
 }
 
-boost::asio::awaitable<void> Dispatcher::deliver(std::vector<buffer::Batch> batches, SteadyTime deadline) {
+boost::asio::awaitable<FlushOutcome> Dispatcher::deliver(std::vector<buffer::Batch> batches, SteadyTime deadline) {
+  const auto before = stats();
   for (auto& b : batches) {
     auto shared = std::make_shared<const buffer::Batch>(std::move(b));
     for (auto& lane : lanes_)
@@ -137,6 +138,27 @@ boost::asio::awaitable<void> Dispatcher::deliver(std::vector<buffer::Batch> batc
     while (running > 0) co_await all_done.wait_until(SteadyTime::max());
     if (failure) std::rethrow_exception(failure);
   }
+  co_return outcome_since(before);
+}
+
+FlushOutcome Dispatcher::outcome_since(const std::vector<std::pair<std::string, DestinationStats>>& before) const {
+  FlushOutcome out;
+  const auto after = stats();
+  for (std::size_t i = 0; i < lanes_.size(); ++i) {
+    const auto& a = after[i].second;
+    const auto& b = before[i].second;
+    out.delivered += a.delivered - b.delivered;
+    out.rejected += a.rejected - b.rejected;
+    out.dropped += (a.dropped_permanent + a.dropped_spill_full + a.dropped_buffer_full + a.dropped_torn) -
+                   (b.dropped_permanent + b.dropped_spill_full + b.dropped_buffer_full + b.dropped_torn);
+    const auto& lane = lanes_[i];
+    std::uint64_t held = 0;
+    if (lane.head && !lane.head->spill_id) held += lane.head->batch->documents.size();
+    for (const auto& q : lane.queue) held += q->documents.size();
+    out.in_memory += held;
+    out.spilled += a.pending - held;
+  }
+  return out;
 }
 
 bool Dispatcher::take_head(Lane& lane) {

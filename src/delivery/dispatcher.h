@@ -81,6 +81,22 @@ struct RetryPolicy {
   int attempts = 3;  // tries of one batch within one flush
 };
 
+// What one flush did, over every destination (documents: one sent to two destinations counts twice). What a
+// caller must know before it lets records go: a function before it answers Lambda, a poller before it
+// moves its checkpoint.
+struct FlushOutcome {
+  std::uint64_t delivered = 0;  // accepted by their destination in this flush (replays from the spill included)
+  std::uint64_t rejected = 0;   // refused one by one for good in it (handed to the dead-letter destination, if any)
+  std::uint64_t dropped = 0;    // lost for good in it: refused whole, spill full, memory full, torn spill
+  std::uint64_t spilled = 0;    // after it, still to deliver and safe in the spill
+  std::uint64_t in_memory = 0;  // after it, still to deliver and held in memory only (no spill, or it failed)
+
+  // Everything handed over is at its destination, refused for good, or safe on disk.
+  [[nodiscard]] bool nothing_at_risk() const { return dropped == 0 && in_memory == 0; }
+  // Nothing is left to deliver and nothing was lost.
+  [[nodiscard]] bool all_delivered() const { return dropped == 0 && spilled == 0 && in_memory == 0; }
+};
+
 struct DispatcherOptions {
   RetryPolicy retry;
   std::size_t max_buffer_bytes = 16 * 1024 * 1024;  // documents held in memory by the queues
@@ -92,8 +108,8 @@ class Dispatcher {
   Dispatcher(destinations::Lineup lineup, const Logger& log, DispatcherOptions options);
 
   // Queues the batches for every destination, sends what is spilled and queued until `deadline`,
-  // then spills what is left.
-  boost::asio::awaitable<void> deliver(std::vector<buffer::Batch> batches, SteadyTime deadline);
+  // then spills what is left; says what became of them.
+  boost::asio::awaitable<FlushOutcome> deliver(std::vector<buffer::Batch> batches, SteadyTime deadline);
   // Spills batches for every destination without sending them (the memory bound is reached while a
   // flush is running); without a spill they are queued, within the bound.
   void spill(std::vector<buffer::Batch> batches);
@@ -120,10 +136,11 @@ class Dispatcher {
     std::optional<Head> head;
     DestinationStats stats;
     RateLimit report{std::chrono::minutes(1)};
-    int dead_letter = -1;  // lane taking this one's rejects
+    std::optional<std::size_t> dead_letter;  // the lane taking this one's rejects
     bool regular = true;   // receives every batch (false: a dead-letter lane)
   };
   boost::asio::awaitable<void> drain(Lane& lane, SteadyTime deadline);
+  [[nodiscard]] FlushOutcome outcome_since(const std::vector<std::pair<std::string, DestinationStats>>& before) const;
   // Takes the next batch to send: the oldest spilled one, else the queue's head merged up to the
   // destination's max_batch_bytes. False when there is nothing.
   bool take_head(Lane& lane);

@@ -259,11 +259,6 @@ void Spill::remove(const std::string& lane, std::uint64_t id) {
     }
 }
 
-bool Spill::empty(const std::string& lane) const {
-  const auto it = lanes_.find(lane);
-  return it == lanes_.end() || it->second.empty();
-}
-
 std::uint64_t Spill::documents(const std::string& lane) const {
   std::uint64_t n = 0;
   if (const auto it = lanes_.find(lane); it != lanes_.end())

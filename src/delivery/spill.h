@@ -79,7 +79,6 @@ class Spill {
   // sent is never deleted to make room.
   void release(const std::string& lane, std::uint64_t id);
 
-  [[nodiscard]] bool empty(const std::string& lane) const;
   [[nodiscard]] std::uint64_t documents(const std::string& lane) const;  // as the file names say
   [[nodiscard]] std::uint64_t bytes() const { return bytes_; }
   [[nodiscard]] const std::filesystem::path& directory() const { return dir_; }

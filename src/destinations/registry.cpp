@@ -43,7 +43,7 @@ Result<Lineup> make_destinations(const Context& context) {
     out.destinations.push_back(std::move(*made));
   }
   out.regular = out.destinations.size();
-  out.dead_letter.assign(out.regular, -1);
+  out.dead_letter.assign(out.regular, std::nullopt);
   // A dead-letter destination is its own instance, receiving only the rejects of the one naming it.
   for (std::size_t i = 0; i < out.regular; ++i) {
     const auto dl = out.destinations[i]->dead_letter();
@@ -51,9 +51,9 @@ Result<Lineup> make_destinations(const Context& context) {
     auto made = make_one(dl, context);
     if (!made) return fail("the dead-letter destination '" + dl + "' of " + std::string(out.destinations[i]->name()) +
                            " cannot be set up: " + made.error().message);
-    out.dead_letter[i] = static_cast<int>(out.destinations.size());
+    out.dead_letter[i] = out.destinations.size();
     out.destinations.push_back(std::move(*made));
-    out.dead_letter.push_back(-1);
+    out.dead_letter.emplace_back();
   }
   return out;
 }

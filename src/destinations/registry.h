@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -21,7 +22,7 @@ namespace elk::destinations {
 // The destinations named in EXTENSION_LOG_DESTINATIONS, then the dead-letter destinations they name.
 struct Lineup {
   std::vector<std::unique_ptr<Destination>> destinations;
-  std::vector<int> dead_letter;  // per destination: the index of the one taking its rejects, or -1
+  std::vector<std::optional<std::size_t>> dead_letter;  // per destination: the index of the one taking its rejects
   std::size_t regular = 0;       // the first `regular` destinations receive every batch; the rest only rejects
 };
 

@@ -119,11 +119,6 @@ boost::asio::awaitable<Status> ExtensionsApi::init_error(const ExtensionId& id, 
   co_return co_await report_error(id, "/2020-01-01/extension/init/error", error_type, message);
 }
 
-boost::asio::awaitable<Status> ExtensionsApi::exit_error(const ExtensionId& id, std::string_view error_type,
-                                                         std::string_view message) {
-  co_return co_await report_error(id, "/2020-01-01/extension/exit/error", error_type, message);
-}
-
 boost::asio::awaitable<Result<SubscribeAnswer>> ExtensionsApi::subscribe(const ExtensionId& id, std::string path,
                                                                          std::string body) {
   http::Request req;

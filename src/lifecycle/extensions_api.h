@@ -48,8 +48,6 @@ class ExtensionsApi {
   boost::asio::awaitable<Result<LifecycleEvent>> next(const ExtensionId& id);
   boost::asio::awaitable<Status> init_error(const ExtensionId& id, std::string_view error_type,
                                             std::string_view message);
-  boost::asio::awaitable<Status> exit_error(const ExtensionId& id, std::string_view error_type,
-                                            std::string_view message);
   boost::asio::awaitable<Result<SubscribeAnswer>> subscribe(const ExtensionId& id, std::string path,
                                                             std::string body);
 

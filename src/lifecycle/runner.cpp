@@ -13,9 +13,8 @@
 #include <deque>
 #include <random>
 
-#include "buffer/batcher.h"
+#include "app/pipeline.h"
 #include "core/signal.h"
-#include "delivery/dispatcher.h"
 #include "destinations/registry.h"
 #include "http/server.h"
 #include "lifecycle/extensions_api.h"
@@ -63,7 +62,7 @@ class Runner {
  public:
   Runner(const RunnerOptions& options, const Logger& log, asio::io_context& io)
       : options_(options), log_(log), io_(io), telemetry_arrived_(io.get_executor()),
-        batch_waiting_(io.get_executor()), flush_done_(io.get_executor()) {}
+        batch_waiting_(io.get_executor()) {}
 
   asio::awaitable<int> run();
   // Set when SIGTERM or SIGINT ended the process (what was in memory went to the spill).
@@ -79,10 +78,8 @@ class Runner {
   asio::awaitable<void> on_invoke(const LifecycleEvent& event);
   asio::awaitable<void> on_shutdown(const LifecycleEvent& event);
   asio::awaitable<void> batch_flusher();
-  asio::awaitable<void> flush(SteadyTime deadline);
   void on_events(std::vector<telemetry::Event>&& events);
   [[nodiscard]] std::string summary() const;
-  [[nodiscard]] boost::json::object summary_fields() const;
   [[nodiscard]] std::chrono::milliseconds max_wait() const {
     return std::chrono::milliseconds(config_.integer(config::names::flush_max_wait_ms));
   }
@@ -94,18 +91,13 @@ class Runner {
 
   config::Config config_;
   config::Schedule schedule_;
-  std::size_t max_buffer_bytes_ = 0;
   pipeline::FunctionContext function_;
-  std::optional<pipeline::Enricher> enricher_;
-  std::optional<buffer::Batcher> batcher_;
-  std::optional<delivery::Dispatcher> dispatcher_;
+  std::unique_ptr<app::Pipeline> pipeline_;
   std::optional<telemetry::Receiver> receiver_;
   std::unique_ptr<http::Server> server_;
 
   Signal telemetry_arrived_;  // wakes on_invoke / on_shutdown waits
   Signal batch_waiting_;      // wakes batch_flusher
-  Signal flush_done_;         // wakes a flush waiting for another to finish
-  bool flushing_ = false;
   bool stopping_ = false;
   bool ended_by_signal_ = false;
 
@@ -189,10 +181,9 @@ asio::awaitable<void> Runner::watch_signals() {
   asio::signal_set signals(io_, SIGTERM, SIGINT);
   auto [ec, number] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
   if (ec) co_return;
-  const bool in_memory = batcher_->size() > 0 || dispatcher_->buffered_bytes() > 0;
+  const bool in_memory = pipeline_->holds_documents();
   const bool can_spill = config_.text(config::names::spill_directory) != "none";
-  dispatcher_->spill(batcher_->drain());
-  dispatcher_->spill_held();
+  pipeline_->spill_held();
   log_.warn(std::string(number == SIGTERM ? "SIGTERM" : "SIGINT") + ": " +
             (!in_memory ? std::string("nothing was waiting in memory")
              : can_spill    ? "what was waiting in memory went to the spill, for the next process"
@@ -257,43 +248,14 @@ asio::awaitable<Status> Runner::init(const ExtensionId& id) {
   function_.region = env("AWS_REGION").value_or(env("AWS_DEFAULT_REGION").value_or(""));
   function_.initialization_type = env("AWS_LAMBDA_INITIALIZATION_TYPE").value_or("on-demand");
 
-  // This environment's id: in document ids and object keys, so that what a later process replays from the
-  // spill keeps the names it was first sent under.
-  const auto origin = random_origin();
-  destinations::Context ctx{config_, function_, hex64(origin), log_, io_.get_executor(), env};
-  auto dests = destinations::make_destinations(ctx);
-  if (!dests) co_return std::unexpected(dests.error());
-  bool keep_raw = false;
-  for (const auto& d : dests->destinations) keep_raw |= d->needs_raw();
   schedule_ = config::parse_schedule(config_.text(config::names::flush)).value_or(config::Schedule{});
-  max_buffer_bytes_ = static_cast<std::size_t>(config_.integer(config::names::max_buffer_bytes));
-  delivery::DispatcherOptions delivery_options;
-  delivery_options.retry = {std::chrono::milliseconds(config_.integer(config::names::retry_base_ms)),
-                            std::chrono::milliseconds(config_.integer(config::names::retry_max_ms)),
-                            static_cast<int>(config_.integer(config::names::retry_attempts))};
-  delivery_options.max_buffer_bytes = max_buffer_bytes_;
-  if (const auto& dir = config_.text(config::names::spill_directory); dir != "none") {
-    auto spill = delivery::Spill::open(dir, static_cast<std::uint64_t>(config_.integer(config::names::spill_max_bytes)));
-    if (spill)
-      delivery_options.spill.emplace(std::move(*spill));
-    else
-      log_.error(spill.error().message + " (" + std::string(config::names::spill_directory) +
-                 "); running without a spill: undelivered records wait in memory");
-  }
-  dispatcher_.emplace(std::move(*dests), log_, std::move(delivery_options));
-  enricher_.emplace(function_, pipeline::rules_from(config_), config_.text(config::names::extra_fields_root),
-                    keep_raw);
-  const auto max_bytes = config_.integer(config::names::max_bytes);
   // A batch is due when full, or when its oldest record is TIMEOUT_MS old (periodic: the period).
   const auto max_age = schedule_.periodic() ? schedule_.interval
                                             : std::chrono::milliseconds(config_.integer(config::names::timeout_ms));
   if (schedule_.mode == config::FlushMode::automatic) auto_flush_.emplace(max_age);
-  batcher_.emplace(buffer::Limits{static_cast<std::size_t>(config_.integer(config::names::max_items)),
-                                  static_cast<std::size_t>(max_bytes), max_age},
-                   origin);
-  if (const auto restored = dispatcher_->pending_documents())
-    log_.info("found " + std::to_string(restored) + " undelivered records in the spill (" +
-              config_.text(config::names::spill_directory) + "); they are sent first");
+  auto made = app::Pipeline::make(config_, function_, env, log_, io_.get_executor(), {max_age, random_origin()});
+  if (!made) co_return std::unexpected(made.error());
+  pipeline_ = std::move(*made);
 
   receiver_.emplace([this](std::vector<telemetry::Event>&& events) { on_events(std::move(events)); }, log_);
   http::ServerOptions server_options;
@@ -343,17 +305,9 @@ asio::awaitable<Status> Runner::init(const ExtensionId& id) {
 
 void Runner::on_events(std::vector<telemetry::Event>&& events) {
   const auto now = Clock::now();
-  const bool was_empty = batcher_->size() == 0;
-  // The memory bound, on intake: a delivery's documents are several times its body (a 2 MB body of short
-  // lines is 15-25 MB of documents), so it is checked as they are made, not once the delivery is in.
-  constexpr std::size_t check_every = 256;
-  std::size_t made = 0;
-  for (auto& ev : events) {
-    if (auto doc = enricher_->enrich(ev)) {
-      batcher_->add(std::move(*doc), now);
-      if (++made % check_every == 0 && batcher_->bytes() + dispatcher_->buffered_bytes() > max_buffer_bytes_)
-        dispatcher_->spill(batcher_->drain());
-    }
+  const bool was_empty = pipeline_->batched() == 0;
+  pipeline_->offer(events, now);
+  for (const auto& ev : events) {
     if (ev.type == "platform.runtimeDone" || ev.type == "platform.report") {
       std::string rid(telemetry::request_id(ev));
       if (auto_flush_ && ev.type == "platform.runtimeDone") auto_flush_->on_runtime_done(rid, ev.time_ms);
@@ -362,29 +316,8 @@ void Runner::on_events(std::vector<telemetry::Event>&& events) {
   }
   received_ += events.size();
   last_event_at_ = now;
-  // The memory bound: past it, the batch being filled goes to the spill (sent first at the next flush).
-  if (batcher_->bytes() + dispatcher_->buffered_bytes() > max_buffer_bytes_) dispatcher_->spill(batcher_->drain());
   telemetry_arrived_.notify();
-  if (was_empty || batcher_->due(now)) batch_waiting_.notify();
-}
-
-asio::awaitable<void> Runner::flush(SteadyTime deadline) {
-  while (flushing_) {
-    if (Clock::now() >= deadline) co_return;
-    co_await flush_done_.wait_until(deadline);
-  }
-  flushing_ = true;
-  // Batches drained now are sent now; what arrives meanwhile waits for the next flush.
-  auto batches = batcher_->drain();
-  try {
-    co_await dispatcher_->deliver(std::move(batches), deadline);
-  } catch (...) {
-    flushing_ = false;
-    flush_done_.notify();
-    throw;
-  }
-  flushing_ = false;
-  flush_done_.notify();
+  if (was_empty || pipeline_->due(now)) batch_waiting_.notify();
 }
 
 asio::awaitable<void> Runner::batch_flusher() {
@@ -394,11 +327,11 @@ asio::awaitable<void> Runner::batch_flusher() {
     const auto now = Clock::now();
     const bool period_over = schedule_.periodic() && now >= next_period;
     if (period_over) next_period = now + schedule_.interval;
-    if (!flushing_ && (batcher_->due(now) || (period_over && dispatcher_->pending_documents() > 0))) {
-      co_await flush(now + max_wait());
+    if (!pipeline_->flushing() && (pipeline_->due(now) || (period_over && pipeline_->pending_documents() > 0))) {
+      co_await pipeline_->flush(now + max_wait());
       continue;
     }
-    auto at = batcher_->due_at();
+    auto at = pipeline_->due_at();
     if (at && *at <= now) at = now + 10ms;  // due, but a flush is running
     auto wake = at.value_or(now + 1h);
     if (schedule_.periodic()) wake = std::min(wake, next_period);
@@ -408,7 +341,7 @@ asio::awaitable<void> Runner::batch_flusher() {
 
 asio::awaitable<void> Runner::on_invoke(const LifecycleEvent& event) {
   last_request_ = event.request_id.value;
-  enricher_->on_invoke(event.invoked_function_arn);
+  pipeline_->enricher().on_invoke(event.invoked_function_arn);
   if (schedule_.periodic()) co_return;  // the records leave in the background
   // auto: a frequent invocation's records leave in the background too, on the batch timer.
   if (auto_flush_ && !auto_flush_->on_invoke(last_request_, now_epoch_ms())) co_return;
@@ -419,7 +352,7 @@ asio::awaitable<void> Runner::on_invoke(const LifecycleEvent& event) {
                                    invocation_deadline);
   while (!contains(runtime_done_, last_request_) && Clock::now() < wait_until)
     co_await telemetry_arrived_.wait_until(wait_until);
-  co_await flush(std::min(Clock::now() + max_wait(), invocation_deadline));
+  co_await pipeline_->flush(std::min(Clock::now() + max_wait(), invocation_deadline));
 }
 
 asio::awaitable<void> Runner::on_shutdown(const LifecycleEvent& event) {
@@ -446,14 +379,15 @@ asio::awaitable<void> Runner::on_shutdown(const LifecycleEvent& event) {
     const std::string message = "Lambda is shutting the execution environment down after a " + reason +
                                 (last_request_.empty() ? std::string() : " of request " + last_request_) +
                                 "; the function's logs of that invocation end here";
-    batcher_->add(enricher_->extension_document("extension.shutdown", "error", message, last_request_, fields, now),
-                  sequence_now);
+    pipeline_->add(
+        pipeline_->enricher().extension_document("extension.shutdown", "error", message, last_request_, fields, now),
+        sequence_now);
   }
   // The counters so far, with the final flush: where the logs go, the user sees what the extension did.
-  batcher_->add(enricher_->extension_document("extension.summary", "info", "elk-extension: " + summary(), "",
-                                              summary_fields(), now),
-                sequence_now);
-  co_await flush(deadline - shutdown_margin - spill_reserve);
+  pipeline_->add(pipeline_->enricher().extension_document("extension.summary", "info", "elk-extension: " + summary(),
+                                                          "", pipeline_->summary_fields(received_), now),
+                 sequence_now);
+  co_await pipeline_->flush(deadline - shutdown_margin - spill_reserve);
   const bool report_missing = !last_request_.empty() && !contains(reported_, last_request_);
   log_.info("shutdown (" + (reason.empty() ? std::string("unknown") : reason) + "): " + summary() +
             (report_missing ? "; the last invocation's report had not arrived" : ""));
@@ -467,40 +401,8 @@ std::string Runner::summary() const {
   if (rs.refused) out += ", " + std::to_string(rs.refused) + " refused deliveries";
   if (rs.skipped_items) out += ", " + std::to_string(rs.skipped_items) + " malformed items";
   if (rs.repaired_items) out += ", " + std::to_string(rs.repaired_items) + " repaired";
-  const auto& es = enricher_->stats();
-  if (es.filtered) out += ", " + std::to_string(es.filtered) + " filtered out";
-  if (es.redacted) out += ", " + std::to_string(es.redacted) + " redacted";
-  if (es.truncated) out += ", " + std::to_string(es.truncated) + " truncated";
-  std::uint64_t not_delivered = batcher_->size();
-  for (const auto& [name, s] : dispatcher_->stats()) {
-    out += "; " + name + ": delivered " + std::to_string(s.delivered);
-    for (const auto& c : delivery::kDestinationCounters)
-      if (!c.label.empty() && s.*c.value != 0)
-        out += ", " + std::string(c.label) + " " + std::to_string(s.*c.value);
-    not_delivered += s.pending;
-  }
-  if (not_delivered) {
-    out += "; NOT delivered: " + std::to_string(not_delivered);
-    if (const auto* spill = dispatcher_->spill_store())
-      out += " (what is in the spill, " + spill->directory().string() +
-             ", is sent by the next extension process if Lambda reuses this environment)";
-  }
+  out += pipeline_->summary();
   return out;
-}
-
-boost::json::object Runner::summary_fields() const {
-  boost::json::object destinations;
-  for (const auto& [name, s] : dispatcher_->stats()) {
-    boost::json::object counters;
-    for (const auto& c : delivery::kDestinationCounters) counters[c.key] = s.*c.value;
-    destinations[name] = std::move(counters);
-  }
-  const auto& es = enricher_->stats();
-  return boost::json::object{{"extension", boost::json::object{{"received", received_},
-                                                               {"filtered", es.filtered},
-                                                               {"redacted", es.redacted},
-                                                               {"truncated", es.truncated},
-                                                               {"destinations", std::move(destinations)}}}};
 }
 
 }  // namespace

@@ -11,6 +11,8 @@
 namespace elk::delivery {
 namespace {
 
+constexpr std::nullopt_t none = std::nullopt;
+
 namespace asio = boost::asio;
 using destinations::SendResult;
 using namespace std::chrono_literals;
@@ -61,7 +63,7 @@ struct DispatcherTest : ::testing::Test {
   Logger log{nullptr};
   const RetryPolicy fast{1ms, 2ms, 3};
 
-  Dispatcher make(std::vector<std::unique_ptr<destinations::Destination>> dests, std::vector<int> dead_letter,
+  Dispatcher make(std::vector<std::unique_ptr<destinations::Destination>> dests, std::vector<std::optional<std::size_t>> dead_letter,
                   std::size_t regular, RetryPolicy retry, const std::filesystem::path& spill_dir = {},
                   std::size_t max_buffer_bytes = 1 << 20) {
     destinations::Lineup lineup;
@@ -74,8 +76,8 @@ struct DispatcherTest : ::testing::Test {
     if (!spill_dir.empty()) options.spill.emplace(std::move(Spill::open(spill_dir, 64 << 20).value()));
     return Dispatcher(std::move(lineup), log, std::move(options));
   }
-  void deliver(Dispatcher& d, std::vector<buffer::Batch> batches, std::chrono::milliseconds budget = 2s) {
-    test::run_sync(io, d.deliver(std::move(batches), std::chrono::steady_clock::now() + budget));
+  FlushOutcome deliver(Dispatcher& d, std::vector<buffer::Batch> batches, std::chrono::milliseconds budget = 2s) {
+    return test::run_sync(io, d.deliver(std::move(batches), std::chrono::steady_clock::now() + budget));
   }
 };
 
@@ -84,8 +86,10 @@ TEST_F(DispatcherTest, RetriesARetryableFailureWithinTheFlush) {
   auto* dest = s.get();
   std::vector<std::unique_ptr<destinations::Destination>> v;
   v.push_back(std::move(s));
-  auto d = make(std::move(v), {-1}, 1, fast);
-  deliver(d, {batch({"a", "b"})});
+  auto d = make(std::move(v), {none}, 1, fast);
+  const auto outcome = deliver(d, {batch({"a", "b"})});
+  EXPECT_EQ(outcome.delivered, 2u);
+  EXPECT_TRUE(outcome.all_delivered());
   EXPECT_EQ(dest->delivered, (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(d.stats()[0].second.failed_attempts, 2u);
   EXPECT_EQ(d.pending_documents(), 0u);
@@ -97,11 +101,17 @@ TEST_F(DispatcherTest, KeepsWhatStillFailsAfterItsAttemptsForTheNextFlush) {
   auto* dest = s.get();
   std::vector<std::unique_ptr<destinations::Destination>> v;
   v.push_back(std::move(s));
-  auto d = make(std::move(v), {-1}, 1, fast);
-  deliver(d, {batch({"a"})});
+  auto d = make(std::move(v), {none}, 1, fast);
+  const auto first = deliver(d, {batch({"a"})});
   EXPECT_EQ(dest->sends.size(), 3u);  // attempts per flush
   EXPECT_EQ(d.pending_documents(), 1u);
-  deliver(d, {});
+  // No spill: what is left is at risk, and the flush says so.
+  EXPECT_EQ(first.delivered, 0u);
+  EXPECT_EQ(first.in_memory, 1u);
+  EXPECT_FALSE(first.nothing_at_risk());
+  const auto second = deliver(d, {});
+  EXPECT_EQ(second.delivered, 1u);
+  EXPECT_TRUE(second.all_delivered());
   EXPECT_EQ(dest->delivered, std::vector<std::string>{"a"});
   EXPECT_EQ(d.pending_documents(), 0u);
 }
@@ -112,7 +122,7 @@ TEST_F(DispatcherTest, RetriesOnlyThePartsThatFailed) {
   auto* dest = s.get();
   std::vector<std::unique_ptr<destinations::Destination>> v;
   v.push_back(std::move(s));
-  auto d = make(std::move(v), {-1}, 1, fast);
+  auto d = make(std::move(v), {none}, 1, fast);
   deliver(d, {batch({"a", "b", "c"})});
   EXPECT_EQ(dest->delivered, std::vector<std::string>{"b"});
   EXPECT_EQ(d.stats()[0].second.delivered, 3u);
@@ -128,8 +138,10 @@ TEST_F(DispatcherTest, SendsRejectedDocumentsToTheDeadLetterDestinationInTheSame
   std::vector<std::unique_ptr<destinations::Destination>> v;
   v.push_back(std::move(main));
   v.push_back(std::move(dl));
-  auto d = make(std::move(v), {1, -1}, 1, fast);
-  deliver(d, {batch({"a", "b", "c"})});
+  auto d = make(std::move(v), {1, none}, 1, fast);
+  const auto outcome = deliver(d, {batch({"a", "b", "c"})});
+  EXPECT_EQ(outcome.rejected, 2u);
+  EXPECT_TRUE(outcome.all_delivered());
   EXPECT_EQ(dead->delivered, (std::vector<std::string>{"a", "c"}));
   const auto stats = d.stats();
   EXPECT_EQ(stats[0].second.delivered, 1u);
@@ -141,7 +153,7 @@ TEST_F(DispatcherTest, DropsAPermanentFailureAndCountsIt) {
   auto s = std::make_unique<Scripted>("s", std::vector<SendResult>{SendResult::permanent("403 AccessDenied")});
   std::vector<std::unique_ptr<destinations::Destination>> v;
   v.push_back(std::move(s));
-  auto d = make(std::move(v), {-1}, 1, fast);
+  auto d = make(std::move(v), {none}, 1, fast);
   deliver(d, {batch({"a", "b"}), batch({"c"})});
   EXPECT_EQ(d.stats()[0].second.dropped_permanent, 2u);
   EXPECT_EQ(d.stats()[0].second.delivered, 1u);
@@ -152,7 +164,7 @@ TEST_F(DispatcherTest, MergesQueuedBatchesUpToTheDestinationsMaximum) {
   auto* dest = s.get();
   std::vector<std::unique_ptr<destinations::Destination>> v;
   v.push_back(std::move(s));
-  auto d = make(std::move(v), {-1}, 1, fast);
+  auto d = make(std::move(v), {none}, 1, fast);
   deliver(d, {batch({"aaa", "bbb"}), batch({"ccc"}), batch({"ddd", "eee"})});
   EXPECT_EQ(dest->sends, (std::vector<std::size_t>{3, 2}));  // 9 bytes, then 6
 }
@@ -165,7 +177,7 @@ TEST_F(DispatcherTest, ASlowDestinationDoesNotKeepAnotherFromDelivering) {
   std::vector<std::unique_ptr<destinations::Destination>> v;
   v.push_back(std::move(slow));
   v.push_back(std::move(fast_dest));
-  auto d = make(std::move(v), {-1, -1}, 2, fast);
+  auto d = make(std::move(v), {none, none}, 2, fast);
   deliver(d, {batch({"a"}), batch({"b"})}, 100ms);
   EXPECT_EQ(f->delivered, (std::vector<std::string>{"a", "b"}));
 }
@@ -188,33 +200,39 @@ TEST_F(DispatcherTest, SpillsWhatIsLeftAndReplaysItFirst) {
   test::TempDir dir;
   auto s = std::make_unique<Scripted>("s", std::vector<SendResult>(3, SendResult::retryable("connection refused")));
   auto* dest = s.get();
-  auto d = make(one(std::move(s)), {-1}, 1, fast, dir.path);
-  deliver(d, {batch({"a", "b"}), batch({"c"})});
+  auto d = make(one(std::move(s)), {none}, 1, fast, dir.path);
+  const auto first = deliver(d, {batch({"a", "b"}), batch({"c"})});
+  EXPECT_EQ(first.spilled, 3u);  // not delivered, but safe: a caller may let them go
+  EXPECT_EQ(first.in_memory, 0u);
+  EXPECT_TRUE(first.nothing_at_risk());
+  EXPECT_FALSE(first.all_delivered());
   EXPECT_EQ(d.buffered_bytes(), 0u);  // nothing waits in memory
   EXPECT_EQ(d.stats()[0].second.spilled, 3u);
   EXPECT_EQ(d.pending_documents(), 3u);
   expect_counters_add_up(d);
-  deliver(d, {batch({"d"})});
+  const auto second = deliver(d, {batch({"d"})});
+  EXPECT_EQ(second.delivered, 4u);
+  EXPECT_TRUE(second.all_delivered());
   EXPECT_EQ(dest->delivered, (std::vector<std::string>{"a", "b", "c", "d"}));
   const auto st = d.stats()[0].second;
   EXPECT_EQ(st.delivered, 4u);
   EXPECT_EQ(st.replayed, 3u);
   EXPECT_EQ(d.pending_documents(), 0u);
-  EXPECT_TRUE(d.spill_store()->empty("s"));
+  EXPECT_TRUE(d.spill_store()->documents("s") == 0);
   expect_counters_add_up(d);
 }
 
 TEST_F(DispatcherTest, AnotherProcessReplaysTheSpillAndCountsItAsRestored) {
   test::TempDir dir;
   {
-    auto d = make(one(std::make_unique<Scripted>("s", std::vector<SendResult>(3, SendResult::retryable("503")))), {-1},
+    auto d = make(one(std::make_unique<Scripted>("s", std::vector<SendResult>(3, SendResult::retryable("503")))), {none},
                   1, fast, dir.path);
     deliver(d, {batch({"a", "b"})});
     EXPECT_EQ(d.pending_documents(), 2u);
   }
   auto s = std::make_unique<Scripted>("s", std::vector<SendResult>{});
   auto* dest = s.get();
-  auto d = make(one(std::move(s)), {-1}, 1, fast, dir.path);
+  auto d = make(one(std::move(s)), {none}, 1, fast, dir.path);
   EXPECT_EQ(d.stats()[0].second.restored, 2u);
   deliver(d, {});
   EXPECT_EQ(dest->delivered, (std::vector<std::string>{"a", "b"}));
@@ -230,7 +248,7 @@ TEST_F(DispatcherTest, APartlyDeliveredSpilledBatchLeavesOnlyItsRestInTheSpill) 
   script.push_back(SendResult::retryable("503"));
   auto s = std::make_unique<Scripted>("s", script);
   auto* dest = s.get();
-  auto d = make(one(std::move(s)), {-1}, 1, fast, dir.path);
+  auto d = make(one(std::move(s)), {none}, 1, fast, dir.path);
   deliver(d, {batch({"a", "b", "c"})});
   deliver(d, {});
   EXPECT_EQ(d.pending_documents(), 1u);
@@ -245,7 +263,7 @@ TEST_F(DispatcherTest, APartlyDeliveredSpilledBatchLeavesOnlyItsRestInTheSpill) 
 TEST_F(DispatcherTest, OverTheMemoryBoundTheOldestQueuedGoToTheSpill) {
   test::TempDir dir;
   auto s = std::make_unique<Scripted>("s", std::vector<SendResult>{}, 0, "", 20ms);
-  auto d = make(one(std::move(s)), {-1}, 1, fast, dir.path, 10);
+  auto d = make(one(std::move(s)), {none}, 1, fast, dir.path, 10);
   deliver(d, {batch({"aaaa"}), batch({"bbbb"}), batch({"cccc"}), batch({"dddd"})}, 1ms);
   EXPECT_GT(d.stats()[0].second.spilled, 0u);
   EXPECT_EQ(d.buffered_bytes(), 0u);
@@ -254,7 +272,7 @@ TEST_F(DispatcherTest, OverTheMemoryBoundTheOldestQueuedGoToTheSpill) {
 
 TEST_F(DispatcherTest, WithoutASpillTheOldestAreDroppedOverTheMemoryBoundAndCounted) {
   auto d = make(one(std::make_unique<Scripted>("s", std::vector<SendResult>(100, SendResult::retryable("503")))),
-                {-1}, 1, fast, {}, 10);
+                {none}, 1, fast, {}, 10);
   deliver(d, {batch({"aaaa"}), batch({"bbbb"}), batch({"cccc"}), batch({"dddd"})});
   const auto st = d.stats()[0].second;
   EXPECT_GT(st.dropped_buffer_full, 0u);
@@ -270,7 +288,7 @@ TEST_F(DispatcherTest, SpillWritesEveryDestinationsCopyWithoutSending) {
   std::vector<std::unique_ptr<destinations::Destination>> v;
   v.push_back(std::move(a));
   v.push_back(std::move(b));
-  auto d = make(std::move(v), {-1, -1}, 2, fast, dir.path);
+  auto d = make(std::move(v), {none, none}, 2, fast, dir.path);
   d.spill({batch({"x", "y"})});
   EXPECT_TRUE(pa->delivered.empty());
   EXPECT_EQ(d.pending_documents(), 4u);

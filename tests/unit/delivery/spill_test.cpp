@@ -122,8 +122,8 @@ TEST(SpillStore, AppendsReadsOldestFirstAndRemoves) {
   EXPECT_EQ(texts(second->batch), std::vector<std::string>{"c"});
   spill->remove("s3", second->id);
   EXPECT_FALSE(spill->front("s3"));
-  EXPECT_TRUE(spill->empty("s3"));
-  EXPECT_FALSE(spill->empty("elasticsearch"));
+  EXPECT_TRUE(spill->documents("s3") == 0);
+  EXPECT_FALSE(spill->documents("elasticsearch") == 0);
   EXPECT_EQ(files_in(dir.path / "spill").size(), 1u);
 }
 
