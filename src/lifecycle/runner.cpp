@@ -19,6 +19,7 @@
 #include "http/server.h"
 #include "lifecycle/extensions_api.h"
 #include "lifecycle/flush_policy.h"
+#include "lifecycle/shutdown_budget.h"
 #include "pipeline/enrich.h"
 #include "telemetry/receiver.h"
 #include "telemetry/subscription.h"
@@ -30,12 +31,6 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-// Time kept free at SHUTDOWN: intake stops `shutdown_flush_budget` before the deadline; sending stops
-// `spill_reserve` + `shutdown_margin` before it, spilling what is left; the extension exits at least
-// `shutdown_margin` before it.
-constexpr auto shutdown_flush_budget = 500ms;
-constexpr auto spill_reserve = 150ms;
-constexpr auto shutdown_margin = 100ms;
 // How many recent request ids we remember as done / reported.
 constexpr std::size_t remembered_requests = 8;
 
@@ -356,16 +351,14 @@ asio::awaitable<void> Runner::on_invoke(const LifecycleEvent& event) {
 }
 
 asio::awaitable<void> Runner::on_shutdown(const LifecycleEvent& event) {
-  const auto deadline = steady_of(event.deadline);
-  const auto intake_end = deadline - shutdown_flush_budget - shutdown_margin;
+  const auto budget = ShutdownBudget::of(steady_of(event.deadline));
   const auto quiet = std::chrono::milliseconds(config_.integer(config::names::shutdown_quiet_ms));
   // Late telemetry: the last invocation's report comes after we called next.
   for (;;) {
-    const auto now = Clock::now();
-    if (now >= intake_end) break;
     const bool report_in = last_request_.empty() || contains(reported_, last_request_);
-    if (report_in && now - last_event_at_ >= quiet) break;
-    co_await telemetry_arrived_.wait_until(report_in ? std::min(intake_end, last_event_at_ + quiet) : intake_end);
+    const auto wake = budget.keep_taking_until(Clock::now(), report_in, last_event_at_, quiet);
+    if (!wake) break;
+    co_await telemetry_arrived_.wait_until(*wake);
   }
   stopping_ = true;
   batch_waiting_.notify();
@@ -387,7 +380,7 @@ asio::awaitable<void> Runner::on_shutdown(const LifecycleEvent& event) {
   pipeline_->add(pipeline_->enricher().extension_document("extension.summary", "info", "elk-extension: " + summary(),
                                                           "", pipeline_->summary_fields(received_), now),
                  sequence_now);
-  co_await pipeline_->flush(deadline - shutdown_margin - spill_reserve);
+  co_await pipeline_->flush(budget.flush_deadline);
   const bool report_missing = !last_request_.empty() && !contains(reported_, last_request_);
   log_.info("shutdown (" + (reason.empty() ? std::string("unknown") : reason) + "): " + summary() +
             (report_missing ? "; the last invocation's report had not arrived" : ""));
