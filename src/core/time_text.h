@@ -11,7 +11,7 @@
 #include "core/time.h"
 #include "core/types.h"
 
-namespace elk::telemetry {
+namespace elk {
 
 // Lambda's own form of a time, "2024-05-02T11:00:00.102Z" (the 24 bytes at s), read at once: true and what
 // parse_iso8601 gives for it, or false for anything else.
@@ -93,4 +93,4 @@ inline std::optional<EpochMs> parse_time(std::string_view text, LambdaTimeReader
   return parse_iso8601(text);
 }
 
-}  // namespace elk::telemetry
+}  // namespace elk

@@ -13,7 +13,7 @@
 #include "pipeline/log_line.h"
 #include "pipeline/platform_event.h"
 #include "pipeline/platform_line.h"
-#include "telemetry/time_text.h"
+#include "core/time_text.h"
 
 namespace elk::pipeline {
 
@@ -267,7 +267,7 @@ bool Enricher::log_record(const telemetry::Event& ev, DocumentFields& f) {
       }
     }
     f.level = normalise_level(level.string(), level_buffer_);
-    if (auto t = telemetry::parse_time(timestamp.string(), time_reader_)) f.timestamp = *t;
+    if (auto t = parse_time(timestamp.string(), time_reader_)) f.timestamp = *t;
     f.request_id = request_id.string();
     if (f.request_id.empty()) f.request_id = aws_request_id.string();
     if (auto t = error_type.string(); !t.empty()) f.error_type = t;

@@ -13,7 +13,7 @@
 #include "pipeline/json_writer.h"
 #include "pipeline/rules.h"
 #include "telemetry/event.h"
-#include "telemetry/time_text.h"
+#include "core/time_text.h"
 
 namespace elk::pipeline {
 
@@ -106,7 +106,7 @@ class Enricher {
   std::string message_buffer_, stack_buffer_, level_buffer_;
   JsonBuffer document_buffer_;
   // Times read and written: the records of a delivery come in runs within a minute.
-  telemetry::LambdaTimeReader time_reader_;
+  LambdaTimeReader time_reader_;
   Iso8601MsWriter time_writer_;
 };
 

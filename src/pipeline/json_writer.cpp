@@ -10,7 +10,7 @@
 #endif
 #include <type_traits>
 
-#include "telemetry/json_text.h"
+#include "json/text.h"
 
 namespace elk::pipeline {
 

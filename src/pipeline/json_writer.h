@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "telemetry/json_text.h"
+#include "json/text.h"
 #include "telemetry/record.h"
 
 namespace elk::pipeline {

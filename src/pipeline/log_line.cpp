@@ -7,7 +7,7 @@
 #include <cstdint>
 
 #include "core/time.h"
-#include "telemetry/time_text.h"
+#include "core/time_text.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -299,7 +299,7 @@ std::optional<EpochMs> utc_from_local(string_view dt) {
 // An ISO 8601 time with a zone ("2024-05-02T11:00:00.102Z", "...+02:00") as the first token of s: its time,
 // and its length in `len`. nullopt when s does not start with one, followed by a blank, a line break or
 // the end.
-std::optional<EpochMs> leading_iso_time(string_view s, size_t& len, telemetry::LambdaTimeReader* times) {
+std::optional<EpochMs> leading_iso_time(string_view s, size_t& len, LambdaTimeReader* times) {
   if (times != nullptr && s.size() >= 24 && s[23] == 'Z' &&
       (s.size() == 24 || (char_class(s[24]) & (kBlank | kEol)) != 0)) {
     // Lambda's own form: the time of the same minute as the last one read costs its seconds only.
@@ -387,7 +387,7 @@ bool python_uncaught_error(string_view rest, string_view& error_type) {
 
 // Node.js and .NET: <ISO>\t<rid>\t<LEVEL>\t<msg> ("undefined" or "" for no request id; .NET may omit the
 // level); also the platform's "<ISO> <rid> Task timed out after N seconds".
-bool parse_iso_prefixed(string_view line, ParsedLine& out, telemetry::LambdaTimeReader* times) {
+bool parse_iso_prefixed(string_view line, ParsedLine& out, LambdaTimeReader* times) {
   size_t pos = 0;
   const auto ts = leading_iso_time(line, pos, times);
   if (!ts) return false;
@@ -493,7 +493,7 @@ bool parse_go(string_view line, ParsedLine& out) {
 
 // "[LEVEL]\t<ISO>\t<rid>\t<msg>" (Python logging), "[ERROR] Type: msg\nTraceback..." (Python uncaught
 // error), "[LEVEL] msg" / "[LEVEL]\tmsg" (Java LambdaLogger.log(msg, level)).
-bool parse_bracketed(string_view line, ParsedLine& out, telemetry::LambdaTimeReader* times) {
+bool parse_bracketed(string_view line, ParsedLine& out, LambdaTimeReader* times) {
   size_t close = 1;
   while (close < line.size() && close < 10 && line[close] != ']') ++close;
   if (close >= line.size() || line[close] != ']') return false;
@@ -628,7 +628,7 @@ bool looks_like_request_id(std::string_view token) {
   return t.request_id && t.end == token.size();
 }
 
-ParsedLine parse_log_line(std::string_view record, telemetry::LambdaTimeReader* times) {
+ParsedLine parse_log_line(std::string_view record, LambdaTimeReader* times) {
   // One ParsedLine, built where the caller wants it (a copy of it is a dozen words, on every record).
   ParsedLine out;
   const string_view line = strip_trailing_newlines(record);

@@ -9,7 +9,7 @@
 
 #include "core/types.h"
 
-namespace elk::telemetry {
+namespace elk {
 class LambdaTimeReader;
 }
 
@@ -28,9 +28,9 @@ struct ParsedLine {
 // Never fails: a record that matches no runtime's format is {format "plain", message = record without
 // its trailing \r/\n}. A record may hold embedded newlines (one logger call = one record).
 // `times`, when given, reads a leading time in Lambda's own form ("2024-05-02T11:00:00.102Z", as Node.js and
-// Python write it) with the minute it keeps from the last time it read (telemetry/time_text.h); the result is
+// Python write it) with the minute it keeps from the last time it read (core/time_text.h); the result is
 // the same either way.
-[[nodiscard]] ParsedLine parse_log_line(std::string_view record, telemetry::LambdaTimeReader* times = nullptr);
+[[nodiscard]] ParsedLine parse_log_line(std::string_view record, LambdaTimeReader* times = nullptr);
 
 // A Lambda request id: 32 letters/digits, optionally split by up to 4 single dashes (a UUID, or 32 hex
 // digits as some Logs API records carry); up to 4 non-hex letters, for the docs' "xmpl" ids.

@@ -14,9 +14,9 @@
 #endif
 
 #include "core/time.h"
-#include "telemetry/json_text.h"
+#include "json/text.h"
 #include "telemetry/salvage.h"
-#include "telemetry/time_text.h"
+#include "core/time_text.h"
 
 namespace elk::telemetry {
 

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "telemetry/json_text.h"
+#include "json/text.h"
 #include "telemetry/parse.h"
 
 namespace elk::telemetry::detail {

@@ -13,7 +13,7 @@
 #include "core/time.h"
 #include "pipeline/log_line.h"
 #include "pipeline/platform_line.h"
-#include "telemetry/time_text.h"
+#include "core/time_text.h"
 
 namespace {
 
@@ -71,8 +71,8 @@ void check_log_line(std::string_view input) {
 
   // With a time reader (as the enricher parses): the same result, whatever minute the reader kept from the
   // inputs before (a reader that lives across inputs, and a fresh one).
-  static elk::telemetry::LambdaTimeReader kept;
-  elk::telemetry::LambdaTimeReader fresh;
+  static elk::LambdaTimeReader kept;
+  elk::LambdaTimeReader fresh;
   for (auto* reader : {&kept, &fresh}) {
     const ParsedLine r = elk::pipeline::parse_log_line(input, reader);
     check(r.message == p.message && r.level == p.level && r.request_id == p.request_id &&

@@ -1,5 +1,5 @@
 #include "pipeline/log_line.h"
-#include "telemetry/time_text.h"
+#include "core/time_text.h"
 
 #include <gtest/gtest.h>
 
@@ -592,7 +592,7 @@ TEST(ParseLogLine, WithATimeReaderGivesTheSameFields) {
       "2024/05/02 11:01:02 go",
       "2024-05-02T11:01:00.000Z\tc0ffee00-1111-4222-8333-944455556666\tINFO\tback to a kept minute",
   };
-  elk::telemetry::LambdaTimeReader reader;
+  elk::LambdaTimeReader reader;
   for (const auto& line : lines) {
     const auto alone = parse_log_line(line);
     const auto with = parse_log_line(line, &reader);

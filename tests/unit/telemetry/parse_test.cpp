@@ -9,7 +9,7 @@
 #include "../test_util.h"
 #include "core/time.h"
 #include "telemetry/salvage.h"
-#include "telemetry/time_text.h"
+#include "core/time_text.h"
 
 namespace elk::telemetry {
 namespace {
