@@ -719,7 +719,7 @@ class Reader {
         body_{body.data(), body.data() + body.size(), storage_->keep_copy(body)},
         plain_(body_, *storage_, unique_keys_) {}
 
-  bool read(Batch& out) {
+  bool read(Delivery& out) {
     ws();
     if (p_ == end_ || *p_ != '[') return false;
     ++p_;
@@ -844,7 +844,7 @@ class Reader {
   }
 
   // One {...} item of the array, p_ at its '{'. Of duplicate keys the last counts, as in a Boost.JSON object.
-  bool item(Batch& out) {
+  bool item(Delivery& out) {
     std::string_view type, time;
     bool type_is_string = false, time_is_string = false;
     bool time_read = false;  // time_ms holds `time`, read at once (Lambda's own form)
@@ -1022,20 +1022,20 @@ bool valid_item(std::string_view text) {
   return true;
 }
 
-std::optional<Batch> read_batch_streaming(std::string_view body, EpochMs received) {
-  Batch out;
+std::optional<Delivery> read_batch_streaming(std::string_view body, EpochMs received) {
+  Delivery out;
   Reader reader(body, received);
   if (!reader.read(out)) return std::nullopt;
   return out;
 }
 
-Result<Batch> parse_batch_dom(std::string_view body, EpochMs received) {
+Result<Delivery> parse_batch_dom(std::string_view body, EpochMs received) {
   boost::system::error_code ec;
   json::value doc = json::parse(body, ec);
   if (ec) return fail("telemetry body is not JSON (" + ec.message() + ")");
   if (!doc.is_array()) return fail("telemetry body is JSON but not an array");
 
-  Batch out;
+  Delivery out;
   auto storage = std::make_shared<RecordStorage>(body.size());
   std::string_view received_text;
   std::vector<std::size_t> record_node;
@@ -1073,7 +1073,7 @@ Result<Batch> parse_batch_dom(std::string_view body, EpochMs received) {
 
 }  // namespace detail
 
-Result<Batch> parse_batch(std::string_view body, EpochMs received) {
+Result<Delivery> parse_batch(std::string_view body, EpochMs received) {
   if (auto batch = detail::read_batch_streaming(body, received)) return std::move(*batch);
   // Not a body the streaming reader takes. Not an array at all: Boost.JSON's DOM parse says what is wrong.
   // Else its items one by one, and the good (or repaired) ones read as a body of their own.

@@ -11,7 +11,8 @@
 
 namespace elk::telemetry {
 
-struct Batch {
+// One delivery of the Telemetry or Logs API, read: its events in order (buffer::Batch is what we send).
+struct Delivery {
   std::vector<Event> events;
   std::size_t skipped = 0;   // array items that were not {type: string, ...} objects, or not readable at all
   std::size_t repaired = 0;  // items kept after repair (telemetry/salvage.h): invalid text replaced, depth flattened
@@ -26,7 +27,7 @@ struct Batch {
 // appends their nodes to it without building a tree. Any other array is read item by item
 // (detail::salvage_items): its valid items as they are, its invalid ones repaired or, past repair, counted in
 // `skipped`; never the whole body lost for one item.
-[[nodiscard]] Result<Batch> parse_batch(std::string_view body, EpochMs received);
+[[nodiscard]] Result<Delivery> parse_batch(std::string_view body, EpochMs received);
 
 namespace detail {
 
@@ -39,9 +40,9 @@ inline constexpr std::size_t kMaxItemDepth = 31;
 
 // The two halves of parse_batch, for tests and the fuzz target. The streaming reader alone: nullopt when it
 // does not read the body (then parse_batch asks the DOM parse, for its verdict and its error message).
-[[nodiscard]] std::optional<Batch> read_batch_streaming(std::string_view body, EpochMs received);
+[[nodiscard]] std::optional<Delivery> read_batch_streaming(std::string_view body, EpochMs received);
 // The reference: Boost.JSON's DOM parse of the whole body, then a walk over the items.
-[[nodiscard]] Result<Batch> parse_batch_dom(std::string_view body, EpochMs received);
+[[nodiscard]] Result<Delivery> parse_batch_dom(std::string_view body, EpochMs received);
 
 }  // namespace detail
 

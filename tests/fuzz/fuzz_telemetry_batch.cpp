@@ -30,7 +30,7 @@ bool inside(std::string_view part, std::string_view whole) {
   return part.data() >= whole.data() && part.data() + part.size() <= whole.data() + whole.size();
 }
 
-bool same_events(const elk::telemetry::Batch& a, const elk::telemetry::Batch& b) {
+bool same_events(const elk::telemetry::Delivery& a, const elk::telemetry::Delivery& b) {
   if (a.skipped != b.skipped || a.events.size() != b.events.size()) return false;
   for (std::size_t i = 0; i < a.events.size(); ++i) {
     const auto &x = a.events[i], &y = b.events[i];

@@ -17,7 +17,7 @@ namespace {
 constexpr EpochMs received{1700000000000};
 
 // Everything an event carries, records serialized (so that the members' order counts too).
-std::string describe(const Batch& b) {
+std::string describe(const Delivery& b) {
   std::string out = "skipped " + std::to_string(b.skipped) + "\n";
   for (const auto& e : b.events)
     out += std::string(e.type) + " | " + std::string(e.time) + " | " + std::to_string(e.time_ms.value) + " | " +
@@ -264,7 +264,7 @@ TEST(ParseBatch, BadItemsCostNoneOfTheirNeighbours) {
       body += "]";
       const auto batch = parse_batch(body, received);
       ASSERT_TRUE(batch) << body;
-      Batch goods_only;
+      Delivery goods_only;
       for (const auto& e : batch->events)
         if (e.time != "2024-05-02T11:00:00.105Z" && e.time != "2024-05-02T11:00:00.106Z" &&
             e.time != "2024-05-02T11:00:00.107Z")
