@@ -93,7 +93,7 @@ std::string_view join_lines(JsonView v, std::string& buffer) {
     if (e.is_string())
       buffer += e.string();
     else
-      append_serialized(buffer, e);
+      JsonWriter(buffer).value(e);
   }
   return buffer;
 }
@@ -256,7 +256,7 @@ bool Enricher::log_record(const telemetry::Event& ev, DocumentFields& f) {
         f.message = message.string();
       } else {
         message_buffer_.clear();
-        append_serialized(message_buffer_, message);
+        JsonWriter(message_buffer_).value(message);
         f.message = message_buffer_;
       }
       if (message.is_object()) {
@@ -277,7 +277,7 @@ bool Enricher::log_record(const telemetry::Event& ev, DocumentFields& f) {
     f.extra = ev.record;
   } else if (!ev.record.is_null()) {
     message_buffer_.clear();
-    append_serialized(message_buffer_, ev.record);
+    JsonWriter(message_buffer_).value(ev.record);
     f.message = message_buffer_;
   }
   if (!rules_.keep(f.message)) {

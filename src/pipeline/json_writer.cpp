@@ -284,62 +284,6 @@ void BasicJsonWriter<Out>::value(telemetry::JsonView v) {
   }
 }
 
-void append_serialized(std::string& out, telemetry::JsonView v) {
-  using Kind = telemetry::JsonNode::Kind;
-  const telemetry::JsonNode* n = v.node();
-  if (n == nullptr || n->kind == Kind::null) {
-    out += "null";
-    return;
-  }
-  switch (n->kind) {
-    case Kind::null:
-      break;
-    case Kind::boolean:
-      out += n->boolean ? std::string_view("true") : std::string_view("false");
-      break;
-    case Kind::int64:
-      append_json_integer(out, n->int64);
-      break;
-    case Kind::uint64: {
-      char buf[24];
-      const auto r = std::to_chars(buf, buf + sizeof buf, n->uint64);
-      out.append(buf, static_cast<std::size_t>(r.ptr - buf));
-      break;
-    }
-    case Kind::double_:
-      out += boost::json::serialize(boost::json::value(n->number));
-      break;
-    case Kind::string:
-      // Strings of records are valid UTF-8: escaped as boost::json::serialize escapes them.
-      append_json_string(out, v.string());
-      break;
-    case Kind::array: {
-      out += '[';
-      bool first = true;
-      for (const auto e : v.elements()) {
-        if (!first) out += ',';
-        first = false;
-        append_serialized(out, e);
-      }
-      out += ']';
-      break;
-    }
-    case Kind::object: {
-      out += '{';
-      bool first = true;
-      for (const auto& m : v.members()) {
-        if (!first) out += ',';
-        first = false;
-        append_json_string(out, m.key);
-        out += ':';
-        append_serialized(out, m.value);
-      }
-      out += '}';
-      break;
-    }
-  }
-}
-
 template void append_json_string(std::string&, std::string_view);
 template void append_json_number(std::string&, double);
 template void append_json_number(JsonBuffer&, double);

@@ -217,10 +217,6 @@ class BasicJsonWriter {
   bool first_ = true;
 };
 
-// Appends `v` as boost::json::serialize writes it: as BasicJsonWriter::value() does but for numbers that are
-// not integers, which Boost.JSON writes in its own form ("1.5E0").
-void append_serialized(std::string& out, telemetry::JsonView v);
-
 using JsonWriter = BasicJsonWriter<std::string>;
 using BufferJsonWriter = BasicJsonWriter<JsonBuffer>;
 

@@ -428,7 +428,7 @@ void render_other_platform_record(std::string_view type, JsonView r, DocumentFie
       f.message = strip_newlines(r.string());
       return;
     }
-    append_serialized(m, r);
+    JsonWriter(m).value(r);
   } else {
     // platform.extension, platform.telemetrySubscription, platform.logsSubscription and any type
     // we do not know yet: the record is kept whole.

@@ -298,6 +298,17 @@ TEST(Enrich, APlatformEventGivesTheSameFieldsAsItsTextLine) {
   }
 }
 
+// A record's value written as text (a message that is not a string) has the numbers of every other value of
+// the document: one serializer (it used to be Boost.JSON's "1.5E0" here and "1.5" in labels.*).
+TEST(Enrich, AMessageThatIsNotAStringIsWrittenAsTheDocumentWritesValues) {
+  Enricher e(context(), {});
+  const auto doc = e.enrich(telemetry::Event{"function", "", EpochMs{1}, json::parse(R"({"message":{"n":1.5,"k":[2,0.25]},"x":1.5})")});
+  ASSERT_TRUE(doc);
+  const auto d = json::parse(doc->json).as_object();
+  EXPECT_EQ(text(d, {"message"}), R"({"n":1.5,"k":[2,0.25]})");
+  EXPECT_NE(doc->json.find(R"("x":1.5)"), std::string::npos) << doc->json;
+}
+
 TEST(Enrich, ASuppressedInitFailureIsAnError) {
   const auto docs = of_action(enrich_sample("platform-restore-timeout-errors.json"), "platform.initReport");
   ASSERT_FALSE(docs.empty());

@@ -148,16 +148,5 @@ TEST(JsonWriter, WritesARecordsValuesAsTheyAre) {
   EXPECT_EQ(out, "null");
 }
 
-TEST(JsonWriter, SerializesARecordsValueAsBoostJsonDoes) {
-  for (const char* text : {R"({"s":"a\"b\u0001\u00e9","n":[1,-2,18446744073709551615,2.5,1e300,-0.0,1E400,0.1]})",
-                           R"([[],{},[{}],"",null,true,false])", R"("just a string")", "-12", "3.25"}) {
-    const auto v = boost::json::parse(text);
-    const telemetry::Event ev("function", "", EpochMs{0}, v);
-    std::string out;
-    append_serialized(out, ev.record);
-    EXPECT_EQ(out, boost::json::serialize(v)) << text;
-  }
-}
-
 }  // namespace
 }  // namespace elk::pipeline
