@@ -42,6 +42,25 @@ inline constexpr EpochMs kLastTime{253402300799999};   // 9999-12-31T23:59:59.99
   return ms >= kFirstTime.value && ms <= kLastTime.value;
 }
 
+// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil): the one calendar
+// of the project (parse_iso8601, Lambda's time form, the runtimes' line prefixes). A day past the month's end
+// (Feb 31) counts on into the next month.
+[[nodiscard]] constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;  // a March-based year
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  if (y >= 0) [[likely]] {  // the same as the era arithmetic below, without its divisions of signed numbers
+    const auto uy = static_cast<std::uint64_t>(y);
+    return static_cast<std::int64_t>(uy * 365 + uy / 4 - uy / 100 + uy / 400 + doy) - 719468;
+  }
+  const std::int64_t era = (y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+static_assert(days_from_civil(1970, 1, 1) == 0 && days_from_civil(2000, 3, 1) == 11017 &&
+              days_from_civil(0, 1, 1) == -719528 && days_from_civil(-1, 12, 31) == -719529 &&
+              days_from_civil(9999, 12, 31) == 2932896 && days_from_civil(2024, 2, 30) == days_from_civil(2024, 3, 1));
+
 // Parses "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)" (also with a space for T); fractions beyond
 // milliseconds are truncated. nullopt when the text is not such a time, or names one out of range.
 [[nodiscard]] std::optional<EpochMs> parse_iso8601(std::string_view text);

@@ -31,19 +31,7 @@ inline bool read_lambda_time(const char* s, EpochMs& out) {
   const int ms = two(20) * 10 + static_cast<int>(d(22));
   if (mo < 1 || mo > 12 || day < 1 || day > 31 || h > 23 || mi > 59 || sec > 60) [[unlikely]]
     return false;
-  // Days since 1970-01-01: Howard Hinnant's days_from_civil (core/time.cpp), which for a March-based year
-  // yy >= 0 is 365 yy + yy/4 - yy/100 + yy/400 + the day of that year - 719468. yy is -1 only for January and
-  // February of year 0, where those floors are -1, -1 and -1.
-  const int yy = y - (mo <= 2);
-  const auto m = static_cast<unsigned>(mo);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + static_cast<unsigned>(day) - 1;
-  std::int64_t days;
-  if (yy >= 0) [[likely]] {
-    const auto uy = static_cast<unsigned>(yy);
-    days = std::int64_t{uy * 365 + uy / 4 - uy / 100 + uy / 400 + doy} - 719468;
-  } else {
-    days = -365 - 1 + 1 - 1 + std::int64_t{doy} - 719468;
-  }
+  const std::int64_t days = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(day));
   out = EpochMs{(days * 86400 + h * 3600 + mi * 60 + sec) * 1000 + ms};
   return true;
 }

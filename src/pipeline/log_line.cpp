@@ -280,13 +280,9 @@ std::optional<EpochMs> civil_time(string_view s, size_t len, int offset_min) {
   if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return std::nullopt;
   int ms = 0;
   for (size_t i = 20, scale = 100; i < len && scale > 0; ++i, scale /= 10) ms += digit(s[i]) * static_cast<int>(scale);
-  using namespace std::chrono;
   // For a day past the month's end (Feb 31) this counts on into the next month, as parse_iso8601 does.
-  const sys_days date =
-      sys_days{year_month_day{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(month)}, 1d}} +
-      days{day - 1};
-  const std::int64_t secs = std::int64_t{date.time_since_epoch().count()} * 86400 + hour * 3600 + minute * 60 + second -
-                            std::int64_t{offset_min} * 60;
+  const std::int64_t date = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  const std::int64_t secs = date * 86400 + hour * 3600 + minute * 60 + second - std::int64_t{offset_min} * 60;
   if (!in_time_range(secs * 1000 + ms)) return std::nullopt;  // no year 0000 minus an hour, no year 10000
   return EpochMs{secs * 1000 + ms};
 }
