@@ -119,9 +119,15 @@ struct Observed {
 enum class Wire { http, tcp, file };
 enum class On413 { permanent, split };  // what the destination does with a 413 (as the code does today)
 
+using Settings = std::vector<std::pair<std::string, std::string>>;
+
+std::string local(std::uint16_t port, std::string_view scheme = "http") {
+  return std::string(scheme) + "://127.0.0.1:" + std::to_string(port);
+}
+
 struct PartialCase {
   std::size_t documents = 0, document_bytes = 100;
-  std::vector<std::pair<std::string, std::string>> settings;  // on top of the harness's
+  Settings settings;                                                            // on top of the harness's
   std::function<http::Response(const http::Request&, std::size_t nth)> answer;  // nth POST/PUT, from 0
   // The exact `failed` and `rejected` this answer must give, read from what the fake saw.
   std::function<std::pair<std::vector<std::size_t>, std::vector<std::size_t>>(const Observed&)> expected;
@@ -132,7 +138,7 @@ struct Harness {
   std::string_view variant;      // a second way of running it ("tcp"), "" for the main one
   Wire wire;
   // Settings pointing the destination at the fake (`port`) or the directory.
-  std::function<std::vector<std::pair<std::string, std::string>>(std::uint16_t port, const fs::path& dir)> settings;
+  std::function<Settings(std::uint16_t port, const fs::path& dir)> settings;
   std::function<http::Response(const http::Request&)> ok_answer;  // a 2xx as the peer gives it
   // The documents (one JSON text each) in what the fake received, in order.
   std::function<std::vector<std::string>(const Observed&)> documents;
@@ -142,7 +148,9 @@ struct Harness {
   std::optional<PartialCase> partial;  // how to make it answer `partial`, when it can
 };
 
-bool is_bulk(const http::Request& r) { return r.method == "POST" && r.target.ends_with("/_bulk"); }
+bool is_bulk(const http::Request& r) {
+  return r.method == "POST" && r.target.ends_with("/_bulk");
+}
 
 std::vector<std::string> http_bodies_lines(const Observed& o, std::string_view method) {
   std::vector<std::string> out;
@@ -175,15 +183,16 @@ std::vector<std::size_t> from(std::size_t begin, std::size_t end) {
   return v;
 }
 
-http::Response ok_200(const http::Request&) { return http::make_response(200, "ok"); }
+http::Response ok_200(const http::Request&) {
+  return http::make_response(200, "ok");
+}
 
 std::vector<Harness> harnesses() {
   std::vector<Harness> h;
   h.push_back({"s3", "", Wire::http,
                [](std::uint16_t port, const fs::path&) {
-                 return std::vector<std::pair<std::string, std::string>>{
-                     {"EXTENSION_LOG_DESTINATION_S3_BUCKET_NAME", "conformance-bucket"},
-                     {"EXTENSION_LOG_DESTINATION_S3_ENDPOINT", "http://127.0.0.1:" + std::to_string(port)}};
+                 return Settings{{"EXTENSION_LOG_DESTINATION_S3_BUCKET_NAME", "conformance-bucket"},
+                                 {"EXTENSION_LOG_DESTINATION_S3_ENDPOINT", local(port)}};
                },
                [](const http::Request&) { return http::make_response(200, ""); },
                [](const Observed& o) { return http_bodies_lines(o, "PUT"); },
@@ -194,18 +203,19 @@ std::vector<Harness> harnesses() {
                  return keys;
                }});
   // A flush larger than an object: the first object is stored, the second refused for now.
-  h.back().partial = PartialCase{
-      40, 2000, {{"EXTENSION_LOG_DESTINATION_S3_MAX_OBJECT_BYTES", "65536"}},
-      [](const http::Request&, std::size_t nth) { return http::make_response(nth == 0 ? 200 : 503, ""); },
-      [](const Observed& o) {
-        return std::pair{from(lines_of(o.requests.at(0).body).size(), 40), std::vector<std::size_t>{}};
-      }};
+  h.back().partial =
+      PartialCase{40,
+                  2000,
+                  {{"EXTENSION_LOG_DESTINATION_S3_MAX_OBJECT_BYTES", "65536"}},
+                  [](const http::Request&, std::size_t nth) { return http::make_response(nth == 0 ? 200 : 503, ""); },
+                  [](const Observed& o) {
+                    return std::pair{from(lines_of(o.requests.at(0).body).size(), 40), std::vector<std::size_t>{}};
+                  }};
 
   h.push_back({"elasticsearch", "", Wire::http,
                [](std::uint16_t port, const fs::path&) {
-                 return std::vector<std::pair<std::string, std::string>>{
-                     {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_URL", "http://127.0.0.1:" + std::to_string(port)},
-                     {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_COMPRESSION", "none"}};
+                 return Settings{{"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_URL", local(port)},
+                                 {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_COMPRESSION", "none"}};
                },
                [](const http::Request& r) {
                  if (r.method == "GET") return http::make_response(200, R"({"version":{"number":"8.11.0"}})");
@@ -223,7 +233,9 @@ std::vector<Harness> harnesses() {
                On413::split});
   // Per-item outcomes: stored, busy (retry), mapping error (for good), unavailable (retry), already there.
   h.back().partial = PartialCase{
-      5, 100, {},
+      5,
+      100,
+      {},
       [](const http::Request& r, std::size_t) {
         static constexpr std::array<const char*, 5> items = {
             R"({"create":{"status":201}})",
@@ -233,29 +245,31 @@ std::vector<Harness> harnesses() {
             R"({"create":{"status":409,"error":{"type":"version_conflict_engine_exception"}}})"};
         return http::make_response(200, bulk_items(r, [](std::size_t i) { return std::string(items.at(i)); }));
       },
-      [](const Observed&) { return std::pair{std::vector<std::size_t>{1, 3}, std::vector<std::size_t>{2}}; }};
+      [](const Observed&) {
+        return std::pair{std::vector<std::size_t>{1, 3}, std::vector<std::size_t>{2}};
+      }};
 
   const auto logstash_documents = [](const Observed& o) { return http_bodies_lines(o, "POST"); };
   h.push_back({"logstash", "http", Wire::http,
                [](std::uint16_t port, const fs::path&) {
-                 return std::vector<std::pair<std::string, std::string>>{
-                     {"EXTENSION_LOG_DESTINATION_LOGSTASH_URL", "http://127.0.0.1:" + std::to_string(port)}};
+                 return Settings{{"EXTENSION_LOG_DESTINATION_LOGSTASH_URL", local(port, "http")}};
                },
                ok_200, logstash_documents, nullptr, On413::split});
   // Split after a 413: the first half stored, the second refused for now.
-  h.back().partial = PartialCase{
-      10, 200, {},
-      [](const http::Request&, std::size_t nth) {
-        return http::make_response(nth == 0 ? 413 : nth == 1 ? 200 : 500, "");
-      },
-      [](const Observed& o) {
-        return std::pair{from(lines_of(o.requests.at(1).body).size(), 10), std::vector<std::size_t>{}};
-      }};
+  h.back().partial =
+      PartialCase{10,
+                  200,
+                  {},
+                  [](const http::Request&, std::size_t nth) {
+                    return http::make_response(nth == 0 ? 413 : nth == 1 ? 200 : 500, "");
+                  },
+                  [](const Observed& o) {
+                    return std::pair{from(lines_of(o.requests.at(1).body).size(), 10), std::vector<std::size_t>{}};
+                  }};
 
   h.push_back({"logstash", "tcp", Wire::tcp,
                [](std::uint16_t port, const fs::path&) {
-                 return std::vector<std::pair<std::string, std::string>>{
-                     {"EXTENSION_LOG_DESTINATION_LOGSTASH_URL", "tcp://127.0.0.1:" + std::to_string(port)}};
+                 return Settings{{"EXTENSION_LOG_DESTINATION_LOGSTASH_URL", local(port, "tcp")}};
                },
                nullptr,
                [](const Observed& o) {
@@ -268,8 +282,7 @@ std::vector<Harness> harnesses() {
 
   h.push_back({"file", "", Wire::file,
                [](std::uint16_t, const fs::path& dir) {
-                 return std::vector<std::pair<std::string, std::string>>{
-                     {"EXTENSION_LOG_DESTINATION_FILE_DIRECTORY", dir.string()}};
+                 return Settings{{"EXTENSION_LOG_DESTINATION_FILE_DIRECTORY", dir.string()}};
                },
                nullptr,
                [](const Observed& o) {
@@ -308,7 +321,8 @@ std::vector<Case> cases() {
 
 std::string case_name(const ::testing::TestParamInfo<Case>& info) {
   std::string name(info.param.type->name);
-  if (info.param.harness && !info.param.harness->variant.empty()) name += "_" + std::string(info.param.harness->variant);
+  if (info.param.harness && !info.param.harness->variant.empty())
+    name += "_" + std::string(info.param.harness->variant);
   for (char& ch : name)
     if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
   return name;
@@ -355,7 +369,7 @@ struct Conformance : ::testing::TestWithParam<Case> {
   std::function<http::Response(const http::Request&)> answer;
   std::unique_ptr<http::Server> server;
   std::vector<std::unique_ptr<RawPeer>> peers;  // kept to the end: behaviours hold references into them
-  RawPeer* peer = nullptr;                       // the latest
+  RawPeer* peer = nullptr;                      // the latest
   std::vector<std::string> no_connections;
   test::TempDir dir;
   fs::path directory = dir.path / "out";
@@ -373,9 +387,7 @@ struct Conformance : ::testing::TestWithParam<Case> {
     if (h->ok_answer) answer = h->ok_answer;
   }
 
-  Observed observed() const {
-    return {requests, peer ? peer->received : no_connections, directory};
-  }
+  Observed observed() const { return {requests, peer ? peer->received : no_connections, directory}; }
   void forget() {
     requests.clear();
     if (peer) peer->received.clear();
@@ -392,8 +404,7 @@ struct Conformance : ::testing::TestWithParam<Case> {
   }
   // The destination against the harness's usual peer (a 2xx-answering server, a tcp input reading to the
   // end, a directory), or against `raw` when given.
-  std::unique_ptr<Destination> make(RawPeer::Behaviour raw = nullptr,
-                                    const std::vector<std::pair<std::string, std::string>>& extra = {}) {
+  std::unique_ptr<Destination> make(RawPeer::Behaviour raw = nullptr, const Settings& extra = {}) {
     std::uint16_t port = 0;
     if (raw || h->wire == Wire::tcp) {
       peers.push_back(std::make_unique<RawPeer>(io, raw ? raw : read_to_end));
@@ -548,16 +559,16 @@ TEST_P(Conformance, APeerThatNeverAnswersEndsRetryableByTheDeadline) {
     EXPECT_LT(std::chrono::steady_clock::now() - started, within + slack);
     return;
   }
-  for (const auto& [what, behaviour] :
-       std::vector<std::pair<std::string, RawPeer::Behaviour>>{{"silent", silent}, {"endlessly slow", trickle}}) {
+  for (const auto& [what, behaviour] : {std::pair<std::string, RawPeer::Behaviour>{"silent", silent},
+                                        std::pair<std::string, RawPeer::Behaviour>{"endlessly slow", trickle}}) {
     auto d = make(behaviour);
     ASSERT_TRUE(d);
     const auto started = std::chrono::steady_clock::now();
     const auto r = send(*d, make_batch(10, 1, 1), within);
     const auto took = std::chrono::steady_clock::now() - started;
     EXPECT_EQ(r.kind, Kind::retryable) << what << ": " << r.message;
-    EXPECT_LT(took, within + slack) << what << ": took "
-                                    << std::chrono::duration_cast<milliseconds>(took).count() << " ms";
+    EXPECT_LT(took, within + slack) << what << ": took " << std::chrono::duration_cast<milliseconds>(took).count()
+                                    << " ms";
     d.reset();
     settle();
   }
