@@ -159,6 +159,7 @@ class Elasticsearch final : public Destination {
         // Earlier requests got through: retry (or drop) only what this and later requests held.
         total.kind = SendResult::Kind::partial;
         total.message = r.message;
+        total.retry_after = r.retry_after;
         for (std::size_t i = begin; i < batch.documents.size(); ++i)
           (r.kind == SendResult::Kind::permanent ? total.rejected : total.failed).push_back(i);
         co_return total;
@@ -234,7 +235,8 @@ class Elasticsearch final : public Destination {
     if (res.status == 401 || res.status == 403)
       return SendResult::permanent(what + ": authentication or authorization failed; check " + std::string(auth_setting) +
                                    " and its credentials (" + res.body.substr(0, 200) + ")");
-    if (retryable_status(res.status)) return SendResult::retryable(what + ": " + res.body.substr(0, 200));
+    if (retryable_status(res.status))
+      return SendResult::retryable(what + ": " + res.body.substr(0, 200), http::retry_after(res));
     if (res.status < 200 || res.status >= 300) return SendResult::permanent(what + ": " + res.body.substr(0, 300));
     boost::system::error_code ec;
     const auto v = json::parse(res.body, ec);

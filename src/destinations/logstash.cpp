@@ -96,6 +96,7 @@ class LogstashHttp final : public Destination {
         if (begin == 0 && total.rejected.empty()) co_return r;
         total.kind = SendResult::Kind::partial;
         total.message = r.message;
+        total.retry_after = r.retry_after;
         for (std::size_t i = begin; i < batch.documents.size(); ++i)
           (r.kind == SendResult::Kind::permanent ? total.rejected : total.failed).push_back(i);
         if (total.failed.empty()) total.kind = SendResult::Kind::ok;  // only refusals: nothing to retry
@@ -121,8 +122,9 @@ class LogstashHttp final : public Destination {
     const int status = res->status;
     if (status >= 200 && status < 300) co_return std::pair{SendResult::ok(), status};
     const std::string what = where + " answered " + std::to_string(status);
-    if (status == 429) co_return std::pair{SendResult::retryable(what + ": the input's queue is full"), status};
-    if (status >= 500) co_return std::pair{SendResult::retryable(what), status};
+    if (status == 429)
+      co_return std::pair{SendResult::retryable(what + ": the input's queue is full", http::retry_after(*res)), status};
+    if (status >= 500) co_return std::pair{SendResult::retryable(what, http::retry_after(*res)), status};
     if (status == 401 || status == 403)
       co_return std::pair{SendResult::permanent(what + ": check " + std::string(username_setting) + " and " +
                                                 std::string(password_setting)),

@@ -1,7 +1,6 @@
 #include "destinations/s3.h"
 
 #include <boost/asio/any_io_executor.hpp>
-#include <charconv>
 #include <cstdio>
 
 #include "aws/credentials.h"
@@ -91,15 +90,6 @@ std::string xml_element(std::string_view xml, std::string_view name) {
   return std::string(xml.substr(b + open.size(), e - b - open.size()));
 }
 
-std::optional<std::chrono::milliseconds> retry_after(const http::Response& r) {
-  const auto h = r.header("Retry-After");
-  if (!h) return std::nullopt;
-  long seconds = 0;
-  const auto [p, ec] = std::from_chars(h->data(), h->data() + h->size(), seconds);
-  if (ec != std::errc{} || seconds < 0) return std::nullopt;
-  return std::chrono::seconds(std::min(seconds, 300L));
-}
-
 class S3Destination final : public Destination {
  public:
   struct Options {
@@ -179,7 +169,7 @@ class S3Destination final : public Destination {
                              (err.code.empty() ? "" : " " + err.code) + (err.message.empty() ? "" : ": " + err.message);
     if (res->status >= 500 || res->status == 429 || err.code == "SlowDown" || err.code == "RequestTimeout" ||
         err.code == "InternalError" || err.code == "ServiceUnavailable" || err.code == "RequestTimeTooSkewed")
-      co_return SendResult::retryable(what, retry_after(*res));
+      co_return SendResult::retryable(what, http::retry_after(*res));
     std::string hint;
     if (err.code == "AccessDenied" || res->status == 403)
       hint = "; the function's execution role needs s3:PutObject on arn:aws:s3:::" + o_.bucket + "/*" +

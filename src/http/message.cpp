@@ -1,5 +1,6 @@
 #include "http/message.h"
 
+#include <algorithm>
 #include <charconv>
 
 namespace elk::http {
@@ -28,6 +29,15 @@ std::optional<std::string_view> Request::header(std::string_view name) const {
 }
 std::optional<std::string_view> Response::header(std::string_view name) const {
   return find_header(*this, name);
+}
+
+std::optional<std::chrono::seconds> retry_after(const Response& r) {
+  const auto h = r.header("Retry-After");
+  if (!h) return std::nullopt;
+  long seconds = 0;
+  const auto [p, ec] = std::from_chars(h->data(), h->data() + h->size(), seconds);
+  if (ec != std::errc{} || seconds < 0) return std::nullopt;
+  return std::chrono::seconds(std::min(seconds, 300L));
 }
 
 Response make_response(int status, std::string body, std::string_view content_type) {

@@ -1,6 +1,7 @@
 // Plain HTTP/1.1 messages. No third-party types: Beast stays inside client.cpp and server.cpp.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -33,6 +34,9 @@ struct Response {
 
   [[nodiscard]] std::optional<std::string_view> header(std::string_view name) const;
 };
+
+// A Retry-After of delay-seconds (at most 300 s); nullopt when absent, negative or an HTTP date (not read).
+[[nodiscard]] std::optional<std::chrono::seconds> retry_after(const Response& response);
 
 [[nodiscard]] Response make_response(int status, std::string body,
                                      std::string_view content_type = "application/json");
