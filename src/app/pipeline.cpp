@@ -10,7 +10,7 @@ Result<std::unique_ptr<Pipeline>> Pipeline::make(const config::Config& config,
                                                  const pipeline::FunctionContext& function,
                                                  const config::Environment& environment, const Logger& log,
                                                  boost::asio::any_io_executor executor, PipelineOptions options) {
-  destinations::Context ctx{config, function, hex64(options.origin), log, executor, environment};
+  destinations::Context ctx{config, function, log, executor, environment};
   auto dests = destinations::make_destinations(ctx);
   if (!dests) return std::unexpected(dests.error());
   bool keep_raw = false;

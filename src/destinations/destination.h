@@ -61,11 +61,18 @@ class Destination {
 struct Context {
   const config::Config& config;
   const pipeline::FunctionContext& function;
-  std::string environment_id;  // unique per execution environment (extension process), for unique names
   const Logger& log;
   boost::asio::any_io_executor executor;  // where network destinations run their connections
-  config::Environment environment;        // AWS credentials, region, endpoints, CA paths
+  config::Environment getenv;             // AWS credentials, region, endpoints, CA paths
+  // This instance takes another destination's rejects (EXTENSION_LOG_DESTINATION_*_DEAD_LETTER): the names
+  // it writes say so, so that they never meet a regular instance's (same bucket, same directory).
+  bool dead_letter = false;
 };
+
+// The part of an object's or a file's name that makes it unique and the same on every retry and replay:
+// "<origin as 16 hex digits>-<sequence as 10+ digits>" of its first document, "-rejected" for a dead-letter
+// instance's.
+[[nodiscard]] std::string batch_unique(const pipeline::Document& first, bool dead_letter);
 
 // A destination kind: its name (as written in EXTENSION_LOG_DESTINATIONS), its settings rows and its
 // factory. Each destination's file defines one.

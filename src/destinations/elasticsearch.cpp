@@ -325,7 +325,7 @@ Result<std::unique_ptr<Destination>> make(const Context& ctx) {
   for (const auto& text : config::split_list(c.text(url_setting))) {
     auto url = http::parse_url(text);
     if (!url) return fail(std::string(url_setting) + ": " + url.error().message);
-    auto client = http::Client::make(ctx.executor, *url, tls, ctx.environment);
+    auto client = http::Client::make(ctx.executor, *url, tls, ctx.getenv);
     if (!client) return fail("the elasticsearch destination cannot use " + url->origin() + ": " + client.error().message);
     o.urls.push_back(*url);
     clients.push_back(std::move(*client));
@@ -345,9 +345,9 @@ Result<std::unique_ptr<Destination>> make(const Context& ctx) {
       return fail(std::string(auth_setting) + "=apikey needs " + std::string(api_key_setting));
     o.authorization = "ApiKey " + c.text(api_key_setting);
   } else if (o.auth == "sigv4") {
-    auto creds = aws::credentials_from_environment(ctx.environment);
+    auto creds = aws::credentials_from_environment(ctx.getenv);
     if (!creds) return fail(std::string(auth_setting) + "=sigv4: " + creds.error().message);
-    auto region = aws::region_from_environment(ctx.environment);
+    auto region = aws::region_from_environment(ctx.getenv);
     if (!region) return fail(std::string(auth_setting) + "=sigv4: " + region.error().message);
     o.credentials = std::move(*creds);
     o.region = *region;

@@ -18,13 +18,13 @@ constexpr std::string_view directory_setting = "EXTENSION_LOG_DESTINATION_FILE_D
 
 constexpr config::Setting settings[] = {
     {directory_setting, config::Kind::text, "", 0, 0, "", "", config::OnInvalid::reject,
-     "Directory the NDJSON files are written to (created if missing); one file per flush.", "file", true},
+     "Directory the NDJSON files are written to (created if missing); one file per batch, named after its first document.", "file", true},
 };
 
 class FileDestination final : public Destination {
  public:
-  FileDestination(std::filesystem::path dir, std::string function, std::string environment)
-      : dir_(std::move(dir)), stem_(std::move(function), std::move(environment)) {}
+  FileDestination(std::filesystem::path dir, std::string function, bool dead_letter)
+      : dir_(std::move(dir)), function_(std::move(function)), dead_letter_(dead_letter) {}
 
   std::string_view name() const override { return "file"; }
 
@@ -34,13 +34,14 @@ class FileDestination final : public Destination {
 
  private:
   SendResult write(const buffer::Batch& batch) {
-    // <function>-<time>-<environment>-<sequence>.ndjson: unique across flushes of one process
-    // (sequence) and across processes sharing a directory (environment id).
-    char seq[16];
-    std::snprintf(seq, sizeof seq, "%06llu", static_cast<unsigned long long>(++sequence_));
-    std::string stamp = format_iso8601_ms(now_epoch_ms());
+    if (batch.documents.empty()) return SendResult::ok();
+    // <function>-<time>-<origin>-<sequence>.ndjson, of the first document (as S3's keys): unique across
+    // batches and across processes sharing a directory, and the same when a batch is written again (a retry,
+    // a replay from the spill by a later process), which then replaces the file rather than doubling it.
+    const auto& first = batch.documents.front();
+    std::string stamp = format_iso8601_ms(first.timestamp);
     std::erase(stamp, ':');
-    const std::string final_name = stem_.first + "-" + stamp + "-" + stem_.second + "-" + seq + ".ndjson";
+    const std::string final_name = function_ + "-" + stamp + "-" + batch_unique(first, dead_letter_) + ".ndjson";
     const auto final_path = dir_ / final_name;
     const auto temp_path = dir_ / ("." + final_name + ".tmp");
 
@@ -61,8 +62,8 @@ class FileDestination final : public Destination {
   }
 
   std::filesystem::path dir_;
-  std::pair<std::string, std::string> stem_;  // function name, environment id
-  std::uint64_t sequence_ = 0;
+  std::string function_;
+  bool dead_letter_;  // names its files "...-rejected"
 };
 
 // A process killed inside write() leaves its ".<name>.tmp" behind in the user's directory. Ours are removed at
@@ -99,7 +100,7 @@ Result<std::unique_ptr<Destination>> make(const Context& ctx) {
   std::string function = ctx.function.function_name.empty() ? "lambda" : ctx.function.function_name;
   std::replace(function.begin(), function.end(), '/', '_');
   remove_stale_temporaries(dir, function, ctx.log);
-  return std::make_unique<FileDestination>(dir, function, ctx.environment_id);
+  return std::make_unique<FileDestination>(dir, function, ctx.dead_letter);
 }
 
 }  // namespace

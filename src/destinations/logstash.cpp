@@ -274,7 +274,7 @@ Result<std::unique_ptr<Destination>> make(const Context& ctx) {
     if (tls_mode) {
       http::TlsOptions options;
       options.ca_file = c.text(ca_file_setting);
-      auto made = http::make_tls_client_context(options, ctx.environment, "tls://" + url->host_header());
+      auto made = http::make_tls_client_context(options, ctx.getenv, "tls://" + url->host_header());
       if (!made) return fail(std::string(url_setting) + "='" + shown + "': " + made.error().message);
       tls.emplace(std::move(made->context));
     }
@@ -290,7 +290,7 @@ Result<std::unique_ptr<Destination>> make(const Context& ctx) {
   }
   http::TlsOptions tls;
   tls.ca_file = c.text(ca_file_setting);
-  auto client = http::Client::make(ctx.executor, *url, tls, ctx.environment);
+  auto client = http::Client::make(ctx.executor, *url, tls, ctx.getenv);
   if (!client) return fail("the logstash destination cannot use " + shown + ": " + client.error().message);
   std::string authorization;
   if (!c.text(username_setting).empty())

@@ -1,5 +1,9 @@
 #include "destinations/registry.h"
 
+#include <cstdio>
+
+#include "core/types.h"
+
 #include "destinations/elasticsearch.h"
 #include "destinations/file.h"
 #include "destinations/logstash.h"
@@ -35,6 +39,12 @@ Result<std::unique_ptr<Destination>> make_one(const std::string& name, const Con
 
 }  // namespace
 
+std::string batch_unique(const pipeline::Document& first, bool dead_letter) {
+  char seq[24];
+  std::snprintf(seq, sizeof seq, "%010llu", static_cast<unsigned long long>(first.sequence));
+  return hex64(first.origin) + "-" + seq + (dead_letter ? "-rejected" : "");
+}
+
 Result<Lineup> make_destinations(const Context& context) {
   Lineup out;
   for (const auto& name : context.config.list(config::names::destinations)) {
@@ -48,7 +58,9 @@ Result<Lineup> make_destinations(const Context& context) {
   for (std::size_t i = 0; i < out.regular; ++i) {
     const auto dl = out.destinations[i]->dead_letter();
     if (dl.empty()) continue;
-    auto made = make_one(dl, context);
+    Context dead_letter_context = context;
+    dead_letter_context.dead_letter = true;
+    auto made = make_one(dl, dead_letter_context);
     if (!made) return fail("the dead-letter destination '" + dl + "' of " + std::string(out.destinations[i]->name()) +
                            " cannot be set up: " + made.error().message);
     out.dead_letter[i] = out.destinations.size();

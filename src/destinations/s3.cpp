@@ -101,6 +101,7 @@ class S3Destination final : public Destination {
     std::string storage_class, sse, kms_key_id;
     std::size_t max_object_bytes;
     aws::Credentials credentials;
+    bool dead_letter = false;  // names its objects "...-rejected"
   };
 
   S3Destination(Options o, std::unique_ptr<http::Client> client)
@@ -140,7 +141,7 @@ class S3Destination final : public Destination {
   // The key is named after the object's first document (its time, origin and sequence): a PUT retried after
   // an unknown outcome, or replayed from the spill by a later process, overwrites the same object.
   boost::asio::awaitable<SendResult> put(std::string body, const pipeline::Document& first, SteadyTime deadline) {
-    const auto key = s3::object_key(o_.key, first.timestamp, s3::object_unique(first));
+    const auto key = s3::object_key(o_.key, first.timestamp, batch_unique(first, o_.dead_letter));
     http::Request req;
     req.method = "PUT";
     req.target = o_.url.path + o_.key_base + "/" + aws::uri_encode(key, false);
@@ -190,10 +191,10 @@ Result<std::unique_ptr<Destination>> make(const Context& ctx) {
   const auto& c = ctx.config;
   S3Destination::Options o;
   o.bucket = c.text(bucket_setting);
-  auto region = aws::region_from_environment(ctx.environment);
+  auto region = aws::region_from_environment(ctx.getenv);
   if (!region) return fail("the s3 destination needs a region: " + region.error().message);
   o.region = *region;
-  auto credentials = aws::credentials_from_environment(ctx.environment);
+  auto credentials = aws::credentials_from_environment(ctx.getenv);
   if (!credentials) return fail("the s3 destination needs credentials: " + credentials.error().message);
   o.credentials = std::move(*credentials);
 
@@ -201,7 +202,7 @@ Result<std::unique_ptr<Destination>> make(const Context& ctx) {
   std::string endpoint_from = std::string(endpoint_setting);
   for (const char* name : {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"})
     if (endpoint.empty())
-      if (auto v = ctx.environment(name); v && !v->empty()) endpoint = *v, endpoint_from = name;
+      if (auto v = ctx.getenv(name); v && !v->empty()) endpoint = *v, endpoint_from = name;
   const bool custom = !endpoint.empty();
   const auto path_style_text = c.text(path_style_setting);
   const bool path_style = path_style_text == "true" || (path_style_text == "auto" && custom) ||
@@ -223,6 +224,7 @@ Result<std::unique_ptr<Destination>> make(const Context& ctx) {
   o.url = *url;
   o.key_base = path_style ? "/" + aws::uri_encode(o.bucket, true) : "";
 
+  o.dead_letter = ctx.dead_letter;
   o.key.function = ctx.function.function_name.empty() ? "lambda" : ctx.function.function_name;
   o.key.prefix = c.text(prefix_setting).empty() ? o.key.function : c.text(prefix_setting);
   o.key.partitioned = c.text(key_format_setting) == "partitioned";
@@ -238,7 +240,7 @@ Result<std::unique_ptr<Destination>> make(const Context& ctx) {
 
   http::TlsOptions tls;
   tls.ca_file = c.text(ca_file_setting);
-  auto client = http::Client::make(ctx.executor, o.url, tls, ctx.environment);
+  auto client = http::Client::make(ctx.executor, o.url, tls, ctx.getenv);
   if (!client) return fail("the s3 destination cannot reach " + o.url.origin() + ": " + client.error().message);
   return std::make_unique<S3Destination>(std::move(o), std::move(*client));
 }
@@ -258,12 +260,6 @@ std::string object_key(const KeyParts& p, EpochMs t, std::string_view unique) {
                     std::string(unique) + ".ndjson";
   if (p.gzip) key += ".gz";
   return key;
-}
-
-std::string object_unique(const pipeline::Document& first) {
-  char seq[24];
-  std::snprintf(seq, sizeof seq, "%010llu", static_cast<unsigned long long>(first.sequence));
-  return hex64(first.origin) + "-" + seq;
 }
 
 S3Error parse_error(std::string_view xml) { return {xml_element(xml, "Code"), xml_element(xml, "Message")}; }

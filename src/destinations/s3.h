@@ -13,7 +13,7 @@ namespace elk::destinations {
 namespace s3 {
 
 // The object key of one object (exposed for tests): named after its first document's time and
-// `unique` = object_unique(first document), so that it is the same on every retry and replay and
+// `unique` = batch_unique(first document) (destination.h), so that it is the same on every retry and replay and
 // distinct for every object of every environment of the function.
 struct KeyParts {
   std::string prefix;    // EXTENSION_LOG_DESTINATION_S3_OBJECT_NAME (default: the function name)
@@ -23,8 +23,6 @@ struct KeyParts {
   bool raw = false;
 };
 [[nodiscard]] std::string object_key(const KeyParts& parts, EpochMs first_time, std::string_view unique);
-// "<origin as 16 hex digits>-<sequence as 10+ digits>" of an object's first document.
-[[nodiscard]] std::string object_unique(const pipeline::Document& first);
 
 // The Code and Message of an S3 XML error body ("" when absent).
 struct S3Error {

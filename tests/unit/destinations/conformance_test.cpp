@@ -422,7 +422,7 @@ struct Conformance : ::testing::TestWithParam<Case> {
       auto it = env.find(std::string(n));
       return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
     };
-    auto d = GetParam().type->make(Context{cfg, function, "conformance-env", log, io.get_executor(), getenv});
+    auto d = GetParam().type->make(Context{cfg, function, log, io.get_executor(), getenv});
     EXPECT_TRUE(d) << (d ? "" : d.error().message);
     return d ? std::move(*d) : nullptr;
   }
@@ -617,9 +617,6 @@ TEST_P(Conformance, TheSameBatchSentTwiceCarriesTheSameIds) {
   EXPECT_EQ(first_docs, jsons(batch));
   EXPECT_EQ(h->documents(observed()), jsons(batch));
   if (!h->ids) return;
-  if (h->wire == Wire::file)
-    GTEST_SKIP() << "file names come from the clock and a per-process counter, not from the documents: the "
-                    "same batch written twice makes two files (a replay from the spill duplicates its documents)";
   ASSERT_FALSE(first_ids.empty());
   EXPECT_EQ(h->ids(observed()), first_ids);
 }

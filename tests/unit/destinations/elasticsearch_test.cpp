@@ -84,7 +84,7 @@ struct ElasticsearchTest : ::testing::Test {
       auto it = env.find(std::string(n));
       return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
     };
-    auto d = elasticsearch_destination().make(Context{cfg, function, "env", log, io.get_executor(), getenv});
+    auto d = elasticsearch_destination().make(Context{cfg, function, log, io.get_executor(), getenv});
     EXPECT_TRUE(d) << (d ? "" : d.error().message);
     return d ? std::move(*d) : nullptr;
   }
@@ -299,7 +299,7 @@ TEST_F(ElasticsearchTest, SignsWithSigV4ForAmazonOpenSearch) {
 TEST_F(ElasticsearchTest, AuthSettingsMustBeComplete) {
   cfg.set("EXTENSION_LOG_DESTINATION_ELASTICSEARCH_AUTH", "basic");
   auto getenv = [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
-  auto d = elasticsearch_destination().make(Context{cfg, function, "env", log, io.get_executor(), getenv});
+  auto d = elasticsearch_destination().make(Context{cfg, function, log, io.get_executor(), getenv});
   ASSERT_FALSE(d);
   EXPECT_NE(d.error().message.find("EXTENSION_LOG_DESTINATION_ELASTICSEARCH_USERNAME"), std::string::npos);
 }

@@ -19,15 +19,20 @@ struct FileDestinationTest : ::testing::Test {
   Logger log{nullptr};
   boost::asio::io_context io;
 
-  Result<std::unique_ptr<Destination>> make(const fs::path& directory) {
+  Result<std::unique_ptr<Destination>> make(const fs::path& directory, bool dead_letter = false) {
     config::Config cfg;
     cfg.set("EXTENSION_LOG_DESTINATION_FILE_DIRECTORY", directory.string());
-    return file_destination().make(Context{cfg, function, "env1", log, io.get_executor(), config::process_environment()});
+    return file_destination().make(
+        Context{cfg, function, log, io.get_executor(), config::process_environment(), dead_letter});
   }
-  static buffer::Batch batch(std::initializer_list<std::string> docs) {
+  // Documents numbered as the batcher numbers them: one origin, sequences going up.
+  std::uint64_t next_sequence = 1;
+  buffer::Batch batch(std::initializer_list<std::string> docs) {
     buffer::Batch b;
     for (const auto& d : docs) {
       b.documents.push_back({d, EpochMs{0}});
+      b.documents.back().origin = 0xabc;
+      b.documents.back().sequence = next_sequence++;
       b.bytes += d.size();
     }
     return b;
@@ -60,6 +65,35 @@ TEST_F(FileDestinationTest, TwoFlushesInOneMillisecondNeverCollide) {
   std::set<std::string> names;
   for (const auto& f : files()) names.insert(f.filename().string());
   EXPECT_EQ(names.size(), 50u);
+}
+
+// A batch written again (a retry after an unknown outcome, a replay from the spill by the next process) replaces
+// its file: named after its first document, as S3's objects are, it is never doubled.
+TEST_F(FileDestinationTest, TheSameBatchWrittenTwiceIsOneFile) {
+  auto dest = make(dir.path);
+  ASSERT_TRUE(dest);
+  const auto b = batch({R"({"a":1})", R"({"b":2})"});
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(test::run_sync(io, (*dest)->send(b, SteadyTime::max())).kind, SendResult::Kind::ok);
+  ASSERT_EQ(files().size(), 1u);
+  EXPECT_EQ(test::read_file(files()[0]), "{\"a\":1}\n{\"b\":2}\n");
+  EXPECT_NE(files()[0].filename().string().find("0000000000000abc-0000000001"), std::string::npos) << files()[0];
+}
+
+// A dead-letter file destination may share the directory of a regular one (EXTENSION_LOG_DESTINATIONS=
+// elasticsearch,file with the dead letter to file): its batch of rejects, starting with the same document as the
+// regular batch, must not replace the regular file.
+TEST_F(FileDestinationTest, ADeadLetterInstanceNeverReplacesARegularFile) {
+  auto regular = make(dir.path);
+  auto rejects = make(dir.path, true);
+  ASSERT_TRUE(regular && rejects);
+  auto b = batch({R"({"a":1})", R"({"b":2})"});
+  ASSERT_EQ(test::run_sync(io, (*regular)->send(b, SteadyTime::max())).kind, SendResult::Kind::ok);
+  b.documents.pop_back();
+  ASSERT_EQ(test::run_sync(io, (*rejects)->send(b, SteadyTime::max())).kind, SendResult::Kind::ok);
+  ASSERT_EQ(files().size(), 2u);
+  std::size_t rejected = 0;
+  for (const auto& f : files()) rejected += f.filename().string().ends_with("-rejected.ndjson");
+  EXPECT_EQ(rejected, 1u);
 }
 
 TEST_F(FileDestinationTest, LeavesNoTemporaryFilesBehind) {

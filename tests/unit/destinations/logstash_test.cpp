@@ -34,7 +34,7 @@ struct LogstashInit : ::testing::Test {
     cfg.set("EXTENSION_LOG_DESTINATION_LOGSTASH_URL", url);
     cfg.set("EXTENSION_LOG_DESTINATION_LOGSTASH_CA_FILE", ca_file);
     auto getenv = [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
-    return logstash_destination().make(Context{cfg, function, "envid", log, io.get_executor(), getenv});
+    return logstash_destination().make(Context{cfg, function, log, io.get_executor(), getenv});
   }
 };
 

@@ -82,12 +82,12 @@ struct S3DestinationTest : ::testing::Test {
     cfg.set("EXTENSION_LOG_DESTINATION_S3_BUCKET_NAME", "my-bucket");
     cfg.set("EXTENSION_LOG_DESTINATION_S3_ENDPOINT", "http://127.0.0.1:" + std::to_string(server->port()));
   }
-  std::unique_ptr<Destination> make() {
+  std::unique_ptr<Destination> make(bool dead_letter = false) {
     auto getenv = [this](std::string_view n) -> std::optional<std::string> {
       auto it = env.find(std::string(n));
       return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
     };
-    auto d = s3_destination().make(Context{cfg, function, "envid", log, io.get_executor(), getenv});
+    auto d = s3_destination().make(Context{cfg, function, log, io.get_executor(), getenv, dead_letter});
     EXPECT_TRUE(d) << (d ? "" : d.error().message);
     return d ? std::move(*d) : nullptr;
   }
@@ -114,7 +114,7 @@ TEST_F(S3DestinationTest, ABadRegionIsBlamedOnTheRegion) {
       auto it = env.find(std::string(n));
       return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
     };
-    auto d = s3_destination().make(Context{cfg, function, "envid", log, io.get_executor(), getenv});
+    auto d = s3_destination().make(Context{cfg, function, log, io.get_executor(), getenv});
     ASSERT_FALSE(d) << region;
     EXPECT_NE(d.error().message.find("AWS_REGION='" + std::string(region) + "' is not an AWS region name"),
               std::string::npos)
@@ -139,6 +139,22 @@ TEST_F(S3DestinationTest, PutsOneSignedObjectPathStyleOnACustomEndpoint) {
   EXPECT_EQ(r.header("x-amz-security-token"), "token");
   EXPECT_EQ(r.header("x-amz-content-sha256")->size(), 64u);
   EXPECT_EQ(r.body, std::string(100, 'a') + "\n" + std::string(100, 'b') + "\n" + std::string(100, 'c') + "\n");
+}
+
+// EXTENSION_LOG_DESTINATIONS=s3,elasticsearch with Elasticsearch's dead letter to s3: both instances write to
+// one bucket and prefix. The rejects' object starts with a document of the regular object and used to get its
+// very key, replacing it with the rejects alone.
+TEST_F(S3DestinationTest, ADeadLetterInstanceNeverReplacesARegularObject) {
+  auto regular = make();
+  auto rejects = make(true);
+  ASSERT_TRUE(regular && rejects);
+  auto b = batch(3);
+  EXPECT_EQ(send(*regular, b).kind, SendResult::Kind::ok);
+  b.documents.resize(1);
+  EXPECT_EQ(send(*rejects, b).kind, SendResult::Kind::ok);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_NE(seen[0].target, seen[1].target);
+  EXPECT_TRUE(seen[1].target.ends_with("-rejected.log")) << seen[1].target;
 }
 
 // `flat` is the default's name now; `seed`, its former name, gives the same keys.
@@ -218,7 +234,7 @@ TEST_F(S3DestinationTest, SplitsAFlushLargerThanTheObjectBound) {
   seen.clear();
   EXPECT_EQ(send(*d, batch(10, 20000)).kind, SendResult::Kind::ok);
   EXPECT_EQ(first_targets(), before);
-  EXPECT_NE(before[0].find(s3::object_unique(batch(1, 1).documents[0])), std::string::npos) << before[0];
+  EXPECT_NE(before[0].find(batch_unique(batch(1, 1).documents[0], false)), std::string::npos) << before[0];
 }
 
 TEST_F(S3DestinationTest, AFailureAfterTheFirstObjectIsPartial) {
@@ -286,7 +302,7 @@ TEST_F(S3DestinationTest, MissingCredentialsOrRegionAreInitErrors) {
     auto it = env.find(std::string(n));
     return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
   };
-  auto d = s3_destination().make(Context{cfg, function, "envid", log, io.get_executor(), getenv});
+  auto d = s3_destination().make(Context{cfg, function, log, io.get_executor(), getenv});
   ASSERT_FALSE(d);
   EXPECT_NE(d.error().message.find("AWS_SECRET_ACCESS_KEY is not set"), std::string::npos) << d.error().message;
 }
