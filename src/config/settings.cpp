@@ -144,8 +144,13 @@ std::string allowed_text_of(const Setting& r) {
   return "auto, end, or periodic,<ms> with <ms> in " + range_text(r);
 }
 
-std::string_view effective_choices(const Setting& row, const std::string& destinations_choices) {
-  return row.name == names::destinations ? std::string_view(destinations_choices) : row.choices;
+// The allowed values of a row: its own, or the destinations the registry has (`listed`: for
+// EXTENSION_LOG_DESTINATIONS, with their aliases), or for a row naming another destination without a list of
+// its own (a dead letter), none or any destination.
+std::string effective_choices(const Setting& row, const std::string& listed, const std::string& names) {
+  if (row.name == names::destinations) return listed;
+  if (row.names_destination && row.choices.empty()) return "none|" + names;
+  return std::string(row.choices);
 }
 
 }  // namespace
@@ -184,6 +189,7 @@ Loaded load(std::span<const Setting> rows, const Environment& env_in, std::span<
   auto dest_names = destination_names(rows);
   for (const auto& a : aliases) dest_names.emplace_back(a.alias);
   const std::string dest_choices = join(dest_names, "|");
+  const std::string plain_dest_choices = join(destination_names(rows), "|");
   // EXTENSION_LOG_DESTINATIONS with aliases replaced by the names they stand for.
   const Environment env = [&](std::string_view name) -> std::optional<std::string> {
     auto v = env_in(name);
@@ -294,7 +300,7 @@ Loaded load(std::span<const Setting> rows, const Environment& env_in, std::span<
       }
       case Kind::choice:
       case Kind::list: {
-        const auto allowed = choices_of(effective_choices(row, dest_choices));
+        const auto allowed = choices_of(effective_choices(row, dest_choices, plain_dest_choices));
         const auto items = row.kind == Kind::list ? split_list(given) : std::vector<std::string>{given};
         std::vector<std::string> bad;
         for (const auto& item : items)
@@ -360,9 +366,9 @@ std::string allowed_text(const Setting& r, const std::string& dest_choices) {
     case Kind::text: return "text";
     case Kind::regex: return "regular expression";
     case Kind::schedule: return allowed_text_of(r);
-    case Kind::choice: return "one of " + join(choices_of(r.choices), ", ");
+    case Kind::choice: return "one of " + join(choices_of(effective_choices(r, dest_choices, dest_choices)), ", ");
     case Kind::list: {
-      const auto c = effective_choices(r, dest_choices);
+      const auto c = effective_choices(r, dest_choices, dest_choices);
       return c.empty() ? "comma list" : "comma list of " + join(choices_of(c), ", ");
     }
   }

@@ -85,7 +85,7 @@ constexpr config::Setting settings[] = {
      "Compress bulk requests (Content-Encoding: gzip).", "elasticsearch"},
     {max_bulk_setting, Kind::integer, "5242880", 65536, 104857600, "bytes", "", OnInvalid::clamp,
      "Largest bulk request body (before compression); larger flushes are split.", "elasticsearch"},
-    {dead_letter_setting, Kind::choice, "none", 0, 0, "", "none|s3|file|logstash", OnInvalid::reject,
+    {dead_letter_setting, Kind::choice, "none", 0, 0, "", "", OnInvalid::reject,
      "Where documents rejected for good (mapping errors) go, with that destination's settings.", "elasticsearch",
      false, true},
 };

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 
 #include "../test_util.h"
@@ -162,10 +163,42 @@ TEST(Settings, TheExtraFieldsRootMayNotBeAFieldEveryDocumentHas) {
   EXPECT_TRUE(load_with({{"EXTENSION_LOG_EXTRA_FIELDS_ROOT", "fields"}}).errors.empty());
 }
 
+// The registry's destination kinds, sorted, as the settings name them.
+std::vector<std::string> registry_names() {
+  std::vector<std::string> names;
+  for (const auto& t : destinations::destination_types()) names.emplace_back(t.name);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+  return out;
+}
+
 TEST(Settings, AnUnknownDestinationIsAnError) {
   const auto l = load_with({{"EXTENSION_LOG_DESTINATIONS", "file,kafka"}});
   ASSERT_EQ(l.errors.size(), 1u);
-  EXPECT_EQ(l.errors[0], "EXTENSION_LOG_DESTINATIONS='file,kafka': unknown destination 'kafka'; allowed: elasticsearch, file, logstash, s3");
+  EXPECT_EQ(l.errors[0], "EXTENSION_LOG_DESTINATIONS='file,kafka': unknown destination 'kafka'; allowed: " +
+                             joined(registry_names()));
+}
+
+// A dead letter may name any destination the registry has (the list is not written out a second time).
+TEST(Settings, ADeadLetterMayNameEveryDestinationOfTheRegistry) {
+  for (const auto& name : registry_names()) {
+    const auto l = load_with({{"EXTENSION_LOG_DESTINATIONS", "elasticsearch"},
+                              {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_URL", "http://127.0.0.1:9200"},
+                              {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_DEAD_LETTER", name},
+                              {"EXTENSION_LOG_DESTINATION_S3_BUCKET_NAME", "b"},
+                              {"EXTENSION_LOG_DESTINATION_FILE_DIRECTORY", "/tmp/x"},
+                              {"EXTENSION_LOG_DESTINATION_LOGSTASH_URL", "http://127.0.0.1:8080"}});
+    for (const auto& e : l.errors) EXPECT_EQ(e.find("DEAD_LETTER"), std::string::npos) << name << ": " << e;
+  }
+  const auto l = load_with({{"EXTENSION_LOG_DESTINATIONS", "elasticsearch"},
+                            {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_URL", "http://127.0.0.1:9200"},
+                            {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_DEAD_LETTER", "kafka"}});
+  ASSERT_FALSE(l.errors.empty());
+  EXPECT_NE(l.errors[0].find("none, " + joined(registry_names())), std::string::npos) << l.errors[0];
 }
 
 // A CR or LF in a header value or secret used to be refused at every send, as retryable, so records piled up:
