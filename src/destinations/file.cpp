@@ -10,6 +10,7 @@
 
 #include "core/file_io.h"
 #include "core/time.h"
+#include "destinations/ndjson.h"
 
 namespace elk::destinations {
 namespace {
@@ -47,10 +48,7 @@ class FileDestination final : public Destination {
 
     std::string body;
     body.reserve(batch.bytes + batch.documents.size());
-    for (const auto& doc : batch.documents) {
-      body += doc.json;
-      body += '\n';
-    }
+    append_ndjson(batch, 0, body);
     if (auto written = write_file(temp_path, body, O_TRUNC, 0644); !written)
       return SendResult::retryable(written.error().message);
     if (std::rename(temp_path.c_str(), final_path.c_str()) != 0) {

@@ -20,6 +20,7 @@
 #include "http/tls.h"
 #include "http/tls_context.h"
 #include "http/url.h"
+#include "destinations/ndjson.h"
 
 namespace elk::destinations {
 namespace {
@@ -52,10 +53,7 @@ constexpr config::Setting settings[] = {
 std::string body_of(const buffer::Batch& batch) {
   std::string body;
   body.reserve(batch.bytes + batch.documents.size());
-  for (const auto& d : batch.documents) {
-    body += d.json;
-    body += '\n';
-  }
+  append_ndjson(batch, 0, body);
   return body;
 }
 
@@ -71,13 +69,7 @@ class LogstashHttp final : public Destination {
     std::size_t begin = 0;
     while (begin < batch.documents.size()) {
       std::string body;
-      std::size_t end = begin;
-      for (; end < batch.documents.size(); ++end) {
-        const auto& d = batch.documents[end];
-        if (end > begin && body.size() + d.json.size() + 1 > accepted_bytes_) break;
-        body += d.json;
-        body += '\n';
-      }
+      const std::size_t end = append_ndjson(batch, begin, body, accepted_bytes_);
       const std::size_t body_bytes = body.size();
       auto [r, status] = co_await post(std::move(body), deadline);
       if (status == 413) {

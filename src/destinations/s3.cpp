@@ -9,6 +9,7 @@
 #include "core/time.h"
 #include "http/client.h"
 #include "http/url.h"
+#include "destinations/ndjson.h"
 
 namespace elk::destinations {
 namespace {
@@ -116,14 +117,7 @@ class S3Destination final : public Destination {
     std::size_t begin = 0;
     while (begin < batch.documents.size()) {
       std::string body;
-      std::size_t end = begin;
-      for (; end < batch.documents.size(); ++end) {
-        const auto& d = batch.documents[end];
-        const std::string& line = o_.key.raw ? d.raw : d.json;
-        if (end > begin && body.size() + line.size() + 1 > o_.max_object_bytes) break;
-        body += line;
-        body += '\n';
-      }
+      const std::size_t end = append_ndjson(batch, begin, body, o_.max_object_bytes, o_.key.raw);
       auto result = co_await put(std::move(body), batch.documents[begin], deadline);
       if (result.kind != SendResult::Kind::ok) {
         if (begin == 0) co_return result;
