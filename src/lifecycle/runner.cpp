@@ -21,6 +21,7 @@
 #include "lifecycle/flush_policy.h"
 #include "lifecycle/shutdown_budget.h"
 #include "pipeline/enrich.h"
+#include "pipeline/platform_event.h"
 #include "telemetry/receiver.h"
 #include "telemetry/subscription.h"
 
@@ -74,6 +75,7 @@ class Runner {
   asio::awaitable<void> on_shutdown(const LifecycleEvent& event);
   asio::awaitable<void> batch_flusher();
   void on_events(std::vector<telemetry::Event>&& events);
+  void on_platform_event(const pipeline::PlatformEvent& event, EpochMs time);
   [[nodiscard]] std::string summary() const;
   [[nodiscard]] std::chrono::milliseconds max_wait() const {
     return std::chrono::milliseconds(config_.integer(config::names::flush_max_wait_ms));
@@ -251,6 +253,8 @@ asio::awaitable<Status> Runner::init(const ExtensionId& id) {
   auto made = app::Pipeline::make(config_, function_, env, log_, io_.get_executor(), {max_age, random_origin()});
   if (!made) co_return std::unexpected(made.error());
   pipeline_ = std::move(*made);
+  pipeline_->enricher().on_platform_events(
+      [this](const pipeline::PlatformEvent& e, EpochMs time) { on_platform_event(e, time); });
 
   receiver_.emplace([this](std::vector<telemetry::Event>&& events) { on_events(std::move(events)); }, log_);
   http::ServerOptions server_options;
@@ -301,18 +305,21 @@ asio::awaitable<Status> Runner::init(const ExtensionId& id) {
 void Runner::on_events(std::vector<telemetry::Event>&& events) {
   const auto now = Clock::now();
   const bool was_empty = pipeline_->batched() == 0;
-  pipeline_->offer(events, now);
-  for (const auto& ev : events) {
-    if (ev.type == "platform.runtimeDone" || ev.type == "platform.report") {
-      std::string rid(telemetry::request_id(ev));
-      if (auto_flush_ && ev.type == "platform.runtimeDone") auto_flush_->on_runtime_done(rid, ev.time_ms);
-      remember(ev.type == "platform.report" ? reported_ : runtime_done_, std::move(rid));
-    }
-  }
+  pipeline_->offer(events, now);  // on_platform_event sees the invocations' ends
   received_ += events.size();
   last_event_at_ = now;
   telemetry_arrived_.notify();
   if (was_empty || pipeline_->due(now)) batch_waiting_.notify();
+}
+
+// The invocations' ends, from the one platform-event model (record or text line): when the runtime finished
+// (the flush policy waits for it) and when the report came (SHUTDOWN waits for the last one).
+void Runner::on_platform_event(const pipeline::PlatformEvent& e, EpochMs time) {
+  using Type = pipeline::PlatformEvent::Type;
+  if (e.type != Type::runtime_done && e.type != Type::report) return;
+  std::string rid(e.request_id);
+  if (auto_flush_ && e.type == Type::runtime_done) auto_flush_->on_runtime_done(rid, time);
+  remember(e.type == Type::report ? reported_ : runtime_done_, std::move(rid));
 }
 
 asio::awaitable<void> Runner::batch_flusher() {

@@ -308,6 +308,7 @@ void Enricher::text_platform_line(std::string_view line, const PlatformEvent& e,
   render_platform_event(e, f);
   f.message = strip_newlines(line);
   on_platform_event(e);
+  if (observer_) observer_(e, f.timestamp);
 }
 
 void Enricher::platform_record(const telemetry::Event& ev, DocumentFields& f) {
@@ -321,6 +322,7 @@ void Enricher::platform_record(const telemetry::Event& ev, DocumentFields& f) {
   append_platform_text(*e, message_buffer_);
   f.message = message_buffer_;
   on_platform_event(*e);
+  if (observer_) observer_(*e, ev.time_ms);
 }
 
 // The invocation a platform event starts or ends, in whichever form it came, and the initialization type

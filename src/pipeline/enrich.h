@@ -5,6 +5,7 @@
 
 #include <boost/json/object.hpp>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -67,6 +68,12 @@ class Enricher {
                                             std::string_view request_id, const boost::json::object& fields,
                                             EpochMs time);
 
+  // Called with every platform event enriched (record or text line) and the time its record carries (views
+  // valid during the call): what an input's lifecycle needs to know of invocations (runtime done, reported).
+  void on_platform_events(std::function<void(const PlatformEvent&, EpochMs)> observer) {
+    observer_ = std::move(observer);
+  }
+
   // An INVOKE event: its function ARN gives faas.id, and the account id when registration did not.
   void on_invoke(std::string_view invoked_function_arn);
 
@@ -97,6 +104,7 @@ class Enricher {
   bool invocation_fields_coldstart_ = false;
   std::string current_request_;  // between START (platform.start) and END (platform.runtimeDone, platform.end)
   bool ending_request_ = false;  // the record being enriched ends current_request_
+  std::function<void(const PlatformEvent&, EpochMs)> observer_;
   std::string first_request_;    // the first invocation of this environment
   bool seen_start_ = false;
   EnrichStats stats_;
