@@ -58,8 +58,8 @@ void run(benchmark::State& state, const std::string& file) {
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * body.size()));  // printed in MiB/s
   // The same rate in decimal megabytes (the target is 300 MB/s): "MB=312.4/s" is 312.4 MB/s.
-  state.counters["MB"] = benchmark::Counter(static_cast<double>(state.iterations() * body.size()) / 1e6,
-                                            benchmark::Counter::kIsRate);
+  state.counters["MB"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * body.size()) / 1e6, benchmark::Counter::kIsRate);
   state.counters["docs/s"] = benchmark::Counter(static_cast<double>(docs), benchmark::Counter::kIsRate);
 }
 

@@ -2,10 +2,10 @@
 // back (read + CRC check + decode) and deleting it, as a replay does. Reported as bytes of documents per
 // second; a batch is 1 MB (about one delivery's documents).
 #include <benchmark/benchmark.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <string>
-#include <unistd.h>
 
 #include "delivery/spill.h"
 
@@ -43,8 +43,8 @@ void SpillWrite(benchmark::State& state) {
     state.ResumeTiming();
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * b.bytes));
-  state.counters["docs/s"] = benchmark::Counter(static_cast<double>(state.iterations() * b.documents.size()),
-                                                benchmark::Counter::kIsRate);
+  state.counters["docs/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * b.documents.size()), benchmark::Counter::kIsRate);
   std::filesystem::remove_all(dir);
 }
 
@@ -61,8 +61,8 @@ void SpillReplay(benchmark::State& state) {
     spill.remove("bench", e->id);
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * b.bytes));
-  state.counters["docs/s"] = benchmark::Counter(static_cast<double>(state.iterations() * b.documents.size()),
-                                                benchmark::Counter::kIsRate);
+  state.counters["docs/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * b.documents.size()), benchmark::Counter::kIsRate);
   std::filesystem::remove_all(dir);
 }
 

@@ -24,8 +24,8 @@ Result<std::unique_ptr<Pipeline>> Pipeline::make(const config::Config& config,
   delivery_options.max_buffer_bytes = max_buffer_bytes;
   const auto& spill_directory = config.text(config::names::spill_directory);
   if (spill_directory != "none") {
-    auto spill =
-        delivery::Spill::open(spill_directory, static_cast<std::uint64_t>(config.integer(config::names::spill_max_bytes)));
+    auto spill = delivery::Spill::open(spill_directory,
+                                       static_cast<std::uint64_t>(config.integer(config::names::spill_max_bytes)));
     if (spill)
       delivery_options.spill.emplace(std::move(*spill));
     else
@@ -35,21 +35,24 @@ Result<std::unique_ptr<Pipeline>> Pipeline::make(const config::Config& config,
   delivery::Dispatcher dispatcher(std::move(*dests), log, std::move(delivery_options));
   pipeline::Enricher enricher(function, pipeline::rules_from(config), config.text(config::names::extra_fields_root),
                               keep_raw);
-  buffer::Batcher batcher(buffer::Limits{static_cast<std::size_t>(config.integer(config::names::max_items)),
-                                         static_cast<std::size_t>(config.integer(config::names::max_bytes)),
-                                         options.max_age},
-                          options.origin);
+  buffer::Batcher batcher(
+      buffer::Limits{static_cast<std::size_t>(config.integer(config::names::max_items)),
+                     static_cast<std::size_t>(config.integer(config::names::max_bytes)), options.max_age},
+      options.origin);
   if (const auto restored = dispatcher.pending_documents())
     log.info("found " + std::to_string(restored) + " undelivered records in the spill (" + spill_directory +
              "); they are sent first");
-  return std::make_unique<Pipeline>(std::move(enricher), std::move(batcher), std::move(dispatcher),
-                                    max_buffer_bytes, std::move(executor));
+  return std::make_unique<Pipeline>(std::move(enricher), std::move(batcher), std::move(dispatcher), max_buffer_bytes,
+                                    std::move(executor));
 }
 
 Pipeline::Pipeline(pipeline::Enricher enricher, buffer::Batcher batcher, delivery::Dispatcher dispatcher,
                    std::size_t max_buffer_bytes, boost::asio::any_io_executor executor)
-    : enricher_(std::move(enricher)), batcher_(std::move(batcher)), dispatcher_(std::move(dispatcher)),
-      max_buffer_bytes_(max_buffer_bytes), flush_done_(executor) {}
+    : enricher_(std::move(enricher)),
+      batcher_(std::move(batcher)),
+      dispatcher_(std::move(dispatcher)),
+      max_buffer_bytes_(max_buffer_bytes),
+      flush_done_(executor) {}
 
 void Pipeline::offer(const std::vector<telemetry::Event>& events, SteadyTime now) {
   constexpr std::size_t check_every = 256;

@@ -22,7 +22,8 @@ Result<std::string> region_from_environment(const Getenv& getenv) {
     if (!v || v->empty()) continue;
     // A region is lower-case words, digits and hyphens (eu-west-1, us-gov-west-1, cn-north-1); it goes into
     // host names and the signature's scope.
-    const bool word = std::all_of(v->begin(), v->end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
+    const bool word = std::all_of(v->begin(), v->end(),
+                                  [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
     if (!word || v->front() == '-' || v->back() == '-' || v->size() > 32)
       return fail(std::string(name) + "='" + *v + "' is not an AWS region name (such as eu-west-1)");
     return *v;

@@ -1,14 +1,14 @@
 #include "config/settings.h"
 
-#include "core/pattern.h"
-#include "pipeline/schema.h"
-
 #include <algorithm>
-#include <cstdio>
 #include <charconv>
+#include <cstdio>
 #include <cstdlib>
 #include <set>
 #include <stdexcept>
+
+#include "core/pattern.h"
+#include "pipeline/schema.h"
 
 namespace elk::config {
 namespace {
@@ -155,7 +155,9 @@ std::string effective_choices(const Setting& row, const std::string& listed, con
 
 }  // namespace
 
-std::span<const Setting> general_settings() { return general; }
+std::span<const Setting> general_settings() {
+  return general;
+}
 
 std::vector<std::string> split_list(std::string_view text) {
   std::vector<std::string> out;
@@ -182,7 +184,9 @@ const std::string& Config::text(std::string_view name) const {
   return it->second;
 }
 
-std::vector<std::string> Config::list(std::string_view name) const { return split_list(text(name)); }
+std::vector<std::string> Config::list(std::string_view name) const {
+  return split_list(text(name));
+}
 
 Loaded load(std::span<const Setting> rows, const Environment& env_in, std::span<const Alias> aliases) {
   Loaded out;
@@ -267,8 +271,8 @@ Loaded load(std::span<const Setting> rows, const Environment& env_in, std::span<
         if (auto p = Pattern::compile(given); p)
           out.config.set(row.name, given);
         else
-          out.errors.push_back(name + "='" + given + "' is not a valid regular expression (RE2 syntax): " +
-                               p.error().message);
+          out.errors.push_back(name + "='" + given +
+                               "' is not a valid regular expression (RE2 syntax): " + p.error().message);
         break;
       case Kind::integer: {
         std::int64_t v = 0;
@@ -291,7 +295,8 @@ Loaded load(std::span<const Setting> rows, const Environment& env_in, std::span<
       }
       case Kind::schedule: {
         const auto sched = parse_schedule(given);
-        if (sched && (!sched->periodic() || (sched->interval.count() >= row.min && sched->interval.count() <= row.max))) {
+        if (sched &&
+            (!sched->periodic() || (sched->interval.count() >= row.min && sched->interval.count() <= row.max))) {
           out.config.set(row.name, given);
           break;
         }
@@ -304,11 +309,11 @@ Loaded load(std::span<const Setting> rows, const Environment& env_in, std::span<
         const auto items = row.kind == Kind::list ? split_list(given) : std::vector<std::string>{given};
         std::vector<std::string> bad;
         for (const auto& item : items)
-          if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), item) == allowed.end())
-            bad.push_back(item);
+          if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), item) == allowed.end()) bad.push_back(item);
         if (!bad.empty() || items.empty()) {
           const std::string what = row.name == names::destinations ? "unknown destination" : "unknown value";
-          out.errors.push_back(name + "='" + given + "': " + (items.empty() ? "empty" : what + " '" + join(bad, "', '") + "'") +
+          out.errors.push_back(name + "='" + given +
+                               "': " + (items.empty() ? "empty" : what + " '" + join(bad, "', '") + "'") +
                                "; allowed: " + join(allowed, ", "));
           break;
         }
@@ -362,11 +367,16 @@ std::string default_text(const Setting& r) {
 }
 std::string allowed_text(const Setting& r, const std::string& dest_choices) {
   switch (r.kind) {
-    case Kind::integer: return range_text(r);
-    case Kind::text: return "text";
-    case Kind::regex: return "regular expression";
-    case Kind::schedule: return allowed_text_of(r);
-    case Kind::choice: return "one of " + join(choices_of(effective_choices(r, dest_choices, dest_choices)), ", ");
+    case Kind::integer:
+      return range_text(r);
+    case Kind::text:
+      return "text";
+    case Kind::regex:
+      return "regular expression";
+    case Kind::schedule:
+      return allowed_text_of(r);
+    case Kind::choice:
+      return "one of " + join(choices_of(effective_choices(r, dest_choices, dest_choices)), ", ");
     case Kind::list: {
       const auto c = effective_choices(r, dest_choices, dest_choices);
       return c.empty() ? "comma list" : "comma list of " + join(choices_of(c), ", ");

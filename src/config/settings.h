@@ -17,12 +17,12 @@
 namespace elk::config {
 
 enum class Kind {
-  integer,  // decimal digits, within [min, max]
-  text,     // any string
-  list,     // comma-separated, each item one of `choices` when choices is set
-  choice,   // one of `choices`
-  regex,    // a regular expression in RE2 syntax (core/pattern.h); "" = none
-  schedule, // `auto`, `end`, or `periodic,<ms>` with <ms> within [min, max]
+  integer,   // decimal digits, within [min, max]
+  text,      // any string
+  list,      // comma-separated, each item one of `choices` when choices is set
+  choice,    // one of `choices`
+  regex,     // a regular expression in RE2 syntax (core/pattern.h); "" = none
+  schedule,  // `auto`, `end`, or `periodic,<ms>` with <ms> within [min, max]
 };
 
 // What a bad value does: `clamp` uses the nearest bound (or the default when it is not a number) and

@@ -64,7 +64,7 @@ class LambdaTimeReader {
 
  private:
   bool have_minute_ = false;
-  char minute_text_[16] = {};  // "YYYY-MM-DDTHH:MM" of the last time read
+  char minute_text_[16] = {};   // "YYYY-MM-DDTHH:MM" of the last time read
   std::int64_t minute_ms_ = 0;  // its value
 };
 

@@ -90,8 +90,7 @@ bool Dispatcher::to_spill(Lane& lane, const buffer::Batch& batch) {
   if (st) return true;
   if (spill_report_.allow(std::chrono::steady_clock::now()))
     log_.error("cannot spill " + std::to_string(batch.documents.size()) + " records of " +
-               std::string(lane.destination->name()) + ": " + st.error().message +
-               " (reported at most once a minute)");
+               std::string(lane.destination->name()) + ": " + st.error().message + " (reported at most once a minute)");
   return false;
 }
 
@@ -200,8 +199,10 @@ void Dispatcher::put_aside(Lane& lane) {
     } else if (head.spill_id) {
       // Partly delivered: the rest replaces the file (should that fail, the file stays and is sent again whole,
       // which deterministic ids and keys make harmless).
-      if (to_spill(lane, *head.batch)) spill_->remove(lane.spill_name, *head.spill_id);
-      else spill_->release(lane.spill_name, *head.spill_id);
+      if (to_spill(lane, *head.batch))
+        spill_->remove(lane.spill_name, *head.spill_id);
+      else
+        spill_->release(lane.spill_name, *head.spill_id);
     } else {
       rest.push_back(std::move(head.batch));
     }

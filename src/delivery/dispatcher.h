@@ -137,7 +137,7 @@ class Dispatcher {
     DestinationStats stats;
     RateLimit report{std::chrono::minutes(1)};
     std::optional<std::size_t> dead_letter;  // the lane taking this one's rejects
-    bool regular = true;   // receives every batch (false: a dead-letter lane)
+    bool regular = true;                     // receives every batch (false: a dead-letter lane)
   };
   boost::asio::awaitable<void> drain(Lane& lane, SteadyTime deadline);
   [[nodiscard]] FlushOutcome outcome_since(const std::vector<std::pair<std::string, DestinationStats>>& before) const;

@@ -229,8 +229,10 @@ std::optional<Spill::Entry> Spill::front(const std::string& lane) {
       bytes_ -= std::min(bytes_, f.bytes);
       f.documents = read.batch.documents.size();
       f.bytes = whole.size();
-      if (write_file(path_of(lane, f), whole, O_EXCL, 0600)) bytes_ += f.bytes;
-      else f.bytes = 0;
+      if (write_file(path_of(lane, f), whole, O_EXCL, 0600))
+        bytes_ += f.bytes;
+      else
+        f.bytes = 0;
     }
     f.busy = true;
     return Entry{f.id, std::move(read.batch)};

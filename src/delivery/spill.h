@@ -43,13 +43,13 @@ struct SpillCounters {
 
 // The result of reading one spill file.
 struct SpillRead {
-  buffer::Batch batch;           // the intact records, in order
-  std::size_t torn_bytes = 0;    // bytes after the last intact record (0: the file is whole)
+  buffer::Batch batch;         // the intact records, in order
+  std::size_t torn_bytes = 0;  // bytes after the last intact record (0: the file is whole)
   // Damaged records skipped inside the file: their frame (length) was whole but their checksum failed, so
   // the records after them were still read.
   std::size_t skipped_records = 0;
   std::size_t skipped_bytes = 0;
-  bool bad_header = false;       // not a spill file at all: nothing in it was read
+  bool bad_header = false;  // not a spill file at all: nothing in it was read
 };
 
 // Encodes a batch as a spill file / decodes one (pure; exposed for tests and the fuzzer).

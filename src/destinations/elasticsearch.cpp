@@ -6,9 +6,9 @@
 
 #include "aws/credentials.h"
 #include "aws/sigv4.h"
-#include "core/time.h"
 #include "core/base64.h"
 #include "core/gzip.h"
+#include "core/time.h"
 #include "http/client.h"
 #include "http/url.h"
 
@@ -56,7 +56,8 @@ std::string check_index_name(std::string_view pattern) {
 constexpr config::Setting settings[] = {
     {url_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject,
      "https://host:port[/prefix] of the cluster; several, comma-separated, are tried in turn when one cannot be "
-     "reached, does not answer, or hangs (each gets a share of the flush). Credentials go in AUTH and its settings: a URL with user:password@ is refused at init, and never "
+     "reached, does not answer, or hangs (each gets a share of the flush). Credentials go in AUTH and its settings: a "
+     "URL with user:password@ is refused at init, and never "
      "printed.",
      "elasticsearch", true},
     {index_setting, Kind::text, "logs-aws.lambda-default", 0, 0, "", "", OnInvalid::reject,
@@ -86,11 +87,13 @@ constexpr config::Setting settings[] = {
     {max_bulk_setting, Kind::integer, "5242880", 65536, 104857600, "bytes", "", OnInvalid::clamp,
      "Largest bulk request body (before compression); larger flushes are split.", "elasticsearch"},
     {dead_letter_setting, Kind::choice, "none", 0, 0, "", "", OnInvalid::reject,
-     "Where documents rejected for good (mapping errors) go, with that destination's settings.", "elasticsearch",
-     false, true},
+     "Where documents rejected for good (mapping errors) go, with that destination's settings.", "elasticsearch", false,
+     true},
 };
 
-bool retryable_status(std::int64_t s) { return s == 429 || s >= 500; }
+bool retryable_status(std::int64_t s) {
+  return s == 429 || s >= 500;
+}
 
 class Elasticsearch final : public Destination {
  public:
@@ -127,9 +130,8 @@ class Elasticsearch final : public Destination {
       for (std::size_t i = begin; i < batch.documents.size(); ++i) {
         const auto& d = batch.documents[i];
         const auto index = o_.dated_index ? elasticsearch::expand_index(o_.index, d.timestamp) : o_.index;
-        std::string action = std::string(R"({")") + (o_.dated_index ? "index" : "create") + R"(":{"_index":")" +
-                             index + R"(","_id":")" + elasticsearch::document_id(o_.function, hex64(d.origin), d) +
-                             "\"}}\n";
+        std::string action = std::string(R"({")") + (o_.dated_index ? "index" : "create") + R"(":{"_index":")" + index +
+                             R"(","_id":")" + elasticsearch::document_id(o_.function, hex64(d.origin), d) + "\"}}\n";
         if (!members.empty() && body.size() + action.size() + d.json.size() + 1 > limit) break;
         body += action;
         body += d.json;
@@ -144,7 +146,8 @@ class Elasticsearch final : public Destination {
         if (members.size() == 1) {
           total.rejected.push_back(members[0]);
           if (too_large.empty())
-            too_large = r.message + ": a document of " + std::to_string(body_bytes) + " bytes is larger than the cluster accepts";
+            too_large = r.message + ": a document of " + std::to_string(body_bytes) +
+                        " bytes is larger than the cluster accepts";
           begin = members[0] + 1;
           continue;
         }
@@ -194,7 +197,8 @@ class Elasticsearch final : public Destination {
       const std::size_t which = (current_ + attempt) % clients_.size();
       auto& client = *clients_[which];
       http::Request r = req;
-      r.target = client.origin().path + "/_bulk" + (o_.pipeline.empty() ? "" : "?pipeline=" + aws::uri_encode(o_.pipeline, true));
+      r.target = client.origin().path + "/_bulk" +
+                 (o_.pipeline.empty() ? "" : "?pipeline=" + aws::uri_encode(o_.pipeline, true));
       if (auto st = authorize(r, client); !st) co_return std::pair{SendResult::permanent(st.error().message), 0};
       // Each URL still to try gets an equal share of what is left, so that one whose SYN is never answered, or
       // that accepts and hangs, cannot take the whole flush; the last one gets the rest.
@@ -216,7 +220,7 @@ class Elasticsearch final : public Destination {
       co_return std::pair{classify(*res, members, client.origin().origin()), res->status};
     }
     co_return std::pair{SendResult::retryable(clients_.size() > 1 ? "no cluster URL answered: " + last_error
-                                                                 : "bulk request failed: " + last_error),
+                                                                  : "bulk request failed: " + last_error),
                         0};
   }
 
@@ -233,8 +237,9 @@ class Elasticsearch final : public Destination {
     const std::string what = "bulk to " + origin + " answered " + std::to_string(res.status);
     if (res.status == 413) return SendResult::permanent(what + " (Request Entity Too Large)");
     if (res.status == 401 || res.status == 403)
-      return SendResult::permanent(what + ": authentication or authorization failed; check " + std::string(auth_setting) +
-                                   " and its credentials (" + res.body.substr(0, 200) + ")");
+      return SendResult::permanent(what + ": authentication or authorization failed; check " +
+                                   std::string(auth_setting) + " and its credentials (" + res.body.substr(0, 200) +
+                                   ")");
     if (retryable_status(res.status))
       return SendResult::retryable(what + ": " + res.body.substr(0, 200), http::retry_after(res));
     if (res.status < 200 || res.status >= 300) return SendResult::permanent(what + ": " + res.body.substr(0, 300));
@@ -289,7 +294,8 @@ class Elasticsearch final : public Destination {
     if (!authorize(r, client)) co_return;
     // A quarter of the flush at most (and 2 s): the check is for the log, and must not starve the first bulk.
     const auto now = std::chrono::steady_clock::now();
-    const auto until = std::min({deadline, now + std::chrono::seconds(2), deadline > now ? now + (deadline - now) / 4 : now});
+    const auto until =
+        std::min({deadline, now + std::chrono::seconds(2), deadline > now ? now + (deadline - now) / 4 : now});
     auto res = co_await client.send(std::move(r), until);
     if (!res || res->status != 200) {
       log_.warn("elasticsearch: could not check " + client.origin().origin() + " (" +
@@ -302,10 +308,12 @@ class Elasticsearch final : public Destination {
     if (!ec && v.is_object())
       if (const auto* ver = v.as_object().if_contains("version"); ver && ver->is_object()) {
         if (const auto* n = ver->as_object().if_contains("number"); n && n->is_string()) version = n->get_string();
-        if (const auto* d = ver->as_object().if_contains("distribution"); d && d->is_string() && d->get_string() == "opensearch")
+        if (const auto* d = ver->as_object().if_contains("distribution");
+            d && d->is_string() && d->get_string() == "opensearch")
           product = "OpenSearch";
       }
-    log_.info("elasticsearch: " + client.origin().origin() + " is " + product + " " + version + "; shipping to " + o_.index);
+    log_.info("elasticsearch: " + client.origin().origin() + " is " + product + " " + version + "; shipping to " +
+              o_.index);
   }
 
   Options o_;
@@ -326,7 +334,8 @@ Result<std::unique_ptr<Destination>> make(const Context& ctx) {
     auto url = http::parse_url(text);
     if (!url) return fail(std::string(url_setting) + ": " + url.error().message);
     auto client = http::Client::make(ctx.executor, *url, tls, ctx.getenv);
-    if (!client) return fail("the elasticsearch destination cannot use " + url->origin() + ": " + client.error().message);
+    if (!client)
+      return fail("the elasticsearch destination cannot use " + url->origin() + ": " + client.error().message);
     o.urls.push_back(*url);
     clients.push_back(std::move(*client));
   }
@@ -356,7 +365,8 @@ Result<std::unique_ptr<Destination>> make(const Context& ctx) {
   o.gzip = c.text(compression_setting) == "gzip";
   o.max_bulk_bytes = static_cast<std::size_t>(c.integer(max_bulk_setting));
   o.dead_letter = c.text(dead_letter_setting) == "none" ? "" : c.text(dead_letter_setting);
-  if (o.dead_letter == "elasticsearch") return fail(std::string(dead_letter_setting) + " cannot be elasticsearch itself");
+  if (o.dead_letter == "elasticsearch")
+    return fail(std::string(dead_letter_setting) + " cannot be elasticsearch itself");
   o.function = ctx.function.function_name;
   return std::make_unique<Elasticsearch>(std::move(o), std::move(clients), ctx.log);
 }
@@ -382,12 +392,23 @@ std::string expand_index(std::string_view pattern, EpochMs time) {
       continue;
     }
     switch (pattern[++i]) {
-      case 'Y': out += iso.substr(0, 4); break;
-      case 'm': out += iso.substr(5, 2); break;
-      case 'd': out += iso.substr(8, 2); break;
-      case 'H': out += iso.substr(11, 2); break;
-      case '%': out += '%'; break;
-      default: out += '%', out += pattern[i];
+      case 'Y':
+        out += iso.substr(0, 4);
+        break;
+      case 'm':
+        out += iso.substr(5, 2);
+        break;
+      case 'd':
+        out += iso.substr(8, 2);
+        break;
+      case 'H':
+        out += iso.substr(11, 2);
+        break;
+      case '%':
+        out += '%';
+        break;
+      default:
+        out += '%', out += pattern[i];
     }
   }
   return out;

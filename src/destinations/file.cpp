@@ -19,7 +19,9 @@ constexpr std::string_view directory_setting = "EXTENSION_LOG_DESTINATION_FILE_D
 
 constexpr config::Setting settings[] = {
     {directory_setting, config::Kind::text, "", 0, 0, "", "", config::OnInvalid::reject,
-     "Directory the NDJSON files are written to (created if missing); one file per batch, named after its first document.", "file", true},
+     "Directory the NDJSON files are written to (created if missing); one file per batch, named after its first "
+     "document.",
+     "file", true},
 };
 
 class FileDestination final : public Destination {
@@ -29,9 +31,7 @@ class FileDestination final : public Destination {
 
   std::string_view name() const override { return "file"; }
 
-  boost::asio::awaitable<SendResult> send(const buffer::Batch& batch, SteadyTime) override {
-    co_return write(batch);
-  }
+  boost::asio::awaitable<SendResult> send(const buffer::Batch& batch, SteadyTime) override { co_return write(batch); }
 
  private:
   SendResult write(const buffer::Batch& batch) {

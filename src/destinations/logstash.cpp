@@ -16,11 +16,11 @@
 
 #include "core/base64.h"
 #include "core/signal.h"
+#include "destinations/ndjson.h"
 #include "http/client.h"
 #include "http/tls.h"
 #include "http/tls_context.h"
 #include "http/url.h"
-#include "destinations/ndjson.h"
 
 namespace elk::destinations {
 namespace {
@@ -77,7 +77,8 @@ class LogstashHttp final : public Destination {
         // too large alone is refused for good (dead letter).
         if (end - begin == 1) {
           total.rejected.push_back(begin);
-          total.message = r.message + ": a document of " + std::to_string(body_bytes) + " bytes is larger than it accepts";
+          total.message =
+              r.message + ": a document of " + std::to_string(body_bytes) + " bytes is larger than it accepts";
           begin = end;
           continue;
         }

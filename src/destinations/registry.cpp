@@ -3,7 +3,6 @@
 #include <cstdio>
 
 #include "core/types.h"
-
 #include "destinations/elasticsearch.h"
 #include "destinations/file.h"
 #include "destinations/logstash.h"
@@ -61,8 +60,9 @@ Result<Lineup> make_destinations(const Context& context) {
     Context dead_letter_context = context;
     dead_letter_context.dead_letter = true;
     auto made = make_one(dl, dead_letter_context);
-    if (!made) return fail("the dead-letter destination '" + dl + "' of " + std::string(out.destinations[i]->name()) +
-                           " cannot be set up: " + made.error().message);
+    if (!made)
+      return fail("the dead-letter destination '" + dl + "' of " + std::string(out.destinations[i]->name()) +
+                  " cannot be set up: " + made.error().message);
     out.dead_letter[i] = out.destinations.size();
     out.destinations.push_back(std::move(*made));
     out.dead_letter.emplace_back();

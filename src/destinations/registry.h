@@ -23,7 +23,7 @@ namespace elk::destinations {
 struct Lineup {
   std::vector<std::unique_ptr<Destination>> destinations;
   std::vector<std::optional<std::size_t>> dead_letter;  // per destination: the index of the one taking its rejects
-  std::size_t regular = 0;       // the first `regular` destinations receive every batch; the rest only rejects
+  std::size_t regular = 0;  // the first `regular` destinations receive every batch; the rest only rejects
 };
 
 [[nodiscard]] Result<Lineup> make_destinations(const Context& context);

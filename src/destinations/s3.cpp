@@ -7,9 +7,9 @@
 #include "aws/sigv4.h"
 #include "core/gzip.h"
 #include "core/time.h"
+#include "destinations/ndjson.h"
 #include "http/client.h"
 #include "http/url.h"
-#include "destinations/ndjson.h"
 
 namespace elk::destinations {
 namespace {
@@ -96,8 +96,8 @@ class S3Destination final : public Destination {
   struct Options {
     std::string bucket;
     s3::KeyParts key;
-    http::Url url;          // origin (+ /bucket for path style)
-    std::string key_base;   // target path before the key: "" or "/<bucket>"
+    http::Url url;         // origin (+ /bucket for path style)
+    std::string key_base;  // target path before the key: "" or "/<bucket>"
     std::string region;
     std::string storage_class, sse, kms_key_id;
     std::size_t max_object_bytes;
@@ -105,8 +105,7 @@ class S3Destination final : public Destination {
     bool dead_letter = false;  // names its objects "...-rejected"
   };
 
-  S3Destination(Options o, std::unique_ptr<http::Client> client)
-      : o_(std::move(o)), client_(std::move(client)) {}
+  S3Destination(Options o, std::unique_ptr<http::Client> client) : o_(std::move(o)), client_(std::move(client)) {}
 
   std::string_view name() const override { return "s3"; }
   bool needs_raw() const override { return o_.key.raw; }
@@ -209,8 +208,8 @@ Result<std::unique_ptr<Destination>> make(const Context& ctx) {
     auto base = http::parse_url(endpoint);
     if (!base) return fail(endpoint_from + ": " + base.error().message);
     if (base->host.find(':') != std::string::npos)
-      return fail(endpoint_from + "='" + http::without_userinfo(endpoint) + "': an IPv6 endpoint needs path-style URLs (" +
-                  std::string(path_style_setting) + "=true or auto)");
+      return fail(endpoint_from + "='" + http::without_userinfo(endpoint) +
+                  "': an IPv6 endpoint needs path-style URLs (" + std::string(path_style_setting) + "=true or auto)");
     endpoint = base->scheme + "://" + o.bucket + "." + base->host + ":" + std::to_string(base->port) + base->path;
   }
   auto url = http::parse_url(endpoint);
@@ -249,14 +248,16 @@ std::string object_key(const KeyParts& p, EpochMs t, std::string_view unique) {
   std::string compact = iso;
   std::erase(compact, ':');
   std::erase(compact, '-');
-  std::string key = p.prefix + "/year=" + iso.substr(0, 4) + "/month=" + iso.substr(5, 2) + "/day=" +
-                    iso.substr(8, 2) + "/hour=" + iso.substr(11, 2) + "/" + p.function + "-" + compact + "-" +
-                    std::string(unique) + ".ndjson";
+  std::string key = p.prefix + "/year=" + iso.substr(0, 4) + "/month=" + iso.substr(5, 2) + "/day=" + iso.substr(8, 2) +
+                    "/hour=" + iso.substr(11, 2) + "/" + p.function + "-" + compact + "-" + std::string(unique) +
+                    ".ndjson";
   if (p.gzip) key += ".gz";
   return key;
 }
 
-S3Error parse_error(std::string_view xml) { return {xml_element(xml, "Code"), xml_element(xml, "Message")}; }
+S3Error parse_error(std::string_view xml) {
+  return {xml_element(xml, "Code"), xml_element(xml, "Message")};
+}
 
 }  // namespace s3
 

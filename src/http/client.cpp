@@ -1,7 +1,6 @@
 // The HTTP client: Beast over a TCP or TLS stream. All of the project's client-side Beast and OpenSSL code is in
 // this file (it is slow to compile).
 #include "http/client.h"
-#include "http/tls_context.h"
 
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -21,6 +20,8 @@
 #include <optional>
 #include <variant>
 #include <vector>
+
+#include "http/tls_context.h"
 
 namespace elk::http {
 namespace {

@@ -60,8 +60,8 @@ class Client {
   // The answer's body is read up to `max_answer_bytes` (what the protocol can need: a bulk answer's items, an
   // S3 error document); past it, or past the deadline, reading stops and the send fails (Kind::io / timeout).
   static constexpr std::size_t default_max_answer_bytes = 1024 * 1024;
-  [[nodiscard]] boost::asio::awaitable<ClientResult<Response>> send(Request request, SteadyTime deadline,
-                                                                    std::size_t max_answer_bytes = default_max_answer_bytes);
+  [[nodiscard]] boost::asio::awaitable<ClientResult<Response>> send(
+      Request request, SteadyTime deadline, std::size_t max_answer_bytes = default_max_answer_bytes);
 
   [[nodiscard]] const Url& origin() const;
   // Where the trusted CA certificates came from ("" for http, or without verification).

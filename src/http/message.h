@@ -38,8 +38,7 @@ struct Response {
 // A Retry-After of delay-seconds (at most 300 s); nullopt when absent, negative or an HTTP date (not read).
 [[nodiscard]] std::optional<std::chrono::seconds> retry_after(const Response& response);
 
-[[nodiscard]] Response make_response(int status, std::string body,
-                                     std::string_view content_type = "application/json");
+[[nodiscard]] Response make_response(int status, std::string body, std::string_view content_type = "application/json");
 
 // "host:port" (a name or an IPv4 address; "[v6]:port" too).
 struct Endpoint {

@@ -32,7 +32,7 @@ constexpr auto accept_backoff_most = std::chrono::milliseconds(1000);
 struct Connection {
   tcp::socket* socket;
   std::chrono::steady_clock::time_point idle_since;
-  bool idle;  // waiting for a request
+  bool idle;                   // waiting for a request
   std::uint64_t requests = 0;  // answered on it
 };
 
@@ -51,15 +51,12 @@ class ServerImpl final : public Server, public std::enable_shared_from_this<Serv
     if (!ec) acceptor_.bind(ep, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec)
-      return fail("cannot listen on " + options_.address + ":" + std::to_string(options_.port) + ": " +
-                  ec.message());
+      return fail("cannot listen on " + options_.address + ":" + std::to_string(options_.port) + ": " + ec.message());
     port_ = acceptor_.local_endpoint().port();
     return {};
   }
 
-  void run() {
-    asio::co_spawn(acceptor_.get_executor(), accept_loop(shared_from_this()), asio::detached);
-  }
+  void run() { asio::co_spawn(acceptor_.get_executor(), accept_loop(shared_from_this()), asio::detached); }
 
   std::uint16_t port() const override { return port_; }
 

@@ -1,11 +1,10 @@
 #include "lifecycle/extensions_api.h"
 
 #include <algorithm>
-#include <cmath>
-
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <cmath>
 
 #include "http/client.h"
 
@@ -44,9 +43,12 @@ Result<LifecycleEvent> parse_lifecycle_event(std::string_view body) {
   const auto& o = v.as_object();
   LifecycleEvent ev{};
   const auto type = str(o, "eventType");
-  if (type == "INVOKE") ev.kind = LifecycleEvent::Kind::invoke;
-  else if (type == "SHUTDOWN") ev.kind = LifecycleEvent::Kind::shutdown;
-  else return fail("event/next answered with an unknown eventType '" + std::string(type) + "'");
+  if (type == "INVOKE")
+    ev.kind = LifecycleEvent::Kind::invoke;
+  else if (type == "SHUTDOWN")
+    ev.kind = LifecycleEvent::Kind::shutdown;
+  else
+    return fail("event/next answered with an unknown eventType '" + std::string(type) + "'");
   if (const auto* d = o.if_contains("deadlineMs"); d && d->is_number()) {
     constexpr double limit = 9007199254740992.0;  // 2^53: every integer below it is a double
     if (d->is_int64()) {
@@ -106,8 +108,8 @@ boost::asio::awaitable<Status> ExtensionsApi::report_error(const ExtensionId& id
   req.headers = {{std::string(extension_id_header), id.value},
                  {std::string(error_type_header), std::string(error_type)},
                  {"Content-Type", "application/json"}};
-  req.body = json::serialize(json::object{
-      {"errorMessage", message}, {"errorType", error_type}, {"stackTrace", json::array{}}});
+  req.body = json::serialize(
+      json::object{{"errorMessage", message}, {"errorType", error_type}, {"stackTrace", json::array{}}});
   auto res = co_await http::send(api_, std::move(req), call_timeout);
   if (!res) co_return fail("cannot report the error to Lambda: " + res.error().message);
   if (res->status >= 300) co_return fail("Lambda did not take the error report: " + describe(*res));

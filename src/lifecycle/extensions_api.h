@@ -28,7 +28,7 @@ struct LifecycleEvent {
   enum class Kind { invoke, shutdown };
   Kind kind;
   EpochMs deadline;
-  RequestId request_id;             // invoke
+  RequestId request_id;              // invoke
   std::string invoked_function_arn;  // invoke
   std::string shutdown_reason;       // shutdown, as sent (compare case-insensitively)
 };
@@ -48,12 +48,11 @@ class ExtensionsApi {
   boost::asio::awaitable<Result<LifecycleEvent>> next(const ExtensionId& id);
   boost::asio::awaitable<Status> init_error(const ExtensionId& id, std::string_view error_type,
                                             std::string_view message);
-  boost::asio::awaitable<Result<SubscribeAnswer>> subscribe(const ExtensionId& id, std::string path,
-                                                            std::string body);
+  boost::asio::awaitable<Result<SubscribeAnswer>> subscribe(const ExtensionId& id, std::string path, std::string body);
 
  private:
-  boost::asio::awaitable<Status> report_error(const ExtensionId& id, std::string_view path,
-                                              std::string_view error_type, std::string_view message);
+  boost::asio::awaitable<Status> report_error(const ExtensionId& id, std::string_view path, std::string_view error_type,
+                                              std::string_view message);
   http::Endpoint api_;
 };
 

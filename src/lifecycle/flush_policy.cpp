@@ -13,8 +13,8 @@ bool AutoFlush::on_invoke(std::string request, EpochMs now) {
     // The previous invocation ran for about as long as the latest one whose runtimeDone we have seen (in
     // the background its own runtimeDone usually arrives during this invocation, after this decision).
     const auto since_previous = std::chrono::milliseconds(now.value - recent_.back().invoked.value);
-    const auto gap = std::max(since_previous - runtime_.value_or(std::chrono::milliseconds(0)),
-                              std::chrono::milliseconds(0));
+    const auto gap =
+        std::max(since_previous - runtime_.value_or(std::chrono::milliseconds(0)), std::chrono::milliseconds(0));
     last_gap_ = gap;
     rare = gap >= rare_after_;
   }

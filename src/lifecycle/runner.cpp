@@ -57,7 +57,10 @@ bool contains(const std::deque<std::string>& ids, const std::string& id) {
 class Runner {
  public:
   Runner(const RunnerOptions& options, const Logger& log, asio::io_context& io)
-      : options_(options), log_(log), io_(io), telemetry_arrived_(io.get_executor()),
+      : options_(options),
+        log_(log),
+        io_(io),
+        telemetry_arrived_(io.get_executor()),
         batch_waiting_(io.get_executor()) {}
 
   asio::awaitable<int> run();
@@ -98,7 +101,7 @@ class Runner {
   bool stopping_ = false;
   bool ended_by_signal_ = false;
 
-  std::optional<AutoFlush> auto_flush_;  // EXTENSION_LOG_FLUSH=auto
+  std::optional<AutoFlush> auto_flush_;   // EXTENSION_LOG_FLUSH=auto
   std::deque<std::string> runtime_done_;  // request ids whose platform.runtimeDone arrived
   std::deque<std::string> reported_;      // request ids whose platform.report arrived
   std::string last_request_;              // the latest INVOKE's request id
@@ -182,9 +185,9 @@ asio::awaitable<void> Runner::watch_signals() {
   const bool can_spill = config_.text(config::names::spill_directory) != "none";
   pipeline_->spill_held();
   log_.warn(std::string(number == SIGTERM ? "SIGTERM" : "SIGINT") + ": " +
-            (!in_memory ? std::string("nothing was waiting in memory")
-             : can_spill    ? "what was waiting in memory went to the spill, for the next process"
-                            : "what was waiting in memory is lost (EXTENSION_LOG_SPILL_DIRECTORY=none)") +
+            (!in_memory  ? std::string("nothing was waiting in memory")
+             : can_spill ? "what was waiting in memory went to the spill, for the next process"
+                         : "what was waiting in memory is lost (EXTENSION_LOG_SPILL_DIRECTORY=none)") +
             "; exiting: " + summary());
   ended_by_signal_ = true;
   if (server_) server_->stop();
@@ -205,17 +208,17 @@ struct Runner::SandboxLookup {
 void Runner::start_sandbox_lookup() {
   auto lookup = std::make_shared<SandboxLookup>(io_);
   lookup->wake.expires_at(SteadyTime::max());
-  lookup->resolver.async_resolve(
-      "sandbox.localdomain", "", [lookup](boost::system::error_code ec, asio::ip::tcp::resolver::results_type results) {
-        if (!ec)
-          for (const auto& r : results)
-            if (r.endpoint().address().is_v4()) {
-              lookup->address = r.endpoint().address().to_string();
-              break;
-            }
-        lookup->done = true;
-        lookup->wake.cancel();
-      });
+  lookup->resolver.async_resolve("sandbox.localdomain", "",
+                                 [lookup](boost::system::error_code ec, asio::ip::tcp::resolver::results_type results) {
+                                   if (!ec)
+                                     for (const auto& r : results)
+                                       if (r.endpoint().address().is_v4()) {
+                                         lookup->address = r.endpoint().address().to_string();
+                                         break;
+                                       }
+                                   lookup->done = true;
+                                   lookup->wake.cancel();
+                                 });
   sandbox_lookup_ = std::move(lookup);
 }
 
@@ -240,15 +243,14 @@ asio::awaitable<Status> Runner::init(const ExtensionId& id) {
   }
   config_ = std::move(loaded.config);
   if (function_.function_name.empty()) function_.function_name = env("AWS_LAMBDA_FUNCTION_NAME").value_or("");
-  if (function_.function_version.empty())
-    function_.function_version = env("AWS_LAMBDA_FUNCTION_VERSION").value_or("");
+  if (function_.function_version.empty()) function_.function_version = env("AWS_LAMBDA_FUNCTION_VERSION").value_or("");
   function_.region = env("AWS_REGION").value_or(env("AWS_DEFAULT_REGION").value_or(""));
   function_.initialization_type = env("AWS_LAMBDA_INITIALIZATION_TYPE").value_or("on-demand");
 
   schedule_ = config::parse_schedule(config_.text(config::names::flush)).value_or(config::Schedule{});
   // A batch is due when full, or when its oldest record is TIMEOUT_MS old (periodic: the period).
-  const auto max_age = schedule_.periodic() ? schedule_.interval
-                                            : std::chrono::milliseconds(config_.integer(config::names::timeout_ms));
+  const auto max_age =
+      schedule_.periodic() ? schedule_.interval : std::chrono::milliseconds(config_.integer(config::names::timeout_ms));
   if (schedule_.mode == config::FlushMode::automatic) auto_flush_.emplace(max_age);
   auto made = app::Pipeline::make(config_, function_, env, log_, io_.get_executor(), {max_age, random_origin()});
   if (!made) co_return std::unexpected(made.error());
@@ -277,8 +279,7 @@ asio::awaitable<Status> Runner::init(const ExtensionId& id) {
     server_options.address = "127.0.0.1";
     server = http::Server::start(io_, server_options, handler);
   }
-  if (!server)
-    co_return fail(std::string(config::names::listener_port) + ": " + server.error().message);
+  if (!server) co_return fail(std::string(config::names::listener_port) + ": " + server.error().message);
   server_ = std::move(*server);
 
   // Lambda's buffer is not ours: it only decides how soon Lambda hands records over.
@@ -349,9 +350,9 @@ asio::awaitable<void> Runner::on_invoke(const LifecycleEvent& event) {
   if (auto_flush_ && !auto_flush_->on_invoke(last_request_, now_epoch_ms())) co_return;
   // Wait for this invocation's runtimeDone, so that its lines leave within it.
   const auto invocation_deadline = steady_of(event.deadline);
-  const auto wait_until = std::min(Clock::now() + std::chrono::milliseconds(config_.integer(
-                                                      config::names::runtime_done_wait_ms)),
-                                   invocation_deadline);
+  const auto wait_until =
+      std::min(Clock::now() + std::chrono::milliseconds(config_.integer(config::names::runtime_done_wait_ms)),
+               invocation_deadline);
   while (!contains(runtime_done_, last_request_) && Clock::now() < wait_until)
     co_await telemetry_arrived_.wait_until(wait_until);
   co_await pipeline_->flush(std::min(Clock::now() + max_wait(), invocation_deadline));

@@ -63,7 +63,7 @@ struct DocumentFields {
   std::optional<std::int64_t> duration_ns;
   std::optional<std::size_t> original_size;
   std::string_view trace_id, span_id;
-  LambdaFields lambda;       // aws.lambda.*, in order
+  LambdaFields lambda;        // aws.lambda.*, in order
   telemetry::JsonView extra;  // a JSON log record (its other keys)
 };
 

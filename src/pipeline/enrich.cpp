@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "core/time.h"
+#include "core/time_text.h"
 #include "pipeline/log_line.h"
 #include "pipeline/platform_event.h"
 #include "pipeline/platform_line.h"
-#include "core/time_text.h"
 
 namespace elk::pipeline {
 
@@ -97,7 +97,6 @@ std::string_view join_lines(JsonView v, std::string& buffer) {
   }
   return buffer;
 }
-
 
 }  // namespace
 
@@ -216,8 +215,7 @@ bool Enricher::log_record(const telemetry::Event& ev, DocumentFields& f) {
     f.error_type = p.error_type;
   } else if (ev.record.is_object()) {
     // One pass over the record's keys (an object's keys are unique) finds the ones that map to ECS fields.
-    JsonView message, level, timestamp, request_id, aws_request_id, error_type, error_message, stack_trace,
-        trace_id;
+    JsonView message, level, timestamp, request_id, aws_request_id, error_type, error_message, stack_trace, trace_id;
     for (const auto& [key, value] : ev.record.members()) {
       switch (mapped_key(key)) {
         case Mapped::none:

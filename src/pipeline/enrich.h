@@ -10,11 +10,11 @@
 #include <string>
 
 #include "core/time.h"
+#include "core/time_text.h"
 #include "core/types.h"
 #include "pipeline/json_writer.h"
 #include "pipeline/rules.h"
 #include "telemetry/event.h"
-#include "core/time_text.h"
 
 namespace elk::pipeline {
 
@@ -26,7 +26,7 @@ inline constexpr std::string_view ecs_version = "8.11.0";
 struct Document {
   std::string json;  // one JSON object, no trailing newline
   EpochMs timestamp;
-  std::string raw;   // the telemetry record as received ({"time","type","record"}), when asked for
+  std::string raw;             // the telemetry record as received ({"time","type","record"}), when asked for
   std::uint64_t sequence = 0;  // unique within the environment, set once by the batcher (document ids)
   // The execution environment (extension process) that made it, set with the sequence: (origin, sequence)
   // names the record for good, also when another process replays it from the spill.
@@ -53,7 +53,9 @@ struct EnrichStats {
 class Enricher {
  public:
   Enricher(FunctionContext context, Rules rules, std::string extra_fields_root = "labels", bool keep_raw = false)
-      : context_(std::move(context)), rules_(std::move(rules)), extra_root_(std::move(extra_fields_root)),
+      : context_(std::move(context)),
+        rules_(std::move(rules)),
+        extra_root_(std::move(extra_fields_root)),
         keep_raw_(keep_raw) {
     render_constant_fields();
   }
@@ -91,8 +93,8 @@ class Enricher {
   FunctionContext context_;
   Rules rules_;
   std::string extra_root_;
-  bool keep_raw_;  // fill Document::raw (a destination ships records as received)
-  std::string function_id_;      // faas.id: the function ARN without version or alias
+  bool keep_raw_;            // fill Document::raw (a destination ships records as received)
+  std::string function_id_;  // faas.id: the function ARN without version or alias
   // The fields every document shares, rendered once: faas.name/version/id and the cloud object.
   std::string faas_constant_;
   std::string cloud_constant_;
@@ -105,7 +107,7 @@ class Enricher {
   std::string current_request_;  // between START (platform.start) and END (platform.runtimeDone, platform.end)
   bool ending_request_ = false;  // the record being enriched ends current_request_
   std::function<void(const PlatformEvent&, EpochMs)> observer_;
-  std::string first_request_;    // the first invocation of this environment
+  std::string first_request_;  // the first invocation of this environment
   bool seen_start_ = false;
   EnrichStats stats_;
   // Working memory kept from one record to the next, so that enriching one allocates only its document:

@@ -157,17 +157,18 @@ Token scan_token(string_view s, size_t pos) {
       const __m128i folded = _mm_or_si128(v, _mm_set1_epi8(0x20));  // letters to lower case
       const __m128i digit =
           _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
-      const __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(folded, _mm_set1_epi8('a' - 1)),
-                                           _mm_cmplt_epi8(folded, _mm_set1_epi8('z' + 1)));
+      const __m128i letter =
+          _mm_and_si128(_mm_cmpgt_epi8(folded, _mm_set1_epi8('a' - 1)), _mm_cmplt_epi8(folded, _mm_set1_epi8('z' + 1)));
       alnum = static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(digit, letter)));
-      non_hex = static_cast<unsigned>(_mm_movemask_epi8(_mm_and_si128(letter, _mm_cmpgt_epi8(folded, _mm_set1_epi8('f')))));
+      non_hex =
+          static_cast<unsigned>(_mm_movemask_epi8(_mm_and_si128(letter, _mm_cmpgt_epi8(folded, _mm_set1_epi8('f')))));
     };
     unsigned a0, n0, a1, n1, a2, n2;
     classes(p, a0, n0), classes(p + 16, a1, n1), classes(p + 20, a2, n2);
     const std::uint64_t alnum = a0 | (std::uint64_t{a1} << 16) | (std::uint64_t{a2 >> 12} << 32);
     constexpr std::uint64_t kAllButDashes =
-        ((std::uint64_t{1} << 36) - 1) & ~((std::uint64_t{1} << 8) | (std::uint64_t{1} << 13) |
-                                           (std::uint64_t{1} << 18) | (std::uint64_t{1} << 23));
+        ((std::uint64_t{1} << 36) - 1) &
+        ~((std::uint64_t{1} << 8) | (std::uint64_t{1} << 13) | (std::uint64_t{1} << 18) | (std::uint64_t{1} << 23));
     // At most 4 bits set: none left once the lowest is cleared 4 times (popcount is a call on baseline x86-64).
     std::uint64_t non_hex = n0 | (std::uint64_t{n1} << 16) | (std::uint64_t{n2 >> 12} << 32);
     for (int i = 0; i < 4; ++i) non_hex &= non_hex - 1;

@@ -285,7 +285,7 @@ void render_platform_event(const PlatformEvent& e, DocumentFields& f) {
       f.lambda.text("status", "success");
     if (e.status.empty() || e.status == "success") return;
     f.level = "error";
-    f.error_type = !e.error_type.empty() ? e.error_type
+    f.error_type = !e.error_type.empty()   ? e.error_type
                    : e.status == "timeout" ? std::string_view("Sandbox.Timeout")
                                            : e.status;
   };
@@ -374,8 +374,7 @@ void append_platform_text(const PlatformEvent& e, std::string& m) {
       if (const auto& v = e.max_memory_used_mb) m += "\tMax Memory Used: ", m += whole(*v), m += " MB";
       if (const auto& v = e.init_duration_ms) m += "\tInit Duration: ", m += fixed2(*v, number), m += " ms";
       if (const auto& v = e.restore_duration_ms) m += "\tRestore Duration: ", m += fixed2(*v, number), m += " ms";
-      if (const auto& v = e.billed_restore_duration_ms)
-        m += "\tBilled Restore Duration: ", m += whole(*v), m += " ms";
+      if (const auto& v = e.billed_restore_duration_ms) m += "\tBilled Restore Duration: ", m += whole(*v), m += " ms";
       with_status();
       break;
     case Type::init_start:

@@ -5,7 +5,9 @@ namespace {
 
 namespace names = config::names;
 
-bool is_upper_alnum(char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+bool is_upper_alnum(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
 bool is_token_char(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
          c == '_' || c == '~' || c == '+' || c == '/' || c == '=';
@@ -90,7 +92,8 @@ Rules rules_from(const config::Config& c) {
       if (b == "aws-access-key-id") r.redact_aws_access_keys = true;
       if (b == "bearer-token") r.redact_bearer_tokens = true;
     }
-  if (c.has(names::max_record_bytes)) r.max_message_bytes = static_cast<std::size_t>(c.integer(names::max_record_bytes));
+  if (c.has(names::max_record_bytes))
+    r.max_message_bytes = static_cast<std::size_t>(c.integer(names::max_record_bytes));
   return r;
 }
 

@@ -14,9 +14,9 @@
 #endif
 
 #include "core/time.h"
+#include "core/time_text.h"
 #include "json/text.h"
 #include "telemetry/salvage.h"
-#include "core/time_text.h"
 
 namespace elk::telemetry {
 
@@ -26,7 +26,7 @@ namespace {
 
 // Boost.JSON's default nesting limit, counted from the body's array: an item's own values start 2 deep.
 constexpr std::size_t kMaxDepth = 32;
-constexpr std::size_t kItemDepth = kMaxDepth - 1;    // an item of the body's array
+constexpr std::size_t kItemDepth = kMaxDepth - 1;  // an item of the body's array
 static_assert(kItemDepth == detail::kMaxItemDepth);
 constexpr std::size_t kMemberDepth = kMaxDepth - 2;  // a value inside an item's object
 
@@ -127,7 +127,8 @@ class UniqueKeys {
       const JsonNode& key = nodes[k];
       std::uint32_t h = static_cast<std::uint32_t>(key.size);
       if (key.size != 0)
-        h += 0x9E3779B9u * static_cast<unsigned char>(key.text[0]) + 0x85EBCA6Bu * static_cast<unsigned char>(key.text[key.size - 1]);
+        h += 0x9E3779B9u * static_cast<unsigned char>(key.text[0]) +
+             0x85EBCA6Bu * static_cast<unsigned char>(key.text[key.size - 1]);
       h = (h * 0x9E3779B1u) >> 24;
       std::uint64_t& word = seen[h >> 6];
       const std::uint64_t bit = std::uint64_t{1} << (h & 63);
@@ -597,14 +598,13 @@ class PlainReader {
       if (*p != (o.object ? '}' : ']')) return nullptr;
       ++p;
     }
-  close:
-    {
-      const Open& o = open_[--depth];
-      auto& head = nodes[o.head];
-      head.size = o.count;
-      head.extent = static_cast<std::uint32_t>(nodes.size() - o.head);
-      if (o.object && o.count > 1) unique_keys_.apply(nodes, o.head);
-    }
+  close : {
+    const Open& o = open_[--depth];
+    auto& head = nodes[o.head];
+    head.size = o.count;
+    head.extent = static_cast<std::uint32_t>(nodes.size() - o.head);
+    if (o.object && o.count > 1) unique_keys_.apply(nodes, o.head);
+  }
     goto next;
   key:
     if (p != end && *p != '"') p = ws(p, end);
@@ -999,8 +999,8 @@ class Reader {
   const BodyCopy body_;                     // the body, and its copy in the storage
   std::string_view received_text_;          // `received` as ISO 8601 (in the storage), once needed
   LambdaTimeReader time_reader_;
-  std::vector<std::size_t> record_node_;    // each event's record: its first node
-  std::string key_, type_, time_;           // unescaped text of strings that had escapes
+  std::vector<std::size_t> record_node_;  // each event's record: its first node
+  std::string key_, type_, time_;         // unescaped text of strings that had escapes
   UniqueKeys unique_keys_;
   PlainReader plain_;                                      // for the records that are not strings
   std::optional<json::basic_parser<TapeBuilder>> parser_;  // for those that PlainReader leaves

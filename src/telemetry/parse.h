@@ -20,10 +20,10 @@ struct Delivery {
 
 // An error when the body is not a JSON array at all. Items without a string `type` are skipped and
 // counted; a missing `record` becomes null; a missing or malformed `time` takes `received`.
-// A body that is valid JSON throughout reads exactly as Boost.JSON's DOM parse of the body gives (the body must be valid JSON throughout, nesting at
-// most 32 deep; of duplicate keys, the last wins), but read in one streaming pass into one storage that the
-// events share (telemetry/record.h): string records (text log lines) are unescaped straight into it, and
-// only object (or other non-string) records go through Boost.JSON's parser, one record at a time, which
+// A body that is valid JSON throughout reads exactly as Boost.JSON's DOM parse of the body gives (the body must be
+// valid JSON throughout, nesting at most 32 deep; of duplicate keys, the last wins), but read in one streaming pass
+// into one storage that the events share (telemetry/record.h): string records (text log lines) are unescaped straight
+// into it, and only object (or other non-string) records go through Boost.JSON's parser, one record at a time, which
 // appends their nodes to it without building a tree. Any other array is read item by item
 // (detail::salvage_items): its valid items as they are, its invalid ones repaired or, past repair, counted in
 // `skipped`; never the whole body lost for one item.

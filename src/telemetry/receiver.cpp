@@ -23,8 +23,9 @@ http::Response Receiver::handle(const http::Request& request, EpochMs now, Stead
     const auto held = repair_report_.take_suppressed();
     log_.warn("repaired " + std::to_string(batch->repaired) + " of the " + std::to_string(batch->events.size()) +
               " records of a telemetry delivery (invalid UTF-8 or lone surrogates replaced by U+FFFD, nesting past 32 "
-              "levels kept as JSON text); " + std::to_string(stats_.repaired_items + batch->repaired) +
-              " repaired so far" + (held ? " (" + std::to_string(held) + " deliveries not reported)" : std::string()));
+              "levels kept as JSON text); " +
+              std::to_string(stats_.repaired_items + batch->repaired) + " repaired so far" +
+              (held ? " (" + std::to_string(held) + " deliveries not reported)" : std::string()));
   }
   stats_.repaired_items += batch->repaired;
   stats_.skipped_items += batch->skipped;

@@ -17,12 +17,12 @@
 namespace elk::telemetry {
 
 struct ReceiverStats {
-  std::uint64_t deliveries = 0;     // bodies accepted
-  std::uint64_t events = 0;         // records handed on
-  std::uint64_t bad_bodies = 0;     // bodies that were not a JSON array
-  std::uint64_t skipped_items = 0;  // array items that were not records (or not readable JSON even repaired)
-  std::uint64_t repaired_items = 0; // records kept after repair (invalid UTF-8, lone surrogates, deep nesting)
-  std::uint64_t refused = 0;        // bodies refused before parsing (413: over the size limit)
+  std::uint64_t deliveries = 0;      // bodies accepted
+  std::uint64_t events = 0;          // records handed on
+  std::uint64_t bad_bodies = 0;      // bodies that were not a JSON array
+  std::uint64_t skipped_items = 0;   // array items that were not records (or not readable JSON even repaired)
+  std::uint64_t repaired_items = 0;  // records kept after repair (invalid UTF-8, lone surrogates, deep nesting)
+  std::uint64_t refused = 0;         // bodies refused before parsing (413: over the size limit)
 };
 
 class Receiver {

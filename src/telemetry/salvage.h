@@ -12,8 +12,8 @@
 namespace elk::telemetry::detail {
 
 struct Salvaged {
-  std::string body;           // a valid JSON array: the items that were valid as they came, and the repaired ones
-  std::size_t repaired = 0;   // items kept after a change (the changes are listed below)
+  std::string body;            // a valid JSON array: the items that were valid as they came, and the repaired ones
+  std::size_t repaired = 0;    // items kept after a change (the changes are listed below)
   std::size_t unreadable = 0;  // items that could not be made valid JSON (broken structure): dropped
 };
 

@@ -5,8 +5,8 @@
 
 namespace elk::telemetry {
 
-SubscriptionRequest subscription_request(Api api, const std::vector<std::string>& types,
-                                         const Buffering& buffering, std::uint16_t port) {
+SubscriptionRequest subscription_request(Api api, const std::vector<std::string>& types, const Buffering& buffering,
+                                         std::uint16_t port) {
   boost::json::array type_list;
   for (const auto& t : types) type_list.emplace_back(t);
   boost::json::object body{

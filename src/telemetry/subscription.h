@@ -29,6 +29,8 @@ struct SubscriptionRequest {
                                                        const Buffering& buffering, std::uint16_t port);
 
 // Telemetry API answers that mean "not here, use the Logs API".
-[[nodiscard]] inline bool should_fall_back(int status) { return status == 404 || status == 400; }
+[[nodiscard]] inline bool should_fall_back(int status) {
+  return status == 404 || status == 400;
+}
 
 }  // namespace elk::telemetry

@@ -11,9 +11,9 @@
 
 #include "check.h"
 #include "core/time.h"
+#include "core/time_text.h"
 #include "pipeline/log_line.h"
 #include "pipeline/platform_line.h"
-#include "core/time_text.h"
 
 namespace {
 
@@ -75,8 +75,8 @@ void check_log_line(std::string_view input) {
   elk::LambdaTimeReader fresh;
   for (auto* reader : {&kept, &fresh}) {
     const ParsedLine r = elk::pipeline::parse_log_line(input, reader);
-    check(r.message == p.message && r.level == p.level && r.request_id == p.request_id &&
-              r.timestamp == p.timestamp && r.format == p.format && r.error_type == p.error_type,
+    check(r.message == p.message && r.level == p.level && r.request_id == p.request_id && r.timestamp == p.timestamp &&
+              r.format == p.format && r.error_type == p.error_type,
           "the same with a time reader");
   }
 }

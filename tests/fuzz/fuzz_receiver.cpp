@@ -10,8 +10,8 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "check.h"
 #include "buffer/batcher.h"
+#include "check.h"
 #include "delivery/spill.h"
 #include "pipeline/enrich.h"
 #include "telemetry/receiver.h"
@@ -34,8 +34,8 @@ elk::pipeline::Rules fuzz_rules() {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const elk::Logger log(nullptr);
   static const elk::pipeline::Rules rules = fuzz_rules();  // compiled once; copies share the automaton
-  elk::pipeline::Enricher enricher({"fuzz-fn", "$LATEST", "eu-west-1", "123456789012", "on-demand"}, rules,
-                                   "labels", true);
+  elk::pipeline::Enricher enricher({"fuzz-fn", "$LATEST", "eu-west-1", "123456789012", "on-demand"}, rules, "labels",
+                                   true);
   elk::buffer::Batcher batcher({10000, 1 << 20, std::chrono::milliseconds(1000)}, 42);
   elk::telemetry::Receiver receiver(
       [&](std::vector<elk::telemetry::Event>&& events) {

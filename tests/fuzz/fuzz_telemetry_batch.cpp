@@ -57,7 +57,8 @@ std::string string_text(std::string_view bytes) {
 
 void mixed(std::string_view input) {
   const std::string good1 = R"({"time":"2024-05-02T11:00:00.102Z","type":"function","record":"first good"})";
-  const std::string good2 = R"({"time":"2024-05-02T11:00:00.104Z","type":"function","record":{"message":"second good"}})";
+  const std::string good2 =
+      R"({"time":"2024-05-02T11:00:00.104Z","type":"function","record":{"message":"second good"}})";
   const std::size_t depth = input.empty() ? 0 : static_cast<unsigned char>(input[0]) % 48;
   const std::string text = "\"" + string_text(input) + "\"";
   std::string record = std::string(depth, '[') + text + std::string(depth, ']');
@@ -86,7 +87,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       check(batch.error().message == dom.error().message, "the error message is the DOM parse's");
       check(!elk::telemetry::detail::salvage_items(body), "an array is read item by item");
     } else {
-      for (const auto& event : batch->events) check(!boost::json::serialize(event.record.to_value()).empty(), "a record");
+      for (const auto& event : batch->events)
+        check(!boost::json::serialize(event.record.to_value()).empty(), "a record");
     }
     return 0;
   }

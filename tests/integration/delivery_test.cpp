@@ -113,7 +113,8 @@ void down_for_invocations_10_to_20(bool refuse_connections) {
     es.fail_while(is_down, fakes::HttpFault{503});
   auto o = es_run(es, 50, s.dir / "spill");
   o.lines = 4;
-  o.extra_args = {"--idle-ms", "199", "--before-invocation", "10=touch '" + down.string() + "'",
+  o.extra_args = {"--idle-ms",           "199",
+                  "--before-invocation", "10=touch '" + down.string() + "'",
                   "--before-invocation", "21=rm -f '" + down.string() + "'"};
   const auto r = run(o);
   ASSERT_EQ(r.emulator_exit, 0) << r.output;
@@ -146,8 +147,8 @@ TEST(Delivery, AKillMidFlushLosesNothingSpilledAndTheNextProcessSendsIt) {
   // Invocations 1.1 s apart are rare: under the default policy each one's records are sent (here: spilled)
   // before next. Two environments of one function, told apart by name: their lines carry the same tokens.
   auto o = es_run(es, 6, s.dir / "spill");
-  o.extra_args = {"--idle-ms", "1100", "--kill-at-invocation", "6", "--kill-delay-ms", "150",
-                  "--function-name", "first-env"};
+  o.extra_args = {"--idle-ms",       "1100", "--kill-at-invocation", "6",
+                  "--kill-delay-ms", "150",  "--function-name",      "first-env"};
   const auto first = run(o);
   ASSERT_EQ(first.emulator_exit, 0) << first.output;
   EXPECT_EQ(first.extension().at("plannedKill"), true) << first.output;
@@ -296,7 +297,8 @@ TEST(Delivery, OneLargeDeliveryOfShortLinesKeepsWithinTheMemoryBound) {
   std::string body = "[";
   std::size_t records = 0;
   while (body.size() < 2 * 1024 * 1024 - 100) {
-    body += (records ? "," : "") + std::string(R"({"time":"2024-05-02T11:00:00.102Z","type":"function","record":"big )") +
+    body += (records ? "," : "") +
+            std::string(R"({"time":"2024-05-02T11:00:00.102Z","type":"function","record":"big )") +
             std::to_string(records) + "\"}";
     ++records;
   }
@@ -309,7 +311,9 @@ TEST(Delivery, OneLargeDeliveryOfShortLinesKeepsWithinTheMemoryBound) {
     port = a.local_endpoint().port();
   }
   std::ofstream(s.dir / "post.py") << "import urllib.request\n"
-                                      "d = open('" << (s.dir / "big.json").string() << "', 'rb').read()\n"
+                                      "d = open('"
+                                   << (s.dir / "big.json").string()
+                                   << "', 'rb').read()\n"
                                       "urllib.request.urlopen(urllib.request.Request('http://127.0.0.1:"
                                    << port << "/', data=d, method='POST'))\n";
   o.invocations = 2;

@@ -76,7 +76,7 @@ TEST(Elasticsearch, IndexesEveryLineOnceIntoTheDataStreamWithDeterministicIds) {
 TEST(Elk, ShipsToElasticsearchAndLogstashAtOnceThrough429sAnd503s) {
   fakes::FakeElasticsearch es;
   fakes::FakeLogstashHttp logstash;
-  es.reject_next_items(7);                      // item-level 429 es_rejected_execution_exception
+  es.reject_next_items(7);                          // item-level 429 es_rejected_execution_exception
   es.fail_next_requests(2, fakes::HttpFault{503});  // whole requests
   logstash.fail_next_requests(3, fakes::HttpFault{429});
   auto r = run(elk_run(15, {{"EXTENSION_LOG_DESTINATIONS", "elasticsearch,logstash"},
@@ -119,8 +119,8 @@ TEST(Elasticsearch, ASlowAnswerAfterStoringIsRetriedWithoutDuplicates) {
     std::this_thread::sleep_for(2500ms);
     es.set_response_delay(0ms);
   });
-  auto r = run(elk_run(8, {{"EXTENSION_LOG_DESTINATIONS", "elasticsearch"},
-                           {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_URL", es.url()}}));
+  auto r = run(elk_run(
+      8, {{"EXTENSION_LOG_DESTINATIONS", "elasticsearch"}, {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_URL", es.url()}}));
   heal.join();
   EXPECT_EQ(r.emulator_exit, 0) << r.output;
   expect_exactly_once(r, tokens_in(sources(es)), 8 * 5, "elasticsearch");
@@ -244,8 +244,8 @@ TEST(Logstash, HttpBasicAuthAndAClearErrorWhenRefused) {
                             {"EXTENSION_LOG_DESTINATION_LOGSTASH_PASSWORD", "s3cret"}}));
   expect_exactly_once(ok, tokens_in(logstash.events()), 2 * 5, "logstash http");
   logstash.clear();
-  auto refused = run(elk_run(1, {{"EXTENSION_LOG_DESTINATIONS", "logstash"},
-                                 {"EXTENSION_LOG_DESTINATION_LOGSTASH_URL", logstash.url()}}));
+  auto refused = run(elk_run(
+      1, {{"EXTENSION_LOG_DESTINATIONS", "logstash"}, {"EXTENSION_LOG_DESTINATION_LOGSTASH_URL", logstash.url()}}));
   EXPECT_EQ(logstash.event_count(), 0u);
   EXPECT_NE(refused.output.find("answered 401"), std::string::npos) << refused.output;
 }

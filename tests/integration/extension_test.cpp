@@ -1,13 +1,12 @@
 // The real elk-extension under the bundled Lambda emulator, shipping to the file destination.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
-
 #include <ifaddrs.h>
 #include <net/if.h>
-#include <arpa/inet.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -269,14 +268,18 @@ TEST(Extension, TheListenerCannotBeReachedFromTheNetwork) {
     ::close(fd);
   }
   const auto probe = std::filesystem::temp_directory_path() / ("elk-probe-" + std::to_string(::getpid()));
-  const std::string script = "import socket\n"
-                             "def reach(host):\n"
-                             "    s = socket.socket(); s.settimeout(2)\n"
-                             "    try:\n"
-                             "        s.connect((host, " + std::to_string(port) + ")); return 'reachable'\n"
-                             "    except OSError:\n"
-                             "        return 'unreachable'\n"
-                             "open('" + probe.string() + "', 'w').write(reach('" + external + "') + ' ' + reach('127.0.0.1'))\n";
+  const std::string script =
+      "import socket\n"
+      "def reach(host):\n"
+      "    s = socket.socket(); s.settimeout(2)\n"
+      "    try:\n"
+      "        s.connect((host, " +
+      std::to_string(port) +
+      ")); return 'reachable'\n"
+      "    except OSError:\n"
+      "        return 'unreachable'\n"
+      "open('" +
+      probe.string() + "', 'w').write(reach('" + external + "') + ' ' + reach('127.0.0.1'))\n";
   std::ofstream(probe.string() + ".py") << script;
   RunOptions o;
   o.invocations = 2;
@@ -349,7 +352,9 @@ TEST(ReleaseBinary, IsFullyStaticAndRunsUnderTheEmulator) {
   std::ifstream in(bin, std::ios::binary);
   std::vector<char> elf((std::istreambuf_iterator<char>(in)), {});
   ASSERT_GT(elf.size(), 64u);
-  ASSERT_EQ(std::string(elf.data(), 4), "\x7f" "ELF");
+  ASSERT_EQ(std::string(elf.data(), 4),
+            "\x7f"
+            "ELF");
   std::uint64_t phoff;
   std::uint16_t phentsize, phnum;
   std::memcpy(&phoff, &elf[0x20], 8);
@@ -438,7 +443,8 @@ TEST(Enrichment, ExcludeAndRedactApplyUnderTheEmulator) {
   expect_clean_exit_before_deadline(r);
   for (const auto& [t, n] : r.arrived_tokens()) EXPECT_FALSE(t.ends_with("line=1")) << t;
   bool redacted = false;
-  for (const auto& d : r.documents) redacted |= std::string(d.at("message").as_string()).find("[REDACTED]") != std::string::npos;
+  for (const auto& d : r.documents)
+    redacted |= std::string(d.at("message").as_string()).find("[REDACTED]") != std::string::npos;
   EXPECT_TRUE(redacted);
   EXPECT_NE(r.output.find("filtered out"), std::string::npos) << r.output;
 }
@@ -512,7 +518,8 @@ TEST(Enrichment, ABadRegularExpressionFailsInitNamingTheVariable) {
   EXPECT_EQ(r.emulator_exit, 2) << r.output;
   const auto& errors = r.report.at("initErrors").as_array();
   ASSERT_EQ(errors.size(), 1u);
-  EXPECT_NE(json::serialize(errors[0].at("body")).find("EXTENSION_LOG_INCLUDE='([unclosed' is not a valid regular expression"),
+  EXPECT_NE(json::serialize(errors[0].at("body"))
+                .find("EXTENSION_LOG_INCLUDE='([unclosed' is not a valid regular expression"),
             std::string::npos)
       << json::serialize(errors[0]);
 }

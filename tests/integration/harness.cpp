@@ -1,7 +1,5 @@
 #include "harness.h"
 
-#include "fakes/common.h"
-
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -17,6 +15,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+
+#include "fakes/common.h"
 
 extern char** environ;
 
@@ -112,13 +112,20 @@ RunResult run(const RunOptions& o) {
   envp.push_back(nullptr);
 
   std::vector<std::string> args = {o.emulator_bin,
-                                   "--extensions-dir", (r.dir / "extensions").string(),
-                                   "--invocations", std::to_string(o.invocations),
-                                   "--lines", std::to_string(o.lines),
-                                   "--log-format", o.log_format,
-                                   "--runtime", o.runtime,
-                                   "--telemetry-api", o.telemetry_api ? "on" : "off",
-                                   "--report", (r.dir / "report.json").string()};
+                                   "--extensions-dir",
+                                   (r.dir / "extensions").string(),
+                                   "--invocations",
+                                   std::to_string(o.invocations),
+                                   "--lines",
+                                   std::to_string(o.lines),
+                                   "--log-format",
+                                   o.log_format,
+                                   "--runtime",
+                                   o.runtime,
+                                   "--telemetry-api",
+                                   o.telemetry_api ? "on" : "off",
+                                   "--report",
+                                   (r.dir / "report.json").string()};
   if (o.file_destination) args.insert(args.end(), {"--arrivals-dir", (r.dir / "out").string()});
   args.insert(args.end(), o.extra_args.begin(), o.extra_args.end());
   std::vector<char*> argv;
@@ -220,7 +227,8 @@ long Process::wait_for_number_after(const std::string& prefix, int seconds) cons
       std::size_t i = p + prefix.size();
       long v = 0;
       bool any = false;
-      while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) v = v * 10 + (text[i++] - '0'), any = true;
+      while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])))
+        v = v * 10 + (text[i++] - '0'), any = true;
       if (any) return v;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -4,8 +4,8 @@
 #include <boost/json/object.hpp>
 #include <filesystem>
 #include <map>
-#include <utility>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace elk::itest {

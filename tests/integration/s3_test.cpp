@@ -19,9 +19,11 @@ namespace json = boost::json;
 const std::string aws_cli = "/usr/bin/aws";  // Debian's awscli, not whatever else is on PATH
 const std::string bucket = "test-bucket";
 
-const std::map<std::string, std::string> s3rver_credentials = {
-    {"AWS_ACCESS_KEY_ID", "S3RVER"}, {"AWS_SECRET_ACCESS_KEY", "S3RVER"}, {"AWS_REGION", "us-east-1"},
-    {"AWS_DEFAULT_REGION", "us-east-1"}, {"AWS_EC2_METADATA_DISABLED", "true"}};
+const std::map<std::string, std::string> s3rver_credentials = {{"AWS_ACCESS_KEY_ID", "S3RVER"},
+                                                               {"AWS_SECRET_ACCESS_KEY", "S3RVER"},
+                                                               {"AWS_REGION", "us-east-1"},
+                                                               {"AWS_DEFAULT_REGION", "us-east-1"},
+                                                               {"AWS_EC2_METADATA_DISABLED", "true"}};
 
 // s3rver with the bucket, and the verifying proxy in front of it.
 class S3Server {
@@ -37,12 +39,12 @@ class S3Server {
     fs::create_directories(dir_ / "data");
     const fs::path s3rver = fs::path(ELK_SOURCE_DIR) / "build/test-tools/node_modules/.bin/s3rver";
     if (!fs::exists(s3rver)) throw std::runtime_error(s3rver.string() + " is missing: run scripts/test-tools.sh");
-    std::vector<std::string> server_args{s3rver.string(), "-d", (dir_ / "data").string(), "-a", "127.0.0.1",
-                                  "-p", "0", "--configure-bucket", bucket};
+    std::vector<std::string> server_args{
+        s3rver.string(), "-d", (dir_ / "data").string(), "-a", "127.0.0.1", "-p", "0", "--configure-bucket", bucket};
     if (tls) {
-      auto [rc, out] = run_command({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                                    "-keyout", (dir_ / "key.pem").string(), "-out", cert().string()});
+      auto [rc, out] = run_command({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout",
+                                    (dir_ / "key.pem").string(), "-out", cert().string()});
       if (rc != 0) throw std::runtime_error("openssl req failed: " + out);
       server_args.insert(server_args.end(), {"--key", (dir_ / "key.pem").string(), "--cert", cert().string()});
     }
@@ -65,10 +67,10 @@ class S3Server {
     fs::remove_all(dir_, ec);
   }
 
-  std::string endpoint() const {
-    return tls_ ? direct() : "http://127.0.0.1:" + std::to_string(proxy_port_);
+  std::string endpoint() const { return tls_ ? direct() : "http://127.0.0.1:" + std::to_string(proxy_port_); }
+  std::string direct() const {
+    return (tls_ ? "https://" : "http://") + std::string("127.0.0.1:") + std::to_string(s3rver_port_);
   }
-  std::string direct() const { return (tls_ ? "https://" : "http://") + std::string("127.0.0.1:") + std::to_string(s3rver_port_); }
   fs::path cert() const { return dir_ / "cert.pem"; }
 
   // Every key in the bucket, read with awscli.
@@ -163,8 +165,9 @@ TEST(S3, ShipsFiftyInvocationsWithSeedKeysNoneLostNoneDoubled) {
 
 TEST(S3, PartitionedGzipKeysAreAthenaReady) {
   S3Server s3;
-  auto r = run(s3_run(s3, 10, {{"EXTENSION_LOG_DESTINATION_S3_KEY_FORMAT", "partitioned"},
-                               {"EXTENSION_LOG_DESTINATION_S3_OBJECT_NAME", "lambda-logs"}}));
+  auto r = run(s3_run(s3, 10,
+                      {{"EXTENSION_LOG_DESTINATION_S3_KEY_FORMAT", "partitioned"},
+                       {"EXTENSION_LOG_DESTINATION_S3_OBJECT_NAME", "lambda-logs"}}));
   EXPECT_EQ(r.emulator_exit, 0) << r.output;
   const auto keys = s3.keys();
   ASSERT_FALSE(keys.empty());
@@ -178,8 +181,8 @@ TEST(S3, PartitionedGzipKeysAreAthenaReady) {
 
 TEST(S3, GzipWithSeedKeysAndRawRecords) {
   S3Server s3;
-  auto r = run(s3_run(s3, 8, {{"EXTENSION_LOG_DESTINATION_S3_COMPRESSION", "gzip"},
-                              {"EXTENSION_LOG_DESTINATION_S3_FORMAT", "raw"}}));
+  auto r = run(s3_run(
+      s3, 8, {{"EXTENSION_LOG_DESTINATION_S3_COMPRESSION", "gzip"}, {"EXTENSION_LOG_DESTINATION_S3_FORMAT", "raw"}}));
   EXPECT_EQ(r.emulator_exit, 0) << r.output;
   read_back(s3, r);
   expect_every_line_once(r, 8 * 5);

@@ -1,7 +1,7 @@
 // lambda-emulator: runs Lambda extensions locally (Extensions, Telemetry and Logs APIs, scripted
 // invocations, freeze, shutdown deadline) and reports what they did. See --help.
-#include <csignal>
 #include <charconv>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>

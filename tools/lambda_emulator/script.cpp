@@ -1,5 +1,7 @@
 #include "script.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <array>
 #include <boost/json.hpp>
@@ -11,7 +13,6 @@
 #include <fstream>
 #include <map>
 #include <ostream>
-#include <sys/stat.h>
 
 #include "core/time.h"
 
@@ -585,7 +586,7 @@ Result<Arrivals> read_arrivals(const std::filesystem::path& dir) {
   if (!files) return std::unexpected(files.error());
   Arrivals out;
   for (const auto& file : *files) {
-    struct stat st{};
+    struct stat st {};
     if (::stat(file.c_str(), &st) != 0) return fail("cannot stat " + file.string());
     const std::int64_t at_us = std::int64_t{st.st_mtim.tv_sec} * 1'000'000 + st.st_mtim.tv_nsec / 1000;
     std::ifstream in(file);

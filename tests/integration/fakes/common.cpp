@@ -1,7 +1,5 @@
 #include "fakes/common.h"
 
-#include "core/gzip.h"
-
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -21,6 +19,8 @@
 #include <filesystem>
 #include <future>
 #include <set>
+
+#include "core/gzip.h"
 
 namespace elk::fakes {
 
@@ -208,7 +208,9 @@ bool wait_for(std::condition_variable& cv, std::unique_lock<std::mutex>& lock, s
 
 // --- compression ------------------------------------------------------------------------------------------------
 
-std::string gzip_compress(std::string_view data) { return elk::gzip(data); }
+std::string gzip_compress(std::string_view data) {
+  return elk::gzip(data);
+}
 
 Result<std::string> inflate(std::string_view data, bool gzip, std::size_t max_bytes) {
   z_stream z{};

@@ -8,7 +8,9 @@ namespace {
 using namespace std::chrono_literals;
 const SteadyTime t0{std::chrono::hours(1)};
 
-pipeline::Document doc(std::size_t size) { return {std::string(size, 'x'), EpochMs{0}}; }
+pipeline::Document doc(std::size_t size) {
+  return {std::string(size, 'x'), EpochMs{0}};
+}
 
 TEST(Batcher, IsNotDueWhenEmpty) {
   Batcher b({10, 1000, 1000ms});

@@ -21,7 +21,8 @@ Environment env_of(std::map<std::string, std::string> vars) {
 
 Loaded load_with(std::map<std::string, std::string> vars) {
   if (!vars.contains("EXTENSION_LOG_DESTINATIONS")) vars["EXTENSION_LOG_DESTINATIONS"] = "file";
-  if (!vars.contains("EXTENSION_LOG_DESTINATION_FILE_DIRECTORY")) vars["EXTENSION_LOG_DESTINATION_FILE_DIRECTORY"] = "/tmp/x";
+  if (!vars.contains("EXTENSION_LOG_DESTINATION_FILE_DIRECTORY"))
+    vars["EXTENSION_LOG_DESTINATION_FILE_DIRECTORY"] = "/tmp/x";
   return load(destinations::all_settings(), env_of(std::move(vars)));
 }
 
@@ -98,10 +99,17 @@ TEST(Settings, EverySettingGivenABadValueGetsWhatItsRowPromises) {
         if (row.min > 0) bad.push_back(std::to_string(row.min - 1));
         break;
       case Kind::choice:
-      case Kind::list: bad = {"no-such-value"}; break;
-      case Kind::regex: bad = {"(unclosed"}; break;
-      case Kind::schedule: bad = {"sometimes", "periodic,1", "periodic,never", "periodic,99999999"}; break;
-      case Kind::text: continue;  // any text is a value
+      case Kind::list:
+        bad = {"no-such-value"};
+        break;
+      case Kind::regex:
+        bad = {"(unclosed"};
+        break;
+      case Kind::schedule:
+        bad = {"sometimes", "periodic,1", "periodic,never", "periodic,99999999"};
+        break;
+      case Kind::text:
+        continue;  // any text is a value
     }
     for (const auto& value : bad) {
       std::map<std::string, std::string> env{{"EXTENSION_LOG_DESTINATIONS", "file"},
@@ -111,9 +119,10 @@ TEST(Settings, EverySettingGivenABadValueGetsWhatItsRowPromises) {
         env["EXTENSION_LOG_DESTINATIONS"] = std::string(row.destination);
         for (const auto& other : rows)  // the destination's required settings, valid
           if (other.destination == row.destination && other.required && other.name != row.name)
-            env[std::string(other.name)] = std::string(other.name).find("URL") != std::string::npos ? "http://127.0.0.1:1"
+            env[std::string(other.name)] = std::string(other.name).find("URL") != std::string::npos
+                                               ? "http://127.0.0.1:1"
                                            : std::string(other.name).find("BUCKET") != std::string::npos ? "my-logs"
-                                                                                                     : "x";
+                                                                                                         : "x";
       }
       if (row.name == names::destinations) env.erase("EXTENSION_LOG_DESTINATION_FILE_DIRECTORY");
       const auto l = load(rows, env_of(env), destinations::destination_aliases());
@@ -122,7 +131,8 @@ TEST(Settings, EverySettingGivenABadValueGetsWhatItsRowPromises) {
       ASSERT_EQ(lines.size(), 1u) << row.name << "=" << value << ": " << (lines.empty() ? "" : lines.back());
       EXPECT_TRUE(others.empty()) << row.name << "=" << value << ": " << others[0];
       EXPECT_NE(lines[0].find(std::string(row.name) + "='" + value + "'"), std::string::npos) << lines[0];
-      EXPECT_NE(lines[0].find(row.kind == Kind::regex ? "not a valid regular expression" : "allowed"), std::string::npos)
+      EXPECT_NE(lines[0].find(row.kind == Kind::regex ? "not a valid regular expression" : "allowed"),
+                std::string::npos)
           << lines[0];
       if (row.on_invalid == OnInvalid::clamp) {
         std::int64_t used = 0;
@@ -149,15 +159,17 @@ TEST(Settings, FlushIsAutoEndOrPeriodicWithAnInterval) {
   EXPECT_FALSE(parse_schedule("periodic,-5"));
   const auto l = load_with({{"EXTENSION_LOG_FLUSH", "periodic,50"}});
   ASSERT_EQ(l.errors.size(), 1u);
-  EXPECT_EQ(l.errors[0], "EXTENSION_LOG_FLUSH='periodic,50': allowed: auto, end, or periodic,<ms> with <ms> in 100..600000 ms");
+  EXPECT_EQ(l.errors[0],
+            "EXTENSION_LOG_FLUSH='periodic,50': allowed: auto, end, or periodic,<ms> with <ms> in 100..600000 ms");
 }
 
 TEST(Settings, TheExtraFieldsRootMayNotBeAFieldEveryDocumentHas) {
   for (const char* root : {"message", "faas", "log", "@timestamp"}) {
     const auto l = load_with({{"EXTENSION_LOG_EXTRA_FIELDS_ROOT", root}});
     ASSERT_EQ(l.errors.size(), 1u) << root;
-    EXPECT_NE(l.errors[0].find(std::string("EXTENSION_LOG_EXTRA_FIELDS_ROOT='") + root + "' is a field every document has"),
-              std::string::npos)
+    EXPECT_NE(
+        l.errors[0].find(std::string("EXTENSION_LOG_EXTRA_FIELDS_ROOT='") + root + "' is a field every document has"),
+        std::string::npos)
         << l.errors[0];
   }
   EXPECT_TRUE(load_with({{"EXTENSION_LOG_EXTRA_FIELDS_ROOT", "fields"}}).errors.empty());
@@ -215,9 +227,10 @@ TEST(Settings, EveryTextSettingRefusesControlCharactersWithoutEchoingTheValue) {
         env["EXTENSION_LOG_DESTINATIONS"] = std::string(row.destination);
         for (const auto& other : rows)
           if (other.destination == row.destination && other.required)
-            env[std::string(other.name)] = std::string(other.name).find("URL") != std::string::npos ? "http://127.0.0.1:1"
+            env[std::string(other.name)] = std::string(other.name).find("URL") != std::string::npos
+                                               ? "http://127.0.0.1:1"
                                            : std::string(other.name).find("BUCKET") != std::string::npos ? "my-logs"
-                                                                                                     : "x";
+                                                                                                         : "x";
       }
       env[std::string(row.name)] = value;
       const auto l = load(rows, env_of(env), destinations::destination_aliases());
@@ -295,10 +308,10 @@ TEST(Settings, ADestinationsRequiredSettingIsDemandedOnlyWhenItIsOn) {
 }
 
 TEST(Settings, ADeadLetterDestinationsSettingsApplyToo) {
-  const auto l = load(destinations::all_settings(),
-                      env_of({{"EXTENSION_LOG_DESTINATIONS", "elasticsearch"},
-                              {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_URL", "http://x:9200"},
-                              {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_DEAD_LETTER", "file"}}));
+  const auto l =
+      load(destinations::all_settings(), env_of({{"EXTENSION_LOG_DESTINATIONS", "elasticsearch"},
+                                                 {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_URL", "http://x:9200"},
+                                                 {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_DEAD_LETTER", "file"}}));
   ASSERT_EQ(l.errors.size(), 1u);
   EXPECT_NE(l.errors[0].find("EXTENSION_LOG_DESTINATION_FILE_DIRECTORY is required by the file destination"),
             std::string::npos)

@@ -22,7 +22,10 @@ class Scripted final : public destinations::Destination {
  public:
   Scripted(std::string name, std::vector<SendResult> script, std::size_t max_batch = 0, std::string dead_letter = "",
            std::chrono::milliseconds delay = 0ms)
-      : name_(std::move(name)), script_(std::move(script)), max_batch_(max_batch), dead_letter_(std::move(dead_letter)),
+      : name_(std::move(name)),
+        script_(std::move(script)),
+        max_batch_(max_batch),
+        dead_letter_(std::move(dead_letter)),
         delay_(delay) {}
   std::string_view name() const override { return name_; }
   std::size_t max_batch_bytes() const override { return max_batch_; }
@@ -63,9 +66,9 @@ struct DispatcherTest : ::testing::Test {
   Logger log{nullptr};
   const RetryPolicy fast{1ms, 2ms, 3};
 
-  Dispatcher make(std::vector<std::unique_ptr<destinations::Destination>> dests, std::vector<std::optional<std::size_t>> dead_letter,
-                  std::size_t regular, RetryPolicy retry, const std::filesystem::path& spill_dir = {},
-                  std::size_t max_buffer_bytes = 1 << 20) {
+  Dispatcher make(std::vector<std::unique_ptr<destinations::Destination>> dests,
+                  std::vector<std::optional<std::size_t>> dead_letter, std::size_t regular, RetryPolicy retry,
+                  const std::filesystem::path& spill_dir = {}, std::size_t max_buffer_bytes = 1 << 20) {
     destinations::Lineup lineup;
     lineup.destinations = std::move(dests);
     lineup.dead_letter = std::move(dead_letter);
@@ -82,7 +85,8 @@ struct DispatcherTest : ::testing::Test {
 };
 
 TEST_F(DispatcherTest, RetriesARetryableFailureWithinTheFlush) {
-  auto s = std::make_unique<Scripted>("s", std::vector<SendResult>{SendResult::retryable("503"), SendResult::retryable("503")});
+  auto s = std::make_unique<Scripted>(
+      "s", std::vector<SendResult>{SendResult::retryable("503"), SendResult::retryable("503")});
   auto* dest = s.get();
   std::vector<std::unique_ptr<destinations::Destination>> v;
   v.push_back(std::move(s));
@@ -225,8 +229,8 @@ TEST_F(DispatcherTest, SpillsWhatIsLeftAndReplaysItFirst) {
 TEST_F(DispatcherTest, AnotherProcessReplaysTheSpillAndCountsItAsRestored) {
   test::TempDir dir;
   {
-    auto d = make(one(std::make_unique<Scripted>("s", std::vector<SendResult>(3, SendResult::retryable("503")))), {none},
-                  1, fast, dir.path);
+    auto d = make(one(std::make_unique<Scripted>("s", std::vector<SendResult>(3, SendResult::retryable("503")))),
+                  {none}, 1, fast, dir.path);
     deliver(d, {batch({"a", "b"})});
     EXPECT_EQ(d.pending_documents(), 2u);
   }

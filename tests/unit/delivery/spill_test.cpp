@@ -92,7 +92,7 @@ TEST(SpillFormat, ADamagedLengthEndsTheFileThere) {
   const auto b = batch({"first", "second", "third"});
   auto data = encode_spill(b);
   const auto second_frame = data.find("second") - 8 - 28;  // its length, 4 bytes, then its checksum
-  data[second_frame + 3] = '\x7f';                        // a length far past the end of the file
+  data[second_frame + 3] = '\x7f';                         // a length far past the end of the file
   const auto read = decode_spill(data);
   EXPECT_EQ(texts(read.batch), (std::vector<std::string>{"first"}));
   EXPECT_GT(read.torn_bytes, 0u);

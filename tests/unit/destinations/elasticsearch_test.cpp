@@ -59,8 +59,8 @@ struct ElasticsearchTest : ::testing::Test {
   std::unique_ptr<http::Server> server;
   config::Config cfg;
   pipeline::FunctionContext function{"my-fn", "$LATEST", "eu-west-1", ""};
-  std::map<std::string, std::string> env{{"AWS_ACCESS_KEY_ID", "AKID"}, {"AWS_SECRET_ACCESS_KEY", "secret"},
-                                         {"AWS_REGION", "eu-west-1"}};
+  std::map<std::string, std::string> env{
+      {"AWS_ACCESS_KEY_ID", "AKID"}, {"AWS_SECRET_ACCESS_KEY", "secret"}, {"AWS_REGION", "eu-west-1"}};
   Logger log{nullptr};
 
   void SetUp() override {
@@ -275,7 +275,8 @@ TEST_F(ElasticsearchTest, SendsBasicAndApiKeyAuthorization) {
   EXPECT_EQ(basic[0].header("Authorization"), "Basic ZWxhc3RpYzpjaGFuZ2VtZQ==");
   seen.clear();
   cfg.set("EXTENSION_LOG_DESTINATION_ELASTICSEARCH_AUTH", "apikey");
-  cfg.set("EXTENSION_LOG_DESTINATION_ELASTICSEARCH_API_KEY", "VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==");
+  cfg.set("EXTENSION_LOG_DESTINATION_ELASTICSEARCH_API_KEY",
+          "VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==");
   auto k = make();
   ASSERT_TRUE(k);
   (void)send(*k, batch(1));

@@ -73,7 +73,8 @@ TEST_F(FileDestinationTest, TheSameBatchWrittenTwiceIsOneFile) {
   auto dest = make(dir.path);
   ASSERT_TRUE(dest);
   const auto b = batch({R"({"a":1})", R"({"b":2})"});
-  for (int i = 0; i < 2; ++i) ASSERT_EQ(test::run_sync(io, (*dest)->send(b, SteadyTime::max())).kind, SendResult::Kind::ok);
+  for (int i = 0; i < 2; ++i)
+    ASSERT_EQ(test::run_sync(io, (*dest)->send(b, SteadyTime::max())).kind, SendResult::Kind::ok);
   ASSERT_EQ(files().size(), 1u);
   EXPECT_EQ(test::read_file(files()[0]), "{\"a\":1}\n{\"b\":2}\n");
   EXPECT_NE(files()[0].filename().string().find("0000000000000abc-0000000001"), std::string::npos) << files()[0];

@@ -2,20 +2,19 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <filesystem>
 #include <fstream>
 #include <map>
 
 #include "../test_util.h"
 #include "http/server.h"
-
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 namespace elk::destinations {
 namespace {
@@ -93,8 +92,9 @@ TEST_F(LogstashInit, TheHttpInputsA413SplitsTheBatchAndRefusesOnlyADocumentTooLa
   const auto batch = [](std::size_t n, std::size_t big_at) {
     buffer::Batch b;
     for (std::size_t i = 0; i < n; ++i) {
-      b.documents.push_back({R"({"n":)" + std::to_string(i) + R"(,"m":")" + std::string(i == big_at ? 3000 : 100, 'x') + "\"}",
-                             EpochMs{0}, "", i + 1, 0});
+      b.documents.push_back(
+          {R"({"n":)" + std::to_string(i) + R"(,"m":")" + std::string(i == big_at ? 3000 : 100, 'x') + "\"}",
+           EpochMs{0}, "", i + 1, 0});
       b.bytes += b.documents.back().json.size();
     }
     return b;
@@ -118,7 +118,8 @@ struct TcpPeer {
   using tcp = boost::asio::ip::tcp;
   tcp::acceptor acceptor;
   std::vector<std::string> received;  // per connection, what was read before it ended
-  explicit TcpPeer(boost::asio::io_context& io, std::function<boost::asio::awaitable<void>(tcp::socket&, std::string&)> behave)
+  explicit TcpPeer(boost::asio::io_context& io,
+                   std::function<boost::asio::awaitable<void>(tcp::socket&, std::string&)> behave)
       : acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
     boost::asio::co_spawn(
         io,
@@ -140,7 +141,8 @@ struct TcpPeer {
 boost::asio::awaitable<void> read_to_end(TcpPeer::tcp::socket& s, std::string& into) {
   std::array<char, 4096> chunk;
   for (;;) {
-    auto [ec, n] = co_await s.async_read_some(boost::asio::buffer(chunk), boost::asio::as_tuple(boost::asio::use_awaitable));
+    auto [ec, n] =
+        co_await s.async_read_some(boost::asio::buffer(chunk), boost::asio::as_tuple(boost::asio::use_awaitable));
     into.append(chunk.data(), n);
     if (ec) co_return;
   }
@@ -149,7 +151,8 @@ boost::asio::awaitable<void> read_to_end(TcpPeer::tcp::socket& s, std::string& i
 buffer::Batch lines(std::size_t n, std::size_t size = 100) {
   buffer::Batch b;
   for (std::size_t i = 0; i < n; ++i) {
-    b.documents.push_back({R"({"n":)" + std::to_string(i) + R"(,"m":")" + std::string(size, 'x') + "\"}", EpochMs{0}, "", i + 1, 0});
+    b.documents.push_back(
+        {R"({"n":)" + std::to_string(i) + R"(,"m":")" + std::string(size, 'x') + "\"}", EpochMs{0}, "", i + 1, 0});
     b.bytes += b.documents.back().json.size();
   }
   return b;
@@ -167,7 +170,8 @@ TEST_F(LogstashInit, TcpABatchIsDeliveredWhenTheInputClosesAfterReadingIt) {
   });
   auto d = make(peer.url());
   ASSERT_TRUE(d) << d.error().message;
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(send_within(io, **d, lines(50), std::chrono::seconds(5)).kind, SendResult::Kind::ok);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(send_within(io, **d, lines(50), std::chrono::seconds(5)).kind, SendResult::Kind::ok);
   ASSERT_EQ(peer.received.size(), 3u);  // one connection per batch: no kept connection to find dead
   for (const auto& r : peer.received) EXPECT_EQ(std::count(r.begin(), r.end(), '\n'), 50);
 }
@@ -176,7 +180,8 @@ TEST_F(LogstashInit, TcpABatchIsDeliveredWhenTheInputClosesAfterReadingIt) {
 TEST_F(LogstashInit, TcpAResetMidBatchOrACloseBeforeOursLeavesTheBatchToSendAgain) {
   TcpPeer reset(io, [](TcpPeer::tcp::socket& s, std::string& into) -> boost::asio::awaitable<void> {
     std::array<char, 1000> part;
-    auto [ec, n] = co_await boost::asio::async_read(s, boost::asio::buffer(part), boost::asio::as_tuple(boost::asio::use_awaitable));
+    auto [ec, n] = co_await boost::asio::async_read(s, boost::asio::buffer(part),
+                                                    boost::asio::as_tuple(boost::asio::use_awaitable));
     into.append(part.data(), n);
     s.set_option(TcpPeer::tcp::socket::linger(true, 0));  // a crash: RST
     s.close();

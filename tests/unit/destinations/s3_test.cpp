@@ -134,7 +134,8 @@ TEST_F(S3DestinationTest, PutsOneSignedObjectPathStyleOnACustomEndpoint) {
   EXPECT_EQ(r.method, "PUT");
   EXPECT_TRUE(r.target.starts_with("/my-bucket/my-fn-")) << r.target;
   EXPECT_TRUE(r.target.find("%3A") != std::string::npos) << "colons in the key are encoded: " << r.target;
-  EXPECT_TRUE(r.header("Authorization")->starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")) << *r.header("Authorization");
+  EXPECT_TRUE(r.header("Authorization")->starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"))
+      << *r.header("Authorization");
   EXPECT_NE(r.header("Authorization")->find("/eu-west-1/s3/aws4_request"), std::string::npos);
   EXPECT_EQ(r.header("x-amz-security-token"), "token");
   EXPECT_EQ(r.header("x-amz-content-sha256")->size(), 64u);
@@ -182,7 +183,8 @@ TEST_F(S3DestinationTest, APartitionedKeyFollowsTheFirstRecordsTime) {
   b.documents[1].timestamp = EpochMs{1714648530520};  // an hour later
   EXPECT_EQ(send(*d, b).kind, SendResult::Kind::ok);
   ASSERT_EQ(seen.size(), 1u);
-  EXPECT_NE(seen[0].target.find("/year%3D2024/month%3D05/day%3D02/hour%3D10/my-fn-20240502T101530.520Z-"), std::string::npos)
+  EXPECT_NE(seen[0].target.find("/year%3D2024/month%3D05/day%3D02/hour%3D10/my-fn-20240502T101530.520Z-"),
+            std::string::npos)
       << seen[0].target;
 }
 

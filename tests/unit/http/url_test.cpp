@@ -94,9 +94,9 @@ TEST(ParseUrl, RefusesUserInformationWithoutRepeatingThePassword) {
   EXPECT_NE(e.find("'https://***@es.example:9243/'"), std::string::npos) << e;
   EXPECT_EQ(e.find("s3cret"), std::string::npos) << e;
   // Whatever else is wrong with it: no scheme, another scheme, a bad port, an '@' in the password.
-  for (const char* url : {"elastic:s3cret@es.example:9243", "ftp://elastic:s3cret@es.example",
-                          "https://elastic:s3cret@es.example:99999", "https://elastic:s3@cret@es.example",
-                          "https://elastic:s3cret@@es.example/a@b"}) {
+  for (const char* url :
+       {"elastic:s3cret@es.example:9243", "ftp://elastic:s3cret@es.example", "https://elastic:s3cret@es.example:99999",
+        "https://elastic:s3@cret@es.example", "https://elastic:s3cret@@es.example/a@b"}) {
     const auto message = error_of(url);
     EXPECT_EQ(message.find("s3cret"), std::string::npos) << message;
     EXPECT_EQ(message.find("cret"), std::string::npos) << message;

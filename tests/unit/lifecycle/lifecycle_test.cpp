@@ -21,7 +21,8 @@ TEST(LifecycleEvent, ParsesInvoke) {
 }
 
 TEST(LifecycleEvent, ParsesShutdownWithItsReasonAsSent) {
-  const auto ev = parse_lifecycle_event(R"({"eventType":"SHUTDOWN","shutdownReason":"spindown","deadlineMs":1714644937515})");
+  const auto ev =
+      parse_lifecycle_event(R"({"eventType":"SHUTDOWN","shutdownReason":"spindown","deadlineMs":1714644937515})");
   ASSERT_TRUE(ev);
   EXPECT_EQ(ev->kind, LifecycleEvent::Kind::shutdown);
   EXPECT_EQ(ev->shutdown_reason, "spindown");
@@ -73,7 +74,8 @@ struct ScriptedApi : ::testing::Test {
 
 TEST_F(ScriptedApi, RegistersWithItsNameAndEventsAndKeepsTheIdentifier) {
   answer = [](const http::Request&) {
-    auto r = http::make_response(200, R"({"functionName":"fn","functionVersion":"$LATEST","handler":"h","accountId":"123456789012"})");
+    auto r = http::make_response(
+        200, R"({"functionName":"fn","functionVersion":"$LATEST","handler":"h","accountId":"123456789012"})");
     r.headers.push_back({"Lambda-Extension-Identifier", "ext-uuid"});
     return r;
   };
@@ -114,7 +116,8 @@ TEST_F(ScriptedApi, NextSendsTheIdentifierAndParsesTheEvent) {
 TEST_F(ScriptedApi, InitErrorCarriesTheErrorTypeHeaderAndMessage) {
   answer = [](const http::Request&) { return http::make_response(202, "{}"); };
   auto client = api();
-  auto st = test::run_sync(io, client.init_error(ExtensionId{"id"}, "Extension.ConfigInvalid", "EXTENSION_LOG_X is bad"));
+  auto st =
+      test::run_sync(io, client.init_error(ExtensionId{"id"}, "Extension.ConfigInvalid", "EXTENSION_LOG_X is bad"));
   ASSERT_TRUE(st);
   EXPECT_EQ(seen[0].target, "/2020-01-01/extension/init/error");
   EXPECT_EQ(seen[0].header("Lambda-Extension-Function-Error-Type"), "Extension.ConfigInvalid");
@@ -124,7 +127,8 @@ TEST_F(ScriptedApi, InitErrorCarriesTheErrorTypeHeaderAndMessage) {
 TEST_F(ScriptedApi, SubscribeReturnsTheStatusForTheCallerToDecide) {
   answer = [](const http::Request&) { return http::make_response(404, "not found"); };
   auto client = api();
-  auto req = telemetry::subscription_request(telemetry::Api::telemetry, {"platform", "function"}, {1000, 262144, 100}, 4243);
+  auto req =
+      telemetry::subscription_request(telemetry::Api::telemetry, {"platform", "function"}, {1000, 262144, 100}, 4243);
   auto ans = test::run_sync(io, client.subscribe(ExtensionId{"id"}, req.path, req.body));
   ASSERT_TRUE(ans);
   EXPECT_EQ(ans->status, 404);
@@ -134,9 +138,11 @@ TEST_F(ScriptedApi, SubscribeReturnsTheStatusForTheCallerToDecide) {
 }
 
 TEST(Subscription, TelemetryRequestFollowsTheSchema) {
-  auto req = telemetry::subscription_request(telemetry::Api::telemetry, {"platform", "function"}, {1000, 262144, 100}, 4243);
-  EXPECT_EQ(req.body,
-            R"({"schemaVersion":"2022-12-13","types":["platform","function"],"buffering":{"maxItems":1000,"maxBytes":262144,"timeoutMs":100},"destination":{"protocol":"HTTP","URI":"http://sandbox.localdomain:4243/"}})");
+  auto req =
+      telemetry::subscription_request(telemetry::Api::telemetry, {"platform", "function"}, {1000, 262144, 100}, 4243);
+  EXPECT_EQ(
+      req.body,
+      R"({"schemaVersion":"2022-12-13","types":["platform","function"],"buffering":{"maxItems":1000,"maxBytes":262144,"timeoutMs":100},"destination":{"protocol":"HTTP","URI":"http://sandbox.localdomain:4243/"}})");
 }
 
 TEST(Subscription, LogsApiRequestUsesTheLogsPathAndSchema) {

@@ -3,13 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-
-#include "pipeline/schema.h"
-
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "../test_util.h"
+#include "pipeline/schema.h"
 #include "telemetry/parse.h"
 
 namespace elk::pipeline {
@@ -17,7 +15,9 @@ namespace {
 
 namespace json = boost::json;
 
-FunctionContext context() { return {"my-fn", "$LATEST", "us-east-1", "123456789012", "on-demand"}; }
+FunctionContext context() {
+  return {"my-fn", "$LATEST", "us-east-1", "123456789012", "on-demand"};
+}
 
 std::vector<json::object> enrich_all(Enricher& e, const std::vector<telemetry::Event>& events) {
   std::vector<json::object> out;
@@ -258,8 +258,7 @@ TEST(Enrich, APlatformEventGivesTheSameFieldsAsItsTextLine) {
     json::object record;
   };
   const std::vector<Pair> pairs = {
-      {"START RequestId: " + rid + " Version: $LATEST", "platform.start",
-       {{"requestId", rid}, {"version", "$LATEST"}}},
+      {"START RequestId: " + rid + " Version: $LATEST", "platform.start", {{"requestId", rid}, {"version", "$LATEST"}}},
       {"REPORT RequestId: " + rid +
            "\tDuration: 125.93 ms\tBilled Duration: 126 ms\tMemory Size: 512 MB\tMax Memory Used: 88 MB\t"
            "Init Duration: 412.57 ms\t",
@@ -279,8 +278,10 @@ TEST(Enrich, APlatformEventGivesTheSameFieldsAsItsTextLine) {
        "platform.report",
        {{"requestId", rid},
         {"status", "timeout"},
-        {"metrics", {{"durationMs", 3000}, {"billedDurationMs", 3000}, {"memorySizeMB", 128}, {"maxMemoryUsedMB", 64}}}}},
-      {"INIT_REPORT Init Duration: 10003.12 ms\tPhase: init\tStatus: timeout", "platform.initReport",
+        {"metrics",
+         {{"durationMs", 3000}, {"billedDurationMs", 3000}, {"memorySizeMB", 128}, {"maxMemoryUsedMB", 64}}}}},
+      {"INIT_REPORT Init Duration: 10003.12 ms\tPhase: init\tStatus: timeout",
+       "platform.initReport",
        {{"phase", "init"}, {"status", "timeout"}, {"metrics", {{"durationMs", 10003.12}}}}},
       {"INIT_START Runtime Version: python:3.12.v18\tRuntime Version ARN: arn:aws:lambda:eu-west-1::runtime:abc",
        "platform.initStart",
@@ -302,7 +303,8 @@ TEST(Enrich, APlatformEventGivesTheSameFieldsAsItsTextLine) {
 // the document: one serializer (it used to be Boost.JSON's "1.5E0" here and "1.5" in labels.*).
 TEST(Enrich, AMessageThatIsNotAStringIsWrittenAsTheDocumentWritesValues) {
   Enricher e(context(), {});
-  const auto doc = e.enrich(telemetry::Event{"function", "", EpochMs{1}, json::parse(R"({"message":{"n":1.5,"k":[2,0.25]},"x":1.5})")});
+  const auto doc = e.enrich(
+      telemetry::Event{"function", "", EpochMs{1}, json::parse(R"({"message":{"n":1.5,"k":[2,0.25]},"x":1.5})")});
   ASSERT_TRUE(doc);
   const auto d = json::parse(doc->json).as_object();
   EXPECT_EQ(text(d, {"message"}), R"({"n":1.5,"k":[2,0.25]})");

@@ -66,7 +66,8 @@ TEST(JsonWriter, WritesNonFiniteNumbersAsNull) {
 // of every length around the block sizes, with specials anywhere, and after any amount already written.
 TEST(JsonWriter, TheBuffersStringWriterWritesWhatTheStringsWrites) {
   std::mt19937 rng(17);
-  const std::string specials = std::string("\"\\\n\r\t\b\f\x01\x1f\x7f\x80\xC3\xA9\xE2\x9C\x93\xF0\x9F\x98\x80\xFF", 21) + '\0';
+  const std::string specials =
+      std::string("\"\\\n\r\t\b\f\x01\x1f\x7f\x80\xC3\xA9\xE2\x9C\x93\xF0\x9F\x98\x80\xFF", 21) + '\0';
   for (int i = 0; i < 100000; ++i) {
     std::string s;
     const auto n = rng() % 80;
@@ -92,8 +93,30 @@ TEST(JsonWriter, NumbersAreStdToCharsShortestText) {
     JsonWriter(got).number(v);
     EXPECT_EQ(got, std::string(want, r.ptr)) << v;
   };
-  for (double v : {0.0, -0.0, 1.0, 0.5, 0.001, 0.0001, 1e-5, 1e4, 1e5, 1e6, 1e15, 1e16, 123456789012345.0, 0.1, 0.3,
-                   2.113, 125.93, 0.198, 100000.0, 1200.0, 12345.6789, 1125899906842623.0, 5e-324, 1.7976931348623157e308})
+  for (double v : {0.0,
+                   -0.0,
+                   1.0,
+                   0.5,
+                   0.001,
+                   0.0001,
+                   1e-5,
+                   1e4,
+                   1e5,
+                   1e6,
+                   1e15,
+                   1e16,
+                   123456789012345.0,
+                   0.1,
+                   0.3,
+                   2.113,
+                   125.93,
+                   0.198,
+                   100000.0,
+                   1200.0,
+                   12345.6789,
+                   1125899906842623.0,
+                   5e-324,
+                   1.7976931348623157e308})
     expect_to_chars(v), expect_to_chars(-v);
   for (int i = 0; i < 300000; ++i) {
     double v;
@@ -142,7 +165,8 @@ TEST(JsonWriter, WritesARecordsValuesAsTheyAre) {
   const telemetry::Event ev("function", "", EpochMs{0}, v);
   std::string out;
   JsonWriter(out).value(ev.record);
-  EXPECT_EQ(out, R"({"s":"a\"b\u0001","n":[1,-2,18446744073709551615,2.5,1e+300,-0,null],"o":{"k\n":{}},"t":true,"z":null})");
+  EXPECT_EQ(
+      out, R"({"s":"a\"b\u0001","n":[1,-2,18446744073709551615,2.5,1e+300,-0,null],"o":{"k\n":{}},"t":true,"z":null})");
   out.clear();
   JsonWriter(out).value(telemetry::JsonView());
   EXPECT_EQ(out, "null");

@@ -1,5 +1,4 @@
 #include "pipeline/log_line.h"
-#include "core/time_text.h"
 
 #include <gtest/gtest.h>
 
@@ -14,6 +13,7 @@
 #include <vector>
 
 #include "core/time.h"
+#include "core/time_text.h"
 
 namespace elk::pipeline {
 namespace {

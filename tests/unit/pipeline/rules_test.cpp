@@ -44,9 +44,12 @@ TEST(Rules, RedactsBearerTokensWhenSwitchedOn) {
   Rules r;
   r.redact_bearer_tokens = true;
   std::string m =
-      "Authorization: Bearer eyJhbGciOi.J9eyJzdWIi.Ok_x-y= next; {\"authorization\":\"bearer abc\"} AUTHORIZATION=Bearer q";
+      "Authorization: Bearer eyJhbGciOi.J9eyJzdWIi.Ok_x-y= next; {\"authorization\":\"bearer abc\"} "
+      "AUTHORIZATION=Bearer q";
   EXPECT_TRUE(r.apply_redactions(m));
-  EXPECT_EQ(m, "Authorization: Bearer [REDACTED] next; {\"authorization\":\"bearer [REDACTED]\"} AUTHORIZATION=Bearer [REDACTED]");
+  EXPECT_EQ(m,
+            "Authorization: Bearer [REDACTED] next; {\"authorization\":\"bearer [REDACTED]\"} AUTHORIZATION=Bearer "
+            "[REDACTED]");
 }
 
 TEST(Rules, LeavesMessagesAloneWhenNothingMatches) {

@@ -8,8 +8,8 @@
 
 #include "../test_util.h"
 #include "core/time.h"
-#include "telemetry/salvage.h"
 #include "core/time_text.h"
+#include "telemetry/salvage.h"
 
 namespace elk::telemetry {
 namespace {
@@ -236,8 +236,10 @@ TEST(ParseBatch, AnInvalidStringIsRepairedAndTheRecordKept) {
 // the body): each good item is read as it came, each repairable one repaired, each unreadable one counted.
 TEST(ParseBatch, BadItemsCostNoneOfTheirNeighbours) {
   const std::string good1 = R"({"time":"2024-05-02T11:00:00.102Z","type":"function","record":"first"})";
-  const std::string good2 = R"({"time":"2024-05-02T11:00:00.103Z","type":"function","record":{"level":"INFO","message":"second"}})";
-  const std::string good3 = R"({"time":"2024-05-02T11:00:00.104Z","type":"platform.runtimeDone","record":{"requestId":"r1","status":"success"}})";
+  const std::string good2 =
+      R"({"time":"2024-05-02T11:00:00.103Z","type":"function","record":{"level":"INFO","message":"second"}})";
+  const std::string good3 =
+      R"({"time":"2024-05-02T11:00:00.104Z","type":"platform.runtimeDone","record":{"requestId":"r1","status":"success"}})";
   std::string deep = R"({"level":"ERROR","message":"deep","requestId":"r2","data":)";
   for (int i = 0; i < 40; ++i) deep += R"({"a":)";
   deep += "1";
@@ -247,7 +249,7 @@ TEST(ParseBatch, BadItemsCostNoneOfTheirNeighbours) {
       R"({"time":"2024-05-02T11:00:00.105Z","type":"function","record":"cut \ud83d"})",
       "{\"time\":\"2024-05-02T11:00:00.106Z\",\"type\":\"function\",\"record\":\"bytes \xC3\x28 here\"}",
       R"({"time":"2024-05-02T11:00:00.107Z","type":"function","record":)" + deep + "}",
-      R"({"type": })",           // not JSON, beyond repair
+      R"({"type": })",                         // not JSON, beyond repair
       R"({"type":"function","record":[1,2})",  // a bracket that does not match
   };
   const std::string goods = "[" + good1 + "," + good2 + "," + good3 + "]";

@@ -60,8 +60,9 @@ TEST_F(ReceiverTest, ReportsBadBodiesAtMostOncePerMinute) {
 
 TEST_F(ReceiverTest, ABadRecordIsRepairedCountedAndReportedAndItsNeighboursHandedOn) {
   const SteadyTime t0{std::chrono::hours(1)};
-  const std::string body = R"([{"type":"function","record":"good"},{"type":"function","record":"cut \ud83d"},)"
-                           "{\"type\":\"function\",\"record\":\"\xFF\"},{\"type\":},{\"type\":\"function\",\"record\":\"also good\"}]";
+  const std::string body =
+      R"([{"type":"function","record":"good"},{"type":"function","record":"cut \ud83d"},)"
+      "{\"type\":\"function\",\"record\":\"\xFF\"},{\"type\":},{\"type\":\"function\",\"record\":\"also good\"}]";
   EXPECT_EQ(post(body, t0).status, 200);
   EXPECT_EQ(post(body, t0 + std::chrono::seconds(1)).status, 200);
   ASSERT_EQ(got.size(), 8u);

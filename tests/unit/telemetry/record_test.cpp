@@ -17,7 +17,8 @@ namespace json = boost::json;
 
 // The record of a one-item body, read by the streaming reader.
 Event read_record(std::string_view record_json) {
-  const auto body = R"([{"time":"2024-05-02T11:00:00.102Z","type":"function","record":)" + std::string(record_json) + "}]";
+  const auto body =
+      R"([{"time":"2024-05-02T11:00:00.102Z","type":"function","record":)" + std::string(record_json) + "}]";
   auto batch = detail::read_batch_streaming(body, EpochMs{0});
   EXPECT_TRUE(batch) << record_json;
   if (!batch || batch->events.size() != 1) return {};
@@ -25,7 +26,8 @@ Event read_record(std::string_view record_json) {
 }
 
 TEST(Record, AnObjectsMembersComeInOrderWithTheirValues) {
-  const auto ev = read_record(R"({"s":"a\nb","i":-7,"u":18446744073709551615,"d":2.5,"t":true,"n":null,"o":{"x":[1,"y"]}})");
+  const auto ev =
+      read_record(R"({"s":"a\nb","i":-7,"u":18446744073709551615,"d":2.5,"t":true,"n":null,"o":{"x":[1,"y"]}})");
   const auto r = ev.record;
   ASSERT_TRUE(r.is_object());
   EXPECT_EQ(r.size(), 7u);
