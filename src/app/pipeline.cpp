@@ -7,9 +7,9 @@
 namespace elk::app {
 
 Result<std::unique_ptr<Pipeline>> Pipeline::make(const config::Config& config,
-                                                 const pipeline::FunctionContext& function,
-                                                 const config::Environment& environment, const Logger& log,
-                                                 boost::asio::any_io_executor executor, PipelineOptions options) {
+                                                 const pipeline::FunctionContext& function, const Getenv& environment,
+                                                 const Logger& log, boost::asio::any_io_executor executor,
+                                                 PipelineOptions options) {
   destinations::Context ctx{config, function, log, executor, environment};
   auto dests = destinations::make_destinations(ctx);
   if (!dests) return std::unexpected(dests.error());

@@ -40,7 +40,7 @@ class Pipeline {
   // extra fields) and batcher; an error names what is wrong.
   [[nodiscard]] static Result<std::unique_ptr<Pipeline>> make(const config::Config& config,
                                                               const pipeline::FunctionContext& function,
-                                                              const config::Environment& environment, const Logger& log,
+                                                              const Getenv& environment, const Logger& log,
                                                               boost::asio::any_io_executor executor,
                                                               PipelineOptions options);
 

@@ -8,11 +8,10 @@
 #include <string_view>
 
 #include "aws/sigv4.h"
+#include "core/getenv.h"
 #include "core/result.h"
 
 namespace elk::aws {
-
-using Getenv = std::function<std::optional<std::string>(std::string_view)>;
 
 // AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (optional). The error names what is
 // missing, never a value.

@@ -188,14 +188,14 @@ std::vector<std::string> Config::list(std::string_view name) const {
   return split_list(text(name));
 }
 
-Loaded load(std::span<const Setting> rows, const Environment& env_in, std::span<const Alias> aliases) {
+Loaded load(std::span<const Setting> rows, const Getenv& env_in, std::span<const Alias> aliases) {
   Loaded out;
   auto dest_names = destination_names(rows);
   for (const auto& a : aliases) dest_names.emplace_back(a.alias);
   const std::string dest_choices = join(dest_names, "|");
   const std::string plain_dest_choices = join(destination_names(rows), "|");
   // EXTENSION_LOG_DESTINATIONS with aliases replaced by the names they stand for.
-  const Environment env = [&](std::string_view name) -> std::optional<std::string> {
+  const Getenv env = [&](std::string_view name) -> std::optional<std::string> {
     auto v = env_in(name);
     if (!v || name != names::destinations || aliases.empty()) return v;
     std::vector<std::string> items;
@@ -351,7 +351,7 @@ std::optional<Schedule> parse_schedule(std::string_view text) {
   return Schedule{FlushMode::periodic, std::chrono::milliseconds(ms)};
 }
 
-Environment process_environment() {
+Getenv process_environment() {
   return [](std::string_view name) -> std::optional<std::string> {
     const char* v = std::getenv(std::string(name).c_str());
     if (v == nullptr) return std::nullopt;

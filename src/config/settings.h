@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/getenv.h"
+
 namespace elk::config {
 
 enum class Kind {
@@ -100,8 +102,6 @@ struct Loaded {
   std::vector<std::string> errors;    // rejected values and missing required settings: one line each
 };
 
-using Environment = std::function<std::optional<std::string>(std::string_view name)>;
-
 // Reads and validates every row. EXTENSION_LOG_DESTINATIONS may name any destination that has rows.
 // Another name for a destination, e.g. opensearch for elasticsearch.
 struct Alias {
@@ -109,10 +109,10 @@ struct Alias {
   std::string_view name;
 };
 // `aliases` are accepted in EXTENSION_LOG_DESTINATIONS and stored under the name they stand for.
-[[nodiscard]] Loaded load(std::span<const Setting> rows, const Environment& env, std::span<const Alias> aliases = {});
+[[nodiscard]] Loaded load(std::span<const Setting> rows, const Getenv& env, std::span<const Alias> aliases = {});
 
 // The process environment.
-[[nodiscard]] Environment process_environment();
+[[nodiscard]] Getenv process_environment();
 
 // The configuration table in Markdown (for the README) and as plain text (for --help).
 [[nodiscard]] std::string markdown_table(std::span<const Setting> rows);

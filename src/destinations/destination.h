@@ -63,7 +63,7 @@ struct Context {
   const pipeline::FunctionContext& function;
   const Logger& log;
   boost::asio::any_io_executor executor;  // where network destinations run their connections
-  config::Environment getenv;             // AWS credentials, region, endpoints, CA paths
+  Getenv getenv;                          // AWS credentials, region, endpoints, CA paths
   // This instance takes another destination's rejects (EXTENSION_LOG_DESTINATION_*_DEAD_LETTER): the names
   // it writes say so, so that they never meet a regular instance's (same bucket, same directory).
   bool dead_letter = false;

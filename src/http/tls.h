@@ -10,12 +10,12 @@
 #include <string_view>
 #include <vector>
 
+#include "core/getenv.h"
 #include "core/result.h"
 
 namespace elk::http {
 
 // Reads an environment variable (std::getenv in production, a map in tests).
-using Getenv = std::function<std::optional<std::string>(std::string_view name)>;
 
 struct TlsOptions {
   bool verify = true;   // false: accept any certificate and host name (only when a setting asks for it)

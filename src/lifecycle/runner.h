@@ -14,7 +14,7 @@ namespace elk::lifecycle {
 struct RunnerOptions {
   std::string extension_name;  // the executable's file name, as Lambda requires at registration
   RuntimeApiAddress runtime_api;
-  config::Environment environment;
+  Getenv environment;
 };
 
 // Runs until SHUTDOWN (exit code 0) or a failure at init (non-zero).

@@ -11,7 +11,7 @@
 namespace elk::config {
 namespace {
 
-Environment env_of(std::map<std::string, std::string> vars) {
+Getenv env_of(std::map<std::string, std::string> vars) {
   return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
     auto it = vars.find(std::string(name));
     if (it == vars.end()) return std::nullopt;
