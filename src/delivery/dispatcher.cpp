@@ -150,10 +150,7 @@ FlushOutcome Dispatcher::outcome_since(const std::vector<std::pair<std::string, 
     out.rejected += a.rejected - b.rejected;
     out.dropped += (a.dropped_permanent + a.dropped_spill_full + a.dropped_buffer_full + a.dropped_torn) -
                    (b.dropped_permanent + b.dropped_spill_full + b.dropped_buffer_full + b.dropped_torn);
-    const auto& lane = lanes_[i];
-    std::uint64_t held = 0;
-    if (lane.head && !lane.head->spill_id) held += lane.head->batch->documents.size();
-    for (const auto& q : lane.queue) held += q->documents.size();
+    const auto held = held_documents(lanes_[i]);
     out.in_memory += held;
     out.spilled += a.pending - held;
   }
@@ -329,13 +326,18 @@ std::size_t Dispatcher::pending_documents() const {
   return n;
 }
 
+std::uint64_t Dispatcher::held_documents(const Lane& lane) {
+  std::uint64_t n = 0;
+  if (lane.head && !lane.head->spill_id) n += lane.head->batch->documents.size();  // a spilled head is on disk
+  for (const auto& b : lane.queue) n += b->documents.size();
+  return n;
+}
+
 std::vector<std::pair<std::string, DestinationStats>> Dispatcher::stats() const {
   std::vector<std::pair<std::string, DestinationStats>> out;
   for (const auto& lane : lanes_) {
     auto s = lane.stats;
-    s.pending = 0;
-    if (lane.head && !lane.head->spill_id) s.pending += lane.head->batch->documents.size();
-    for (const auto& b : lane.queue) s.pending += b->documents.size();
+    s.pending = held_documents(lane);
     if (spill_) {
       const auto c = spill_->counters(lane.spill_name);
       s.restored = c.restored;

@@ -140,6 +140,8 @@ class Dispatcher {
     bool regular = true;                     // receives every batch (false: a dead-letter lane)
   };
   boost::asio::awaitable<void> drain(Lane& lane, SteadyTime deadline);
+  // Documents the lane holds in memory only: its queue, and its head unless that was read from the spill.
+  [[nodiscard]] static std::uint64_t held_documents(const Lane& lane);
   [[nodiscard]] FlushOutcome outcome_since(const std::vector<std::pair<std::string, DestinationStats>>& before) const;
   // Takes the next batch to send: the oldest spilled one, else the queue's head merged up to the
   // destination's max_batch_bytes. False when there is nothing.

@@ -1,12 +1,8 @@
 #include "pipeline/enrich.h"
 
 #include <algorithm>
-#include <array>
-#include <charconv>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
-#include <type_traits>
 #include <vector>
 
 #include "core/time.h"
@@ -23,10 +19,6 @@ namespace {
 
 constexpr std::string_view ecs_member = R"("ecs":{"version":"8.11.0"})";
 static_assert(ecs_member.find(ecs_version) != std::string_view::npos, "ecs_member must carry ecs_version");
-
-std::string_view str(JsonView v, std::string_view key) {
-  return v.find(key).string();
-}
 
 // "Information", "WARNING", "Error", "crit" ... -> info, warn, error, fatal ...; `buffer` holds the
 // lower-cased text of a level that is none of those.
@@ -259,8 +251,8 @@ bool Enricher::log_record(const telemetry::Event& ev, DocumentFields& f) {
       }
       if (message.is_object()) {
         // Node.js logs an Error object as the message.
-        f.error_type = str(message, "errorType");
-        f.error_message = str(message, "errorMessage");
+        f.error_type = message.find("errorType").string();
+        f.error_message = message.find("errorMessage").string();
         if (const auto st = message.find("stackTrace")) f.error_stack = join_lines(st, stack_buffer_);
       }
     }
