@@ -10,7 +10,7 @@
 
 #include "pipeline/enrich.h"
 #include "pipeline/log_line.h"
-#include "telemetry/parse.h"
+#include "sources/telemetry/parse.h"
 
 namespace {
 

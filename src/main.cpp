@@ -7,7 +7,7 @@
 #include "config/settings.h"
 #include "core/log.h"
 #include "destinations/registry.h"
-#include "lifecycle/runner.h"
+#include "modes/extension/runner.h"
 
 #ifndef ELK_ARCH
 #if defined(__x86_64__)
@@ -53,6 +53,6 @@ int main(int argc, char** argv) {
     log.error("AWS_LAMBDA_RUNTIME_API is not set: this program runs as a Lambda extension (see --help)");
     return 1;
   }
-  elk::lifecycle::RunnerOptions options{name, elk::RuntimeApiAddress{api}, elk::config::process_environment()};
-  return elk::lifecycle::run(options, log);
+  elk::extension::RunnerOptions options{name, elk::RuntimeApiAddress{api}, elk::config::process_environment()};
+  return elk::extension::run(options, log);
 }

@@ -54,7 +54,7 @@ Pipeline::Pipeline(pipeline::Enricher enricher, buffer::Batcher batcher, deliver
       max_buffer_bytes_(max_buffer_bytes),
       flush_done_(executor) {}
 
-void Pipeline::offer(const std::vector<telemetry::Event>& events, SteadyTime now) {
+void Pipeline::offer(const std::vector<pipeline::Record>& events, SteadyTime now) {
   constexpr std::size_t check_every = 256;
   std::size_t made = 0;
   for (const auto& ev : events) {

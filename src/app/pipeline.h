@@ -23,7 +23,7 @@
 #include "core/time.h"
 #include "delivery/dispatcher.h"
 #include "pipeline/enrich.h"
-#include "telemetry/event.h"
+#include "pipeline/record.h"
 
 namespace elk::app {
 
@@ -46,7 +46,7 @@ class Pipeline {
 
   // Enriches and batches the events of one delivery, in order. Past the memory bound (checked every 256
   // documents: a delivery's documents are several times its body), what is batched goes to the spill.
-  void offer(const std::vector<telemetry::Event>& events, SteadyTime now);
+  void offer(const std::vector<pipeline::Record>& events, SteadyTime now);
   // A document of the extension's own (the summary, a shutdown notice), batched as any other.
   void add(pipeline::Document document, SteadyTime now) { batcher_.add(std::move(document), now); }
 

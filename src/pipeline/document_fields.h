@@ -9,7 +9,7 @@
 #include <type_traits>
 
 #include "core/time.h"
-#include "telemetry/record.h"
+#include "json/tape.h"
 
 namespace elk::pipeline {
 
@@ -22,7 +22,7 @@ struct LambdaField {
   double number;
   std::int64_t integer;
   std::string_view text;
-  telemetry::JsonView json;
+  json_tape::JsonView json;
 };
 
 // The aws.lambda.* fields of one document, in order; a platform event has at most 10 of them.
@@ -31,7 +31,7 @@ class LambdaFields {
   void number(std::string_view k, double v) { add({k, LambdaField::Kind::number, v, 0, {}, {}}); }
   void integer(std::string_view k, std::int64_t v) { add({k, LambdaField::Kind::integer, 0, v, {}, {}}); }
   void text(std::string_view k, std::string_view v) { add({k, LambdaField::Kind::text, 0, 0, v, {}}); }
-  void json(std::string_view k, telemetry::JsonView v) { add({k, LambdaField::Kind::json, 0, 0, {}, v}); }
+  void json(std::string_view k, json_tape::JsonView v) { add({k, LambdaField::Kind::json, 0, 0, {}, v}); }
   [[nodiscard]] bool empty() const { return size_ == 0; }
   [[nodiscard]] const LambdaField* begin() const { return &slots_[0].field; }
   [[nodiscard]] const LambdaField* end() const { return &slots_[0].field + size_; }
@@ -64,7 +64,7 @@ struct DocumentFields {
   std::optional<std::size_t> original_size;
   std::string_view trace_id, span_id;
   LambdaFields lambda;        // aws.lambda.*, in order
-  telemetry::JsonView extra;  // a JSON log record (its other keys)
+  json_tape::JsonView extra;  // a JSON log record (its other keys)
 };
 
 // event.duration (ns) of a duration in ms; none when it is not a number a 64-bit count can hold (a

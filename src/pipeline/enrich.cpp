@@ -13,7 +13,7 @@
 
 namespace elk::pipeline {
 
-using telemetry::JsonView;
+using json_tape::JsonView;
 
 namespace {
 
@@ -144,13 +144,12 @@ void Enricher::render_constant_fields() {
   render_invocation_fields({}, false);  // the next record with a request id renders its own
 }
 
-std::optional<Document> Enricher::enrich(const telemetry::Event& ev) {
+std::optional<Document> Enricher::enrich(const Record& ev) {
   DocumentFields f;
   ending_request_ = false;
   f.timestamp = ev.time_ms;
-  const std::string_view type = ev.type;
-  f.action = type;
-  if (type == "function" || type == "extension") {
+  f.action = ev.type_name;
+  if (ev.type != Record::Type::platform) {
     if (!log_record(ev, f)) return std::nullopt;
   } else {
     platform_record(ev, f);
@@ -162,8 +161,8 @@ std::optional<Document> Enricher::enrich(const telemetry::Event& ev) {
     JsonWriter w(d->raw);
     w.begin_object();
     w.field("time", ev.time);
-    w.field("type", ev.type);
-    w.key("record"), w.value(ev.record);
+    w.field("type", ev.type_name);
+    w.key("record"), w.value(ev.body);
     w.end_object();
   }
   if (ending_request_) current_request_.clear();
@@ -179,8 +178,8 @@ Document Enricher::extension_document(std::string_view action, std::string_view 
   f.message = message;
   f.request_id = request_id;
   // The fields as a record of its own, so that they are written as a JSON record's other keys are.
-  const telemetry::Event holder("extension", "", time, boost::json::value(fields));
-  if (!fields.empty()) f.extra = holder.record;
+  const Record holder("extension", "", time, boost::json::value(fields));
+  if (!fields.empty()) f.extra = holder.body;
   Document d;
   write(f, d.json);
   d.timestamp = time;
@@ -189,10 +188,10 @@ Document Enricher::extension_document(std::string_view action, std::string_view 
   return d;
 }
 
-bool Enricher::log_record(const telemetry::Event& ev, DocumentFields& f) {
-  const bool function = std::string_view(ev.type) == "function";
-  if (ev.record.is_string()) {
-    const std::string_view text = ev.record.string();
+bool Enricher::log_record(const Record& ev, DocumentFields& f) {
+  const bool function = ev.type == Record::Type::function;
+  if (ev.body.is_string()) {
+    const std::string_view text = ev.body.string();
     if (function) {
       if (const auto pl = parse_platform_line(text)) {
         text_platform_line(text, *pl, f);
@@ -205,10 +204,10 @@ bool Enricher::log_record(const telemetry::Event& ev, DocumentFields& f) {
     f.level = p.level;
     f.message = p.message;
     f.error_type = p.error_type;
-  } else if (ev.record.is_object()) {
+  } else if (ev.body.is_object()) {
     // One pass over the record's keys (an object's keys are unique) finds the ones that map to ECS fields.
     JsonView message, level, timestamp, request_id, aws_request_id, error_type, error_message, stack_trace, trace_id;
-    for (const auto& [key, value] : ev.record.members()) {
+    for (const auto& [key, value] : ev.body.members()) {
       switch (mapped_key(key)) {
         case Mapped::none:
           break;
@@ -264,10 +263,10 @@ bool Enricher::log_record(const telemetry::Event& ev, DocumentFields& f) {
     if (auto t = error_message.string(); !t.empty()) f.error_message = t;
     if (stack_trace) f.error_stack = join_lines(stack_trace, stack_buffer_);
     if (auto t = trace_id.string(); !t.empty()) f.trace_id = xray_root(t);
-    f.extra = ev.record;
-  } else if (!ev.record.is_null()) {
+    f.extra = ev.body;
+  } else if (!ev.body.is_null()) {
     message_buffer_.clear();
-    JsonWriter(message_buffer_).value(ev.record);
+    JsonWriter(message_buffer_).value(ev.body);
     f.message = message_buffer_;
   }
   if (!rules_.keep(f.message)) {
@@ -301,10 +300,10 @@ void Enricher::text_platform_line(std::string_view line, const PlatformEvent& e,
   if (observer_) observer_(e, f.timestamp);
 }
 
-void Enricher::platform_record(const telemetry::Event& ev, DocumentFields& f) {
-  const auto e = platform_event_of_record(ev.type, ev.record);
+void Enricher::platform_record(const Record& ev, DocumentFields& f) {
+  const auto e = platform_event_of_record(ev.type_name, ev.body);
   if (!e) {
-    render_other_platform_record(ev.type, ev.record, f, message_buffer_);
+    render_other_platform_record(ev.type_name, ev.body, f, message_buffer_);
     return;
   }
   render_platform_event(*e, f);

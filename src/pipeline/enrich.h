@@ -13,8 +13,8 @@
 #include "core/time_text.h"
 #include "core/types.h"
 #include "pipeline/json_writer.h"
+#include "pipeline/record.h"
 #include "pipeline/rules.h"
-#include "telemetry/event.h"
 
 namespace elk::pipeline {
 
@@ -61,7 +61,7 @@ class Enricher {
   }
 
   // The document for one record; nullopt when the rules filter the record out.
-  [[nodiscard]] std::optional<Document> enrich(const telemetry::Event& event);
+  [[nodiscard]] std::optional<Document> enrich(const Record& record);
 
   // A document of the extension's own, with event.action `action` (e.g. "extension.shutdown" when Lambda
   // ended the environment after a timeout, "extension.summary" with the delivery counters); `fields` go
@@ -82,8 +82,8 @@ class Enricher {
   [[nodiscard]] const EnrichStats& stats() const { return stats_; }
 
  private:
-  bool log_record(const telemetry::Event& event, DocumentFields& f);  // false when the rules filter it out
-  void platform_record(const telemetry::Event& event, DocumentFields& f);
+  bool log_record(const Record& record, DocumentFields& f);  // false when the rules filter it out
+  void platform_record(const Record& record, DocumentFields& f);
   void text_platform_line(std::string_view line, const PlatformEvent& event, DocumentFields& f);
   void on_platform_event(const PlatformEvent& event);
   void write(const DocumentFields& f, std::string& document);  // the document's text, at its exact size

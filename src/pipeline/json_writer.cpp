@@ -238,9 +238,9 @@ void append_json_number(Out& out, double v) {
 }
 
 template <class Out>
-void BasicJsonWriter<Out>::value(telemetry::JsonView v) {
-  using Kind = telemetry::JsonNode::Kind;
-  const telemetry::JsonNode* n = v.node();
+void BasicJsonWriter<Out>::value(json_tape::JsonView v) {
+  using Kind = json_tape::JsonNode::Kind;
+  const json_tape::JsonNode* n = v.node();
   if (n == nullptr) {
     comma(), out_ += std::string_view("null");
     return;

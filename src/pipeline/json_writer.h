@@ -9,8 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "json/tape.h"
 #include "json/text.h"
-#include "telemetry/record.h"
 
 namespace elk::pipeline {
 
@@ -190,7 +190,7 @@ class BasicJsonWriter {
     out_ += v ? std::string_view("true") : std::string_view("false");
   }
   // A value of a telemetry record, as is (strings re-escaped through the same rules); nothing writes null.
-  void value(telemetry::JsonView v);
+  void value(json_tape::JsonView v);
 
   // Pre-rendered members ("key":value[,"key":value...]) appended as they are.
   void raw_members(std::string_view fragment) {

@@ -9,7 +9,7 @@
 
 namespace elk::pipeline {
 
-using telemetry::JsonView;
+using json_tape::JsonView;
 using Type = PlatformEvent::Type;
 
 namespace {

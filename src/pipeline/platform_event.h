@@ -18,8 +18,8 @@
 #include <string>
 #include <string_view>
 
+#include "json/tape.h"
 #include "pipeline/document_fields.h"
-#include "telemetry/record.h"
 
 namespace elk::pipeline {
 
@@ -43,7 +43,7 @@ struct PlatformEvent {
   std::optional<double> duration_ms /* the invocation's (report) */, runtime_duration_ms /* ...RuntimeDone */,
       billed_duration_ms, memory_size_mb, max_memory_used_mb, init_duration_ms, restore_duration_ms,
       billed_restore_duration_ms, produced_bytes;
-  telemetry::JsonView spans;  // the record's, when it came as one
+  json_tape::JsonView spans;  // the record's, when it came as one
 };
 
 // The event.action of each type ("platform.report"); the text form is given the record form's name.
@@ -52,7 +52,7 @@ struct PlatformEvent {
 // The platform event of a Telemetry API record of type `type`, for the types that have a text form (and
 // platform.runtimeDone, platform.initRuntimeDone, platform.restoreRuntimeDone); nullopt for the others
 // (platform.logsDropped, platform.fault, platform.extension, ...).
-[[nodiscard]] std::optional<PlatformEvent> platform_event_of_record(std::string_view type, telemetry::JsonView record);
+[[nodiscard]] std::optional<PlatformEvent> platform_event_of_record(std::string_view type, json_tape::JsonView record);
 
 // Level, event.kind/action/duration, error.type, trace, span and aws.lambda.* of the event's document (not
 // its message).
@@ -65,7 +65,7 @@ void append_platform_text(const PlatformEvent& event, std::string& out);
 // Fills the fields of a platform record that is not a PlatformEvent (platform.logsDropped, platform.fault,
 // platform.extension, platform.telemetrySubscription, and any type not known yet: the record kept whole);
 // its message is written in `message`, or views the record.
-void render_other_platform_record(std::string_view type, telemetry::JsonView record, DocumentFields& fields,
+void render_other_platform_record(std::string_view type, json_tape::JsonView record, DocumentFields& fields,
                                   std::string& message);
 
 // X-Ray "Root=1-...;Parent=...;Sampled=1" -> "1-..."

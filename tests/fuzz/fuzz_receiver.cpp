@@ -14,7 +14,7 @@
 #include "check.h"
 #include "delivery/spill.h"
 #include "pipeline/enrich.h"
-#include "telemetry/receiver.h"
+#include "sources/telemetry/receiver.h"
 
 namespace {
 
@@ -38,7 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                    true);
   elk::buffer::Batcher batcher({10000, 1 << 20, std::chrono::milliseconds(1000)}, 42);
   elk::telemetry::Receiver receiver(
-      [&](std::vector<elk::telemetry::Event>&& events) {
+      [&](std::vector<elk::pipeline::Record>&& events) {
         for (const auto& ev : events)
           if (auto doc = enricher.enrich(ev)) batcher.add(std::move(*doc), elk::SteadyTime{});
       },

@@ -18,8 +18,8 @@
 #include "check.h"
 #include "pipeline/log_line.h"
 #include "pipeline/platform_line.h"
-#include "telemetry/parse.h"
-#include "telemetry/salvage.h"
+#include "sources/telemetry/parse.h"
+#include "sources/telemetry/salvage.h"
 
 namespace {
 
@@ -66,8 +66,8 @@ void mixed(std::string_view input) {
   const auto batch = elk::telemetry::parse_batch("[" + good1 + "," + bad + "," + good2 + "]", elk::EpochMs{0});
   check(batch.has_value(), "a body of three items reads");
   check(batch->events.size() == 3, "the good records and the bad one are kept");
-  check(batch->events[0].record.is_string() && batch->events[0].record.string() == "first good", "first good kept");
-  const auto second = batch->events[2].record.to_value();
+  check(batch->events[0].body.is_string() && batch->events[0].body.string() == "first good", "first good kept");
+  const auto second = batch->events[2].body.to_value();
   check(second.is_object() && second.as_object().size() == 1 && second.at("message") == "second good",
         "second good kept");
   check(batch->events[1].time == "2024-05-02T11:00:00.103Z", "the bad one keeps its time");

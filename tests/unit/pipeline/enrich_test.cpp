@@ -8,7 +8,7 @@
 
 #include "../test_util.h"
 #include "pipeline/schema.h"
-#include "telemetry/parse.h"
+#include "sources/telemetry/parse.h"
 
 namespace elk::pipeline {
 namespace {
@@ -19,7 +19,7 @@ FunctionContext context() {
   return {"my-fn", "$LATEST", "us-east-1", "123456789012", "on-demand"};
 }
 
-std::vector<json::object> enrich_all(Enricher& e, const std::vector<telemetry::Event>& events) {
+std::vector<json::object> enrich_all(Enricher& e, const std::vector<pipeline::Record>& events) {
   std::vector<json::object> out;
   for (const auto& ev : events)
     if (auto d = e.enrich(ev)) out.push_back(json::parse(d->json).as_object());
@@ -289,8 +289,8 @@ TEST(Enrich, APlatformEventGivesTheSameFieldsAsItsTextLine) {
   };
   for (const auto& p : pairs) {
     Enricher from_text(context(), {}), from_record(context(), {});
-    const auto a = from_text.enrich(telemetry::Event{"function", "", EpochMs{1000}, json::value(p.line)});
-    const auto b = from_record.enrich(telemetry::Event{p.type, "", EpochMs{1000}, json::value(p.record)});
+    const auto a = from_text.enrich(pipeline::Record{"function", "", EpochMs{1000}, json::value(p.line)});
+    const auto b = from_record.enrich(pipeline::Record{p.type, "", EpochMs{1000}, json::value(p.record)});
     ASSERT_TRUE(a && b);
     auto da = json::parse(a->json).as_object(), db = json::parse(b->json).as_object();
     EXPECT_EQ(text(da, {"message"}), p.line);
@@ -304,7 +304,7 @@ TEST(Enrich, APlatformEventGivesTheSameFieldsAsItsTextLine) {
 TEST(Enrich, AMessageThatIsNotAStringIsWrittenAsTheDocumentWritesValues) {
   Enricher e(context(), {});
   const auto doc = e.enrich(
-      telemetry::Event{"function", "", EpochMs{1}, json::parse(R"({"message":{"n":1.5,"k":[2,0.25]},"x":1.5})")});
+      pipeline::Record{"function", "", EpochMs{1}, json::parse(R"({"message":{"n":1.5,"k":[2,0.25]},"x":1.5})")});
   ASSERT_TRUE(doc);
   const auto d = json::parse(doc->json).as_object();
   EXPECT_EQ(text(d, {"message"}), R"({"n":1.5,"k":[2,0.25]})");
@@ -321,10 +321,10 @@ TEST(Enrich, ASuppressedInitFailureIsAnError) {
 TEST(Enrich, RequestIdsFollowTheInvocationWindowAcrossBatches) {
   Enricher e(context(), {});
   auto ev = [](std::string type, json::value record) {
-    return telemetry::Event{std::move(type), "", EpochMs{1}, std::move(record)};
+    return pipeline::Record{std::move(type), "", EpochMs{1}, std::move(record)};
   };
   std::vector<json::object> docs;
-  auto feed = [&](std::vector<telemetry::Event> batch) {
+  auto feed = [&](std::vector<pipeline::Record> batch) {
     for (auto& d : enrich_all(e, batch)) docs.push_back(std::move(d));
   };
   feed({ev("function", "init line\n"), ev("platform.start", json::object{{"requestId", "r1"}}), ev("function", "a\n")});
@@ -350,7 +350,7 @@ TEST(Enrich, LongMessagesAreTruncatedWithTheirOriginalSize) {
   Rules rules;
   rules.max_message_bytes = 1024;
   Enricher e(context(), rules);
-  telemetry::Event ev{"function", "", EpochMs{1}, json::value(std::string(5000, 'x'))};
+  pipeline::Record ev{"function", "", EpochMs{1}, json::value(std::string(5000, 'x'))};
   const auto d = json::parse(e.enrich(ev)->json).as_object();
   EXPECT_EQ(at(d, {"event", "original_size"})->as_int64(), 5000);
   EXPECT_TRUE(text(d, {"message"}).ends_with(truncated_marker));
@@ -361,7 +361,7 @@ TEST(Enrich, RedactsMessages) {
   Rules rules;
   rules.redact_aws_access_keys = true;
   Enricher e(context(), rules);
-  telemetry::Event ev{"function", "", EpochMs{1}, json::value("using AKIAIOSFODNN7EXAMPLE\n")};
+  pipeline::Record ev{"function", "", EpochMs{1}, json::value("using AKIAIOSFODNN7EXAMPLE\n")};
   EXPECT_EQ(text(json::parse(e.enrich(ev)->json).as_object(), {"message"}), "using [REDACTED]");
   EXPECT_EQ(e.stats().redacted, 1u);
 }
@@ -371,7 +371,7 @@ TEST(Enrich, TakesAccountAndFunctionIdFromTheInvokeArn) {
   ctx.account_id.clear();
   Enricher e(ctx, {});
   e.on_invoke("arn:aws:lambda:eu-west-1:210987654321:function:my-fn:prod");
-  telemetry::Event ev{"function", "", EpochMs{1}, json::value("x")};
+  pipeline::Record ev{"function", "", EpochMs{1}, json::value("x")};
   const auto d = json::parse(e.enrich(ev)->json).as_object();
   EXPECT_EQ(text(d, {"cloud", "account", "id"}), "210987654321");
   EXPECT_EQ(text(d, {"faas", "id"}), "arn:aws:lambda:eu-west-1:210987654321:function:my-fn");
@@ -386,7 +386,7 @@ TEST(Enrich, TheFaasAndCloudObjectsFollowEveryChange) {
   Enricher e(ctx, {});
   const std::string a = "c0ffee00-1111-4222-8333-944455556666", b = "c0ffee00-2222-4222-8333-944455556666";
   auto doc = [&](std::string_view type, const json::value& record) {
-    return json::parse(e.enrich(telemetry::Event(type, "", EpochMs{1}, record))->json).as_object();
+    return json::parse(e.enrich(pipeline::Record(type, "", EpochMs{1}, record))->json).as_object();
   };
   auto line = [&] { return doc("function", json::value("a line")); };
   auto coldstart = [](const json::object& d) {
@@ -431,14 +431,14 @@ TEST(Enrich, TheFaasAndCloudObjectsFollowEveryChange) {
 
 TEST(Enrich, ControlCharactersAndInvalidUtf8StillGiveValidJson) {
   Enricher e(context(), {});
-  telemetry::Event ev{"function", "", EpochMs{1}, json::value(std::string("a\x01\x7f\xff\xfe b\0c", 9))};
+  pipeline::Record ev{"function", "", EpochMs{1}, json::value(std::string("a\x01\x7f\xff\xfe b\0c", 9))};
   const auto d = e.enrich(ev);
   ASSERT_TRUE(d);
   EXPECT_NO_THROW((void)json::parse(d->json));
 }
 
 TEST(Enrich, KeepsTheRawRecordOnlyWhenAskedTo) {
-  telemetry::Event ev{"function", "2024-05-02T11:00:00.102Z", EpochMs{0}, json::value("hi\n")};
+  pipeline::Record ev{"function", "2024-05-02T11:00:00.102Z", EpochMs{0}, json::value("hi\n")};
   Enricher plain(context(), {});
   EXPECT_TRUE(plain.enrich(ev)->raw.empty());
   Enricher raw(context(), {}, "labels", true);
@@ -447,13 +447,13 @@ TEST(Enrich, KeepsTheRawRecordOnlyWhenAskedTo) {
 
 TEST(Enrich, APlainLineWithoutALevelIsInfo) {
   Enricher e(context(), {});
-  telemetry::Event ev{"function", "", EpochMs{0}, json::value("hello from print()\n")};
+  pipeline::Record ev{"function", "", EpochMs{0}, json::value("hello from print()\n")};
   EXPECT_EQ(text(json::parse(e.enrich(ev)->json).as_object(), {"log", "level"}), "info");
 }
 
 TEST(Enrich, KeepsAMultiLineRecordAsOneDocument) {
   Enricher e(context(), {});
-  telemetry::Event ev{"function", "", EpochMs{0}, json::value("Error: boom\n    at a (x.js:1)\n    at b (y.js:2)\n")};
+  pipeline::Record ev{"function", "", EpochMs{0}, json::value("Error: boom\n    at a (x.js:1)\n    at b (y.js:2)\n")};
   const auto d = json::parse(e.enrich(ev)->json).as_object();
   EXPECT_EQ(text(d, {"message"}), "Error: boom\n    at a (x.js:1)\n    at b (y.js:2)");
 }

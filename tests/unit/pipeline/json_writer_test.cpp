@@ -10,7 +10,7 @@
 #include <cstring>
 #include <random>
 
-#include "telemetry/event.h"
+#include "pipeline/record.h"
 
 namespace elk::pipeline {
 namespace {
@@ -162,13 +162,13 @@ TEST(JsonWriter, TwoDecimalsArePrintfsText) {
 TEST(JsonWriter, WritesARecordsValuesAsTheyAre) {
   const auto v = boost::json::parse(
       R"({"s":"a\"b\u0001","n":[1,-2,18446744073709551615,2.5,1e300,-0.0,1E400],"o":{"k\n":{}},"t":true,"z":null})");
-  const telemetry::Event ev("function", "", EpochMs{0}, v);
+  const pipeline::Record ev("function", "", EpochMs{0}, v);
   std::string out;
-  JsonWriter(out).value(ev.record);
+  JsonWriter(out).value(ev.body);
   EXPECT_EQ(
       out, R"({"s":"a\"b\u0001","n":[1,-2,18446744073709551615,2.5,1e+300,-0,null],"o":{"k\n":{}},"t":true,"z":null})");
   out.clear();
-  JsonWriter(out).value(telemetry::JsonView());
+  JsonWriter(out).value(json_tape::JsonView());
   EXPECT_EQ(out, "null");
 }
 

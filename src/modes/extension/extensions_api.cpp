@@ -1,4 +1,4 @@
-#include "lifecycle/extensions_api.h"
+#include "modes/extension/extensions_api.h"
 
 #include <algorithm>
 #include <boost/json/parse.hpp>
@@ -8,7 +8,7 @@
 
 #include "http/client.h"
 
-namespace elk::lifecycle {
+namespace elk::extension {
 namespace {
 
 namespace json = boost::json;
@@ -133,4 +133,4 @@ boost::asio::awaitable<Result<SubscribeAnswer>> ExtensionsApi::subscribe(const E
   co_return SubscribeAnswer{res->status, res->body};
 }
 
-}  // namespace elk::lifecycle
+}  // namespace elk::extension

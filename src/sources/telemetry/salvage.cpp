@@ -1,10 +1,10 @@
-#include "telemetry/salvage.h"
+#include "sources/telemetry/salvage.h"
 
 #include <cstdint>
 #include <vector>
 
 #include "json/text.h"
-#include "telemetry/parse.h"
+#include "sources/telemetry/parse.h"
 
 namespace elk::telemetry::detail {
 

@@ -1,4 +1,4 @@
-#include "telemetry/record.h"
+#include "json/tape.h"
 
 #include <gtest/gtest.h>
 
@@ -7,19 +7,19 @@
 #include <string>
 #include <vector>
 
-#include "telemetry/event.h"
-#include "telemetry/parse.h"
+#include "pipeline/record.h"
+#include "sources/telemetry/parse.h"
 
-namespace elk::telemetry {
+namespace elk::json_tape {
 namespace {
 
 namespace json = boost::json;
 
 // The record of a one-item body, read by the streaming reader.
-Event read_record(std::string_view record_json) {
+pipeline::Record read_record(std::string_view record_json) {
   const auto body =
       R"([{"time":"2024-05-02T11:00:00.102Z","type":"function","record":)" + std::string(record_json) + "}]";
-  auto batch = detail::read_batch_streaming(body, EpochMs{0});
+  auto batch = telemetry::detail::read_batch_streaming(body, EpochMs{0});
   EXPECT_TRUE(batch) << record_json;
   if (!batch || batch->events.size() != 1) return {};
   return batch->events[0];
@@ -28,7 +28,7 @@ Event read_record(std::string_view record_json) {
 TEST(Record, AnObjectsMembersComeInOrderWithTheirValues) {
   const auto ev =
       read_record(R"({"s":"a\nb","i":-7,"u":18446744073709551615,"d":2.5,"t":true,"n":null,"o":{"x":[1,"y"]}})");
-  const auto r = ev.record;
+  const auto r = ev.body;
   ASSERT_TRUE(r.is_object());
   EXPECT_EQ(r.size(), 7u);
   std::vector<std::string> keys;
@@ -50,62 +50,63 @@ TEST(Record, AnObjectsMembersComeInOrderWithTheirValues) {
 
 TEST(Record, AMissingMemberIsNothingAndReadsAsEmpty) {
   const auto ev = read_record(R"({"a":1})");
-  const auto missing = ev.record.find("b");
+  const auto missing = ev.body.find("b");
   EXPECT_FALSE(missing);
   EXPECT_FALSE(missing.is_null());
   EXPECT_EQ(missing.string(), "");
   EXPECT_FALSE(missing.number());
   EXPECT_EQ(missing.members().begin(), missing.members().end());
   EXPECT_FALSE(missing.find("a"));
-  EXPECT_EQ(ev.record.find("a").string(), "");  // not a string
+  EXPECT_EQ(ev.body.find("a").string(), "");  // not a string
 }
 
 TEST(Record, OfDuplicateKeysTheFirstPlaceKeepsTheLastValue) {
   const auto ev = read_record(R"({"a":1,"b":{"c":[1,{"d":1,"d":2}]},"a":{"e":3},"b":"last","f":0})");
-  EXPECT_EQ(ev.record.size(), 3u);
-  EXPECT_EQ(json::serialize(ev.record.to_value()), R"({"a":{"e":3},"b":"last","f":0})");
+  EXPECT_EQ(ev.body.size(), 3u);
+  EXPECT_EQ(json::serialize(ev.body.to_value()), R"({"a":{"e":3},"b":"last","f":0})");
   const auto nested = read_record(R"({"x":{"a":1,"a":{"b":2},"c":[{"d":1,"d":2}]}})");
-  EXPECT_EQ(json::serialize(nested.record.to_value()), R"({"x":{"a":{"b":2},"c":[{"d":2}]}})");
+  EXPECT_EQ(json::serialize(nested.body.to_value()), R"({"x":{"a":{"b":2},"c":[{"d":2}]}})");
   // Many keys (the sorted path), some of them twice.
   std::string many = "{", expected = "{";
   for (int i = 0; i < 40; ++i) many += "\"k" + std::to_string(i) + "\":" + std::to_string(i) + ",";
   for (int i = 0; i < 40; i += 3) many += "\"k" + std::to_string(i) + "\":\"again\",";
   many.back() = '}';
-  EXPECT_EQ(json::serialize(read_record(many).record.to_value()), json::serialize(json::parse(many)));
+  EXPECT_EQ(json::serialize(read_record(many).body.to_value()), json::serialize(json::parse(many)));
 }
 
 TEST(Record, StringRecordsAndOtherValues) {
-  EXPECT_EQ(read_record(R"("line\twith tab\n")").record.string(), "line\twith tab\n");
-  EXPECT_TRUE(read_record("null").record.is_null());
-  EXPECT_EQ(read_record("42").record.number(), 42.0);
-  EXPECT_EQ(read_record("[]").record.size(), 0u);
-  EXPECT_TRUE(read_record("{}").record.is_object());
+  EXPECT_EQ(read_record(R"("line\twith tab\n")").body.string(), "line\twith tab\n");
+  EXPECT_TRUE(read_record("null").body.is_null());
+  EXPECT_EQ(read_record("42").body.number(), 42.0);
+  EXPECT_EQ(read_record("[]").body.size(), 0u);
+  EXPECT_TRUE(read_record("{}").body.is_object());
 }
 
 TEST(Record, AnEventCopiedOutOfItsBatchKeepsItsTextsAndRecord) {
-  Event kept;
+  pipeline::Record kept;
   {
-    auto batch = parse_batch(R"([{"time":"2024-05-02T11:00:00.102Z","type":"platform.report",
+    auto batch = telemetry::parse_batch(R"([{"time":"2024-05-02T11:00:00.102Z","type":"platform.report",
                                   "record":{"requestId":"r-1","metrics":{"durationMs":1.5}}}])",
-                             EpochMs{0});
+                                        EpochMs{0});
     ASSERT_TRUE(batch);
     kept = batch->events[0];
   }
-  EXPECT_EQ(kept.type, "platform.report");
+  EXPECT_EQ(kept.type_name, "platform.report");
   EXPECT_EQ(kept.time, "2024-05-02T11:00:00.102Z");
-  EXPECT_EQ(request_id(kept), "r-1");
-  EXPECT_EQ(kept.record.find("metrics").find("durationMs").number(), 1.5);
+  EXPECT_EQ(kept.body.find("requestId").string(), "r-1");
+  EXPECT_EQ(kept.body.find("metrics").find("durationMs").number(), 1.5);
 }
 
 TEST(Record, AnEventMadeFromAValueOwnsACopyOfIt) {
   const json::value v = json::parse(R"({"requestId":"r-2","spans":[{"name":"x","durationMs":0.25}],"n":null})");
-  const Event ev("platform.runtimeDone", "2024-05-02T11:00:00.102Z", EpochMs{5}, v);
-  EXPECT_EQ(ev.type, "platform.runtimeDone");
+  const pipeline::Record ev("platform.runtimeDone", "2024-05-02T11:00:00.102Z", EpochMs{5}, v);
+  EXPECT_EQ(ev.type_name, "platform.runtimeDone");
   EXPECT_EQ(ev.time_ms, EpochMs{5});
-  EXPECT_EQ(request_id(ev), "r-2");
-  EXPECT_EQ(ev.record.to_value(), v);
-  EXPECT_EQ(json::serialize(ev.record.to_value()), json::serialize(v));
-  EXPECT_EQ(request_id(Event("function", "", EpochMs{1}, json::value("text"))), "");
+  EXPECT_EQ(ev.body.find("requestId").string(), "r-2");
+  EXPECT_EQ(ev.body.to_value(), v);
+  EXPECT_EQ(json::serialize(ev.body.to_value()), json::serialize(v));
+  EXPECT_EQ(pipeline::Record("function", "", EpochMs{1}, json::value("text")).type, pipeline::Record::Type::function);
+  EXPECT_EQ(ev.type, pipeline::Record::Type::platform);
 }
 
 TEST(Record, StorageKeepsTextsWhereTheyAreAsItGrows) {
@@ -117,4 +118,4 @@ TEST(Record, StorageKeepsTextsWhereTheyAreAsItGrows) {
 }
 
 }  // namespace
-}  // namespace elk::telemetry
+}  // namespace elk::json_tape

@@ -1,4 +1,4 @@
-#include "telemetry/parse.h"
+#include "sources/telemetry/parse.h"
 
 #include <gtest/gtest.h>
 
@@ -6,10 +6,10 @@
 #include <cstring>
 #include <random>
 
-#include "../test_util.h"
+#include "../../test_util.h"
 #include "core/time.h"
 #include "core/time_text.h"
-#include "telemetry/salvage.h"
+#include "sources/telemetry/salvage.h"
 
 namespace elk::telemetry {
 namespace {
@@ -20,8 +20,8 @@ constexpr EpochMs received{1700000000000};
 std::string describe(const Delivery& b) {
   std::string out = "skipped " + std::to_string(b.skipped) + "\n";
   for (const auto& e : b.events)
-    out += std::string(e.type) + " | " + std::string(e.time) + " | " + std::to_string(e.time_ms.value) + " | " +
-           boost::json::serialize(e.record.to_value()) + "\n";
+    out += std::string(e.type_name) + " | " + std::string(e.time) + " | " + std::to_string(e.time_ms.value) + " | " +
+           boost::json::serialize(e.body.to_value()) + "\n";
   return out;
 }
 
@@ -56,7 +56,7 @@ boost::json::value record_of(std::string_view record_json) {
   const auto batch = parse_batch(one_record(record_json), received);
   EXPECT_TRUE(batch) << record_json;
   if (!batch || batch->events.size() != 1) return nullptr;
-  return batch->events[0].record.to_value();
+  return batch->events[0].body.to_value();
 }
 
 struct SampleCase {
@@ -72,7 +72,7 @@ TEST_P(Samples, EveryRecordOfTheReferenceBatchesParses) {
   EXPECT_EQ(batch->events.size(), GetParam().events);
   EXPECT_EQ(batch->skipped, 0u);
   for (const auto& e : batch->events) {
-    EXPECT_FALSE(e.type.empty());
+    EXPECT_FALSE(e.type_name.empty());
     EXPECT_NE(e.time_ms, received) << "the sample's own time is used: " << e.time;
   }
 }
@@ -89,9 +89,9 @@ TEST(ParseBatch, KeepsStringAndObjectRecordsAsTheyCame) {
   ASSERT_TRUE(batch);
   std::size_t objects = 0, strings = 0;
   for (const auto& e : batch->events) {
-    if (e.type != "function") continue;
-    objects += e.record.is_object();
-    strings += e.record.is_string();
+    if (e.type_name != "function") continue;
+    objects += e.body.is_object();
+    strings += e.body.is_string();
   }
   EXPECT_GT(objects, 0u);
   EXPECT_EQ(strings, 1u);  // the bare print() line
@@ -114,7 +114,7 @@ TEST(ParseBatch, ItemsThatAreNotRecordsAreSkippedAndCounted) {
   ASSERT_TRUE(batch);
   EXPECT_EQ(batch->skipped, 5u);
   ASSERT_EQ(batch->events.size(), 1u);
-  EXPECT_EQ(batch->events[0].record.string(), "ok");
+  EXPECT_EQ(batch->events[0].body.string(), "ok");
 }
 
 TEST(ParseBatch, AMissingOrMalformedTimeTakesTheReceiveTime) {
@@ -210,9 +210,9 @@ TEST(ParseBatch, AnInvalidStringIsRepairedAndTheRecordKept) {
     ASSERT_EQ(batch->events.size(), 1u) << record;
     EXPECT_EQ(batch->repaired, 1u) << record;
     EXPECT_EQ(batch->skipped, 0u) << record;
-    EXPECT_EQ(batch->events[0].type, "function");
+    EXPECT_EQ(batch->events[0].type_name, "function");
     EXPECT_EQ(batch->events[0].time, "2024-05-02T11:00:00.102Z");
-    EXPECT_EQ(batch->events[0].record.string(), text) << record;
+    EXPECT_EQ(batch->events[0].body.string(), text) << record;
   }
   // Never closed: nothing to read, counted.
   for (const char* record : {R"("\)", "\"cut"}) {
@@ -229,7 +229,7 @@ TEST(ParseBatch, AnInvalidStringIsRepairedAndTheRecordKept) {
   const auto type = parse_batch(R"([{"type":"func\ud800tion","record":"r"}])", received);
   ASSERT_TRUE(type);
   ASSERT_EQ(type->events.size(), 1u);
-  EXPECT_EQ(type->events[0].type, "func" + fffd + "tion");
+  EXPECT_EQ(type->events[0].type_name, "func" + fffd + "tion");
 }
 
 // One bad record among good ones costs none of the good ones (issue: up to 10,000 good records were lost with
@@ -282,7 +282,7 @@ TEST(ParseBatch, BadItemsCostNoneOfTheirNeighbours) {
   const auto batch = parse_batch("[" + good1 + "," + bad[2] + "]", received);
   ASSERT_TRUE(batch);
   ASSERT_EQ(batch->events.size(), 2u);
-  const auto record = batch->events[1].record.to_value();
+  const auto record = batch->events[1].body.to_value();
   EXPECT_EQ(record.at("level").as_string(), "ERROR");
   EXPECT_EQ(record.at("message").as_string(), "deep");
   EXPECT_EQ(record.at("requestId").as_string(), "r2");
@@ -391,7 +391,7 @@ TEST(ParseBatch, ObjectRecordsNestAsDeepAsBoostJsonAllows) {
   ASSERT_TRUE(deeper);
   EXPECT_EQ(deeper->repaired, 1u);
   ASSERT_EQ(deeper->events.size(), 1u);
-  EXPECT_EQ(boost::json::serialize(deeper->events[0].record.to_value()),
+  EXPECT_EQ(boost::json::serialize(deeper->events[0].body.to_value()),
             std::string(30, '[') + "\"[]\"" + std::string(30, ']'));
 }
 
@@ -403,7 +403,7 @@ TEST(ParseBatch, WhitespaceMayBeAnywhere) {
   const auto batch = parse_batch(body, received);
   ASSERT_TRUE(batch);
   ASSERT_EQ(batch->events.size(), 2u);
-  EXPECT_EQ(boost::json::serialize(batch->events[0].record.to_value()), R"({"a":[1,2]})");
+  EXPECT_EQ(boost::json::serialize(batch->events[0].body.to_value()), R"({"a":[1,2]})");
   expect_same_as_dom(body);
   expect_same_as_dom("[ ]");
   expect_same_as_dom(" [\n] ");
@@ -415,15 +415,15 @@ TEST(ParseBatch, KeysComeInAnyOrderAndOtherKeysAreIgnored) {
                                  received);
   ASSERT_TRUE(batch);
   ASSERT_EQ(batch->events.size(), 1u);
-  EXPECT_EQ(batch->events[0].type, "function");
+  EXPECT_EQ(batch->events[0].type_name, "function");
   EXPECT_EQ(batch->events[0].time, "2024-05-02T10:15:30.520Z");
-  EXPECT_EQ(batch->events[0].record.string(), "r");
+  EXPECT_EQ(batch->events[0].body.string(), "r");
   // Keys written with escapes are the same keys.
   const auto escaped =
       parse_batch(R"([{"t\u0079pe":"function","\u0072ecord":"r","tim\u0065":"2024-05-02T10:15:30.520Z"}])", received);
   ASSERT_TRUE(escaped);
   ASSERT_EQ(escaped->events.size(), 1u);
-  EXPECT_EQ(escaped->events[0].record.string(), "r");
+  EXPECT_EQ(escaped->events[0].body.string(), "r");
   EXPECT_EQ(escaped->events[0].time, "2024-05-02T10:15:30.520Z");
   expect_same_as_dom(R"([{"t\u0079pe":"function","\u0072ecord":"r","tim\u0065":"2024-05-02T10:15:30.520Z"}])");
   expect_same_as_dom(R"([{"types":"function","type":"extension","records":1,"timer":"x","time ":"y"}])");
@@ -440,10 +440,10 @@ TEST(ParseBatch, OfDuplicateKeysTheLastCounts) {
   ASSERT_TRUE(batch);
   EXPECT_EQ(batch->skipped, 1u);
   ASSERT_EQ(batch->events.size(), 3u);
-  EXPECT_EQ(batch->events[0].type, "extension");
-  EXPECT_EQ(batch->events[0].record.string(), "b");
+  EXPECT_EQ(batch->events[0].type_name, "extension");
+  EXPECT_EQ(batch->events[0].body.string(), "b");
   EXPECT_EQ(batch->events[1].time_ms, received);
-  EXPECT_TRUE(batch->events[1].record.is_null());
+  EXPECT_TRUE(batch->events[1].body.is_null());
   EXPECT_EQ(batch->events[2].time, "2024-05-02T10:15:30.520Z");
   expect_same_as_dom(
       R"([{"type":"function","type":7,"record":"a"},{"type":7,"type":"extension","record":{"x":1},"record":"b"},

@@ -11,7 +11,7 @@
 
 #include "core/time.h"
 
-namespace elk::lifecycle {
+namespace elk::extension {
 
 struct ShutdownBudget {
   // Time kept free: intake stops `flush_budget` + `margin` before the deadline; sending stops
@@ -39,4 +39,4 @@ struct ShutdownBudget {
   }
 };
 
-}  // namespace elk::lifecycle
+}  // namespace elk::extension

@@ -1,6 +1,6 @@
-#include "telemetry/receiver.h"
+#include "sources/telemetry/receiver.h"
 
-#include "telemetry/parse.h"
+#include "sources/telemetry/parse.h"
 
 namespace elk::telemetry {
 

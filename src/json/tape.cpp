@@ -1,12 +1,10 @@
-#include "telemetry/record.h"
+#include "json/tape.h"
 
 #include <algorithm>
 #include <boost/json/value.hpp>
 #include <cstring>
 
-#include "telemetry/event.h"
-
-namespace elk::telemetry {
+namespace elk::json_tape {
 
 namespace json = boost::json;
 
@@ -131,18 +129,4 @@ void RecordStorage::append(const json::value& v) {
   nodes[at].extent = static_cast<std::uint32_t>(nodes.size() - at);
 }
 
-Event::Event(std::string_view type_text, std::string_view time_text, EpochMs ms, const json::value& value)
-    : time_ms(ms) {
-  auto own = std::make_shared<RecordStorage>(type_text.size() + time_text.size());
-  type = own->copy(type_text);
-  time = own->copy(time_text);
-  own->append(value);
-  record = JsonView(own->nodes.data());
-  storage = std::move(own);
-}
-
-std::string_view request_id(const Event& event) {
-  return event.record.find("requestId").string();
-}
-
-}  // namespace elk::telemetry
+}  // namespace elk::json_tape

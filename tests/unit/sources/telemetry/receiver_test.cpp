@@ -1,17 +1,17 @@
-#include "telemetry/receiver.h"
+#include "sources/telemetry/receiver.h"
 
 #include <gtest/gtest.h>
 
-#include "../test_util.h"
+#include "../../test_util.h"
 
 namespace elk::telemetry {
 namespace {
 
 struct ReceiverTest : ::testing::Test {
-  std::vector<Event> got;
+  std::vector<pipeline::Record> got;
   std::FILE* log_sink = std::tmpfile();
   Logger log{log_sink};
-  Receiver receiver{[this](std::vector<Event>&& events) {
+  Receiver receiver{[this](std::vector<pipeline::Record>&& events) {
                       for (auto& e : events) got.push_back(std::move(e));
                     },
                     log};
@@ -66,9 +66,9 @@ TEST_F(ReceiverTest, ABadRecordIsRepairedCountedAndReportedAndItsNeighboursHande
   EXPECT_EQ(post(body, t0).status, 200);
   EXPECT_EQ(post(body, t0 + std::chrono::seconds(1)).status, 200);
   ASSERT_EQ(got.size(), 8u);
-  EXPECT_EQ(got[0].record.string(), "good");
-  EXPECT_EQ(got[1].record.string(), "cut \xEF\xBF\xBD");
-  EXPECT_EQ(got[3].record.string(), "also good");
+  EXPECT_EQ(got[0].body.string(), "good");
+  EXPECT_EQ(got[1].body.string(), "cut \xEF\xBF\xBD");
+  EXPECT_EQ(got[3].body.string(), "also good");
   EXPECT_EQ(receiver.stats().repaired_items, 4u);
   EXPECT_EQ(receiver.stats().skipped_items, 2u);
   EXPECT_EQ(receiver.stats().bad_bodies, 0u);

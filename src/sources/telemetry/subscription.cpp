@@ -1,4 +1,4 @@
-#include "telemetry/subscription.h"
+#include "sources/telemetry/subscription.h"
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>

@@ -10,7 +10,7 @@
 #include "core/types.h"
 #include "http/message.h"
 
-namespace elk::lifecycle {
+namespace elk::extension {
 
 inline constexpr std::string_view extension_name_header = "Lambda-Extension-Name";
 inline constexpr std::string_view extension_id_header = "Lambda-Extension-Identifier";
@@ -64,4 +64,4 @@ class ExtensionsApi {
 // longest timeout), and not before `steady_now`, whatever the event said.
 [[nodiscard]] SteadyTime steady_deadline(EpochMs deadline, EpochMs now, SteadyTime steady_now);
 
-}  // namespace elk::lifecycle
+}  // namespace elk::extension

@@ -1,4 +1,4 @@
-#include "lifecycle/runner.h"
+#include "modes/extension/runner.h"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -17,15 +17,15 @@
 #include "core/signal.h"
 #include "destinations/registry.h"
 #include "http/server.h"
-#include "lifecycle/extensions_api.h"
-#include "lifecycle/flush_policy.h"
-#include "lifecycle/shutdown_budget.h"
+#include "modes/extension/extensions_api.h"
+#include "modes/extension/flush_policy.h"
+#include "modes/extension/shutdown_budget.h"
 #include "pipeline/enrich.h"
 #include "pipeline/platform_event.h"
-#include "telemetry/receiver.h"
-#include "telemetry/subscription.h"
+#include "sources/telemetry/receiver.h"
+#include "sources/telemetry/subscription.h"
 
-namespace elk::lifecycle {
+namespace elk::extension {
 namespace {
 
 namespace asio = boost::asio;
@@ -77,7 +77,7 @@ class Runner {
   asio::awaitable<void> on_invoke(const LifecycleEvent& event);
   asio::awaitable<void> on_shutdown(const LifecycleEvent& event);
   asio::awaitable<void> batch_flusher();
-  void on_events(std::vector<telemetry::Event>&& events);
+  void on_events(std::vector<pipeline::Record>&& events);
   void on_platform_event(const pipeline::PlatformEvent& event, EpochMs time);
   [[nodiscard]] std::string summary() const;
   [[nodiscard]] std::chrono::milliseconds max_wait() const {
@@ -258,7 +258,7 @@ asio::awaitable<Status> Runner::init(const ExtensionId& id) {
   pipeline_->enricher().on_platform_events(
       [this](const pipeline::PlatformEvent& e, EpochMs time) { on_platform_event(e, time); });
 
-  receiver_.emplace([this](std::vector<telemetry::Event>&& events) { on_events(std::move(events)); }, log_);
+  receiver_.emplace([this](std::vector<pipeline::Record>&& events) { on_events(std::move(events)); }, log_);
   http::ServerOptions server_options;
   // Lambda delivers to sandbox.localdomain: listen on the address that name has here (as AWS's samples and
   // the OpenTelemetry, New Relic and Elastic extensions do), else on loopback — never on every interface:
@@ -303,7 +303,7 @@ asio::awaitable<Status> Runner::init(const ExtensionId& id) {
   co_return Status{};
 }
 
-void Runner::on_events(std::vector<telemetry::Event>&& events) {
+void Runner::on_events(std::vector<pipeline::Record>&& events) {
   const auto now = Clock::now();
   const bool was_empty = pipeline_->batched() == 0;
   pipeline_->offer(events, now);  // on_platform_event sees the invocations' ends
@@ -428,4 +428,4 @@ int run(const RunnerOptions& options, const Logger& log) {
   return runner.ended_by_signal() ? 0 : exit_code;
 }
 
-}  // namespace elk::lifecycle
+}  // namespace elk::extension

@@ -1,8 +1,8 @@
-#include "lifecycle/flush_policy.h"
+#include "modes/extension/flush_policy.h"
 
 #include <algorithm>
 
-namespace elk::lifecycle {
+namespace elk::extension {
 namespace {
 constexpr std::size_t remembered = 8;
 }
@@ -29,4 +29,4 @@ void AutoFlush::on_runtime_done(std::string_view request, EpochMs time) {
   runtime_ = std::chrono::milliseconds(std::max<std::int64_t>(time.value - it->invoked.value, 0));
 }
 
-}  // namespace elk::lifecycle
+}  // namespace elk::extension

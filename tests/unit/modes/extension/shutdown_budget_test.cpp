@@ -1,8 +1,8 @@
-#include "lifecycle/shutdown_budget.h"
+#include "modes/extension/shutdown_budget.h"
 
 #include <gtest/gtest.h>
 
-namespace elk::lifecycle {
+namespace elk::extension {
 namespace {
 
 using namespace std::chrono_literals;
@@ -42,4 +42,4 @@ TEST(ShutdownBudget, ADeadlineAlreadyPassedTakesNothingMoreIn) {
 }
 
 }  // namespace
-}  // namespace elk::lifecycle
+}  // namespace elk::extension

@@ -9,7 +9,7 @@
 #include "core/log.h"
 #include "core/types.h"
 
-namespace elk::lifecycle {
+namespace elk::extension {
 
 struct RunnerOptions {
   std::string extension_name;  // the executable's file name, as Lambda requires at registration
@@ -20,4 +20,4 @@ struct RunnerOptions {
 // Runs until SHUTDOWN (exit code 0) or a failure at init (non-zero).
 [[nodiscard]] int run(const RunnerOptions& options, const Logger& log);
 
-}  // namespace elk::lifecycle
+}  // namespace elk::extension

@@ -1,11 +1,12 @@
+#include "modes/extension/extensions_api.h"
+
 #include <gtest/gtest.h>
 
-#include "../test_util.h"
+#include "../../test_util.h"
 #include "http/server.h"
-#include "lifecycle/extensions_api.h"
-#include "telemetry/subscription.h"
+#include "sources/telemetry/subscription.h"
 
-namespace elk::lifecycle {
+namespace elk::extension {
 namespace {
 
 namespace asio = boost::asio;
@@ -163,4 +164,4 @@ TEST_F(ScriptedApi, AnUnreachableApiIsAnErrorNotACrash) {
 }
 
 }  // namespace
-}  // namespace elk::lifecycle
+}  // namespace elk::extension

@@ -1,8 +1,8 @@
-#include "lifecycle/flush_policy.h"
+#include "modes/extension/flush_policy.h"
 
 #include <gtest/gtest.h>
 
-namespace elk::lifecycle {
+namespace elk::extension {
 namespace {
 
 using std::chrono::milliseconds;
@@ -65,4 +65,4 @@ TEST(AutoFlush, ARuntimeDoneOfAnUnknownRequestIsIgnored) {
 }
 
 }  // namespace
-}  // namespace elk::lifecycle
+}  // namespace elk::extension

@@ -13,7 +13,7 @@
 
 #include "core/types.h"
 
-namespace elk::lifecycle {
+namespace elk::extension {
 
 class AutoFlush {
  public:
@@ -41,4 +41,4 @@ class AutoFlush {
   std::optional<std::chrono::milliseconds> last_gap_;
 };
 
-}  // namespace elk::lifecycle
+}  // namespace elk::extension

@@ -1,4 +1,4 @@
-#include "telemetry/parse.h"
+#include "sources/telemetry/parse.h"
 
 #include <algorithm>
 #include <array>
@@ -16,11 +16,14 @@
 #include "core/time.h"
 #include "core/time_text.h"
 #include "json/text.h"
-#include "telemetry/salvage.h"
+#include "sources/telemetry/salvage.h"
 
 namespace elk::telemetry {
 
 namespace json = boost::json;
+using json_tape::JsonNode;
+using json_tape::JsonView;
+using json_tape::RecordStorage;
 
 namespace {
 
@@ -757,7 +760,7 @@ class Reader {
     // The nodes are where they stay: the records can point to them.
     const JsonNode* nodes = storage_->nodes.data();
     for (std::size_t i = 0; i < out.events.size(); ++i) {
-      out.events[i].record = JsonView(nodes + record_node_[i]);
+      out.events[i].body = JsonView(nodes + record_node_[i]);
       out.events[i].storage = storage_;
     }
     return true;
@@ -770,7 +773,7 @@ class Reader {
 
   // Room for one more event. The first guess (from the body's size) is small; past it, the number of
   // events is extrapolated from the bytes read so far, so that the vector grows about once.
-  void make_room(std::vector<Event>& events) {
+  void make_room(std::vector<pipeline::Record>& events) {
     if (events.size() < events.capacity()) return;
     const auto read = static_cast<std::size_t>(p_ - begin_) + 1;
     const auto total = static_cast<std::size_t>(end_ - begin_);
@@ -893,8 +896,9 @@ class Reader {
       storage_->nodes.emplace_back();
     }
     make_room(out.events);
-    Event& event = out.events.emplace_back();
-    event.type = keep(type);
+    pipeline::Record& event = out.events.emplace_back();
+    event.type_name = keep(type);
+    event.type = pipeline::Record::type_of(event.type_name);
     if (time_read) {
       event.time = keep(time);
       event.time_ms = time_ms;
@@ -1048,8 +1052,9 @@ Result<Delivery> parse_batch_dom(std::string_view body, EpochMs received) {
       ++out.skipped;
       continue;
     }
-    Event& event = out.events.emplace_back();
-    event.type = storage->copy(type->get_string());
+    pipeline::Record& event = out.events.emplace_back();
+    event.type_name = storage->copy(type->get_string());
+    event.type = pipeline::Record::type_of(event.type_name);
     std::string_view time;
     if (const auto* t = obj->if_contains("time"); t && t->is_string()) time = t->get_string();
     if (const auto parsed = parse_iso8601(time)) {
@@ -1065,7 +1070,7 @@ Result<Delivery> parse_batch_dom(std::string_view body, EpochMs received) {
     storage->append(r ? *r : json::value(nullptr));
   }
   for (std::size_t i = 0; i < out.events.size(); ++i) {
-    out.events[i].record = JsonView(storage->nodes.data() + record_node[i]);
+    out.events[i].body = JsonView(storage->nodes.data() + record_node[i]);
     out.events[i].storage = storage;
   }
   return out;

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-namespace elk::telemetry {
+namespace elk::json_tape {
 
 // One node of a value: a scalar, a string, or the head of an array or object followed by its contents (an
 // object's members are a string node, the key, then the value's nodes). An object's keys are unique, as in a
@@ -173,4 +173,4 @@ class RecordStorage {
   char* end_ = nullptr;
 };
 
-}  // namespace elk::telemetry
+}  // namespace elk::json_tape

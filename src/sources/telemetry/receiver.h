@@ -12,7 +12,7 @@
 #include "core/log.h"
 #include "core/time.h"
 #include "http/message.h"
-#include "telemetry/event.h"
+#include "pipeline/record.h"
 
 namespace elk::telemetry {
 
@@ -27,7 +27,7 @@ struct ReceiverStats {
 
 class Receiver {
  public:
-  using Sink = std::function<void(std::vector<Event>&&)>;
+  using Sink = std::function<void(std::vector<pipeline::Record>&&)>;
 
   Receiver(Sink sink, const Logger& log) : sink_(std::move(sink)), log_(log) {}
 

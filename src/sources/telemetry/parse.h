@@ -7,22 +7,23 @@
 #include <vector>
 
 #include "core/result.h"
-#include "telemetry/event.h"
+#include "pipeline/record.h"
 
 namespace elk::telemetry {
 
 // One delivery of the Telemetry or Logs API, read: its events in order (buffer::Batch is what we send).
 struct Delivery {
-  std::vector<Event> events;
-  std::size_t skipped = 0;   // array items that were not {type: string, ...} objects, or not readable at all
-  std::size_t repaired = 0;  // items kept after repair (telemetry/salvage.h): invalid text replaced, depth flattened
+  std::vector<pipeline::Record> events;
+  std::size_t skipped = 0;  // array items that were not {type: string, ...} objects, or not readable at all
+  std::size_t repaired =
+      0;  // items kept after repair (sources/telemetry/salvage.h): invalid text replaced, depth flattened
 };
 
 // An error when the body is not a JSON array at all. Items without a string `type` are skipped and
 // counted; a missing `record` becomes null; a missing or malformed `time` takes `received`.
 // A body that is valid JSON throughout reads exactly as Boost.JSON's DOM parse of the body gives (the body must be
 // valid JSON throughout, nesting at most 32 deep; of duplicate keys, the last wins), but read in one streaming pass
-// into one storage that the events share (telemetry/record.h): string records (text log lines) are unescaped straight
+// into one storage that the events share (json/tape.h): string records (text log lines) are unescaped straight
 // into it, and only object (or other non-string) records go through Boost.JSON's parser, one record at a time, which
 // appends their nodes to it without building a tree. Any other array is read item by item
 // (detail::salvage_items): its valid items as they are, its invalid ones repaired or, past repair, counted in
