@@ -6,10 +6,7 @@
 #pragma once
 
 #include <chrono>
-#include <deque>
 #include <optional>
-#include <string>
-#include <string_view>
 
 #include "core/types.h"
 
@@ -21,22 +18,18 @@ class AutoFlush {
   // `rare_after` are rare.
   explicit AutoFlush(std::chrono::milliseconds rare_after) : rare_after_(rare_after) {}
 
-  // INVOKE of `request` arrived at `now`: true when its records should be sent before next. The first
-  // invocation is rare (nothing observed yet: a cold start is what a rare function looks like).
-  [[nodiscard]] bool on_invoke(std::string request, EpochMs now);
-  // platform.runtimeDone of `request`, stamped `time` (when the runtime finished).
-  void on_runtime_done(std::string_view request, EpochMs time);
+  // An INVOKE arrived at `now`: true when its records should be sent before next. The first invocation is
+  // rare (nothing observed yet: a cold start is what a rare function looks like).
+  [[nodiscard]] bool on_invoke(EpochMs now);
+  // The runtime finished an invocation invoked at `invoked`, at `done` (platform.runtimeDone's time).
+  void on_runtime_done(EpochMs invoked, EpochMs done);
 
   // The last idle gap estimated, for the log.
   [[nodiscard]] std::optional<std::chrono::milliseconds> last_gap() const { return last_gap_; }
 
  private:
-  struct Seen {
-    std::string request;
-    EpochMs invoked;
-  };
   std::chrono::milliseconds rare_after_;
-  std::deque<Seen> recent_;                           // the last few INVOKEs
+  std::optional<EpochMs> previous_invoke_;
   std::optional<std::chrono::milliseconds> runtime_;  // the latest runtime duration observed
   std::optional<std::chrono::milliseconds> last_gap_;
 };

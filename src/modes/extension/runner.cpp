@@ -1,5 +1,6 @@
 #include "modes/extension/runner.h"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -10,7 +11,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/object.hpp>
 #include <csignal>
-#include <deque>
 #include <random>
 
 #include "app/pipeline.h"
@@ -19,6 +19,7 @@
 #include "http/server.h"
 #include "modes/extension/extensions_api.h"
 #include "modes/extension/flush_policy.h"
+#include "modes/extension/invocations.h"
 #include "modes/extension/shutdown_budget.h"
 #include "pipeline/enrich.h"
 #include "pipeline/platform_event.h"
@@ -32,9 +33,6 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-// How many recent request ids we remember as done / reported.
-constexpr std::size_t remembered_requests = 8;
-
 std::uint64_t random_origin() {
   std::random_device rd;
   return (std::uint64_t{rd()} << 32) ^ rd();
@@ -43,15 +41,6 @@ std::uint64_t random_origin() {
 // Steady-clock time of a Unix-ms deadline.
 SteadyTime steady_of(EpochMs deadline) {
   return steady_deadline(deadline, now_epoch_ms(), Clock::now());
-}
-
-void remember(std::deque<std::string>& ids, std::string id) {
-  ids.push_back(std::move(id));
-  if (ids.size() > remembered_requests) ids.pop_front();
-}
-
-bool contains(const std::deque<std::string>& ids, const std::string& id) {
-  return std::find(ids.begin(), ids.end(), id) != ids.end();
 }
 
 class Runner {
@@ -101,10 +90,8 @@ class Runner {
   bool stopping_ = false;
   bool ended_by_signal_ = false;
 
-  std::optional<AutoFlush> auto_flush_;   // EXTENSION_LOG_FLUSH=auto
-  std::deque<std::string> runtime_done_;  // request ids whose platform.runtimeDone arrived
-  std::deque<std::string> reported_;      // request ids whose platform.report arrived
-  std::string last_request_;              // the latest INVOKE's request id
+  std::optional<AutoFlush> auto_flush_;  // EXTENSION_LOG_FLUSH=auto
+  Invocations invocations_;
   SteadyTime last_event_at_{};
   std::uint64_t received_ = 0;
 };
@@ -317,10 +304,10 @@ void Runner::on_events(std::vector<pipeline::Record>&& events) {
 // (the flush policy waits for it) and when the report came (SHUTDOWN waits for the last one).
 void Runner::on_platform_event(const pipeline::PlatformEvent& e, EpochMs time) {
   using Type = pipeline::PlatformEvent::Type;
-  if (e.type != Type::runtime_done && e.type != Type::report) return;
-  std::string rid(e.request_id);
-  if (auto_flush_ && e.type == Type::runtime_done) auto_flush_->on_runtime_done(rid, time);
-  remember(e.type == Type::report ? reported_ : runtime_done_, std::move(rid));
+  if (e.type == Type::report) invocations_.on_report(e.request_id);
+  if (e.type != Type::runtime_done) return;
+  const auto& invocation = invocations_.on_runtime_done(e.request_id, time);
+  if (auto_flush_ && invocation.invoked) auto_flush_->on_runtime_done(*invocation.invoked, time);
 }
 
 asio::awaitable<void> Runner::batch_flusher() {
@@ -343,17 +330,18 @@ asio::awaitable<void> Runner::batch_flusher() {
 }
 
 asio::awaitable<void> Runner::on_invoke(const LifecycleEvent& event) {
-  last_request_ = event.request_id.value;
+  const auto now = now_epoch_ms();
+  invocations_.on_invoke(event.request_id.value, now);
   pipeline_->enricher().on_invoke(event.invoked_function_arn);
   if (schedule_.periodic()) co_return;  // the records leave in the background
   // auto: a frequent invocation's records leave in the background too, on the batch timer.
-  if (auto_flush_ && !auto_flush_->on_invoke(last_request_, now_epoch_ms())) co_return;
+  if (auto_flush_ && !auto_flush_->on_invoke(now)) co_return;
   // Wait for this invocation's runtimeDone, so that its lines leave within it.
   const auto invocation_deadline = steady_of(event.deadline);
   const auto wait_until =
       std::min(Clock::now() + std::chrono::milliseconds(config_.integer(config::names::runtime_done_wait_ms)),
                invocation_deadline);
-  while (!contains(runtime_done_, last_request_) && Clock::now() < wait_until)
+  while (!invocations_.runtime_done(event.request_id.value) && Clock::now() < wait_until)
     co_await telemetry_arrived_.wait_until(wait_until);
   co_await pipeline_->flush(std::min(Clock::now() + max_wait(), invocation_deadline));
 }
@@ -362,8 +350,9 @@ asio::awaitable<void> Runner::on_shutdown(const LifecycleEvent& event) {
   const auto budget = ShutdownBudget::of(steady_of(event.deadline));
   const auto quiet = std::chrono::milliseconds(config_.integer(config::names::shutdown_quiet_ms));
   // Late telemetry: the last invocation's report comes after we called next.
+  const std::string& last = invocations_.latest();
   for (;;) {
-    const bool report_in = last_request_.empty() || contains(reported_, last_request_);
+    const bool report_in = last.empty() || invocations_.reported(last);
     const auto wake = budget.keep_taking_until(Clock::now(), report_in, last_event_at_, quiet);
     if (!wake) break;
     co_await telemetry_arrived_.wait_until(*wake);
@@ -378,18 +367,17 @@ asio::awaitable<void> Runner::on_shutdown(const LifecycleEvent& event) {
     // Say why the logs end: the function timed out or failed, and Lambda is resetting the environment.
     boost::json::object fields{{"shutdown_reason", reason}};
     const std::string message = "Lambda is shutting the execution environment down after a " + reason +
-                                (last_request_.empty() ? std::string() : " of request " + last_request_) +
+                                (last.empty() ? std::string() : " of request " + last) +
                                 "; the function's logs of that invocation end here";
-    pipeline_->add(
-        pipeline_->enricher().extension_document("extension.shutdown", "error", message, last_request_, fields, now),
-        sequence_now);
+    pipeline_->add(pipeline_->enricher().extension_document("extension.shutdown", "error", message, last, fields, now),
+                   sequence_now);
   }
   // The counters so far, with the final flush: where the logs go, the user sees what the extension did.
   pipeline_->add(pipeline_->enricher().extension_document("extension.summary", "info", "elk-extension: " + summary(),
                                                           "", pipeline_->summary_fields(received_), now),
                  sequence_now);
   co_await pipeline_->flush(budget.flush_deadline);
-  const bool report_missing = !last_request_.empty() && !contains(reported_, last_request_);
+  const bool report_missing = !last.empty() && !invocations_.reported(last);
   log_.info("shutdown (" + (reason.empty() ? std::string("unknown") : reason) + "): " + summary() +
             (report_missing ? "; the last invocation's report had not arrived" : ""));
   if (server_) server_->stop();

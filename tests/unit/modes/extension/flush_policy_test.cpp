@@ -9,18 +9,18 @@ using std::chrono::milliseconds;
 
 TEST(AutoFlush, TheFirstInvocationIsRare) {
   AutoFlush p(milliseconds(1000));
-  EXPECT_TRUE(p.on_invoke("a", EpochMs{10'000}));
+  EXPECT_TRUE(p.on_invoke(EpochMs{10'000}));
   EXPECT_FALSE(p.last_gap());
 }
 
 TEST(AutoFlush, InvocationsCloserThanTheBatchAgeAreFrequent) {
   AutoFlush p(milliseconds(1000));
   std::int64_t t = 10'000;
-  ASSERT_TRUE(p.on_invoke("r0", EpochMs{t}));
+  ASSERT_TRUE(p.on_invoke(EpochMs{t}));
   for (int i = 1; i < 20; ++i) {
     t += 100;
-    EXPECT_FALSE(p.on_invoke("r" + std::to_string(i), EpochMs{t})) << i;
-    p.on_runtime_done("r" + std::to_string(i), EpochMs{t + 1});
+    EXPECT_FALSE(p.on_invoke(EpochMs{t})) << i;
+    p.on_runtime_done(EpochMs{t}, EpochMs{t + 1});
   }
 }
 
@@ -28,8 +28,8 @@ TEST(AutoFlush, InvocationsFurtherApartAreRare) {
   AutoFlush p(milliseconds(1000));
   std::int64_t t = 10'000;
   for (int i = 0; i < 5; ++i, t += 5000) {
-    EXPECT_TRUE(p.on_invoke("r" + std::to_string(i), EpochMs{t})) << i;
-    p.on_runtime_done("r" + std::to_string(i), EpochMs{t + 20});
+    EXPECT_TRUE(p.on_invoke(EpochMs{t})) << i;
+    p.on_runtime_done(EpochMs{t}, EpochMs{t + 20});
   }
   EXPECT_EQ(p.last_gap(), milliseconds(4980));
 }
@@ -39,29 +39,22 @@ TEST(AutoFlush, InvocationsFurtherApartAreRare) {
 TEST(AutoFlush, LongInvocationsBackToBackAreFrequent) {
   AutoFlush p(milliseconds(1000));
   std::int64_t t = 10'000;
-  ASSERT_TRUE(p.on_invoke("r0", EpochMs{t}));
-  p.on_runtime_done("r0", EpochMs{t + 3000});
+  ASSERT_TRUE(p.on_invoke(EpochMs{t}));
+  p.on_runtime_done(EpochMs{t}, EpochMs{t + 3000});
   for (int i = 1; i < 6; ++i) {
     t += 3010;
-    EXPECT_FALSE(p.on_invoke("r" + std::to_string(i), EpochMs{t})) << i;
-    if (i % 2 == 0) p.on_runtime_done("r" + std::to_string(i - 1), EpochMs{t - 10});  // late, sometimes
+    EXPECT_FALSE(p.on_invoke(EpochMs{t})) << i;
+    if (i % 2 == 0) p.on_runtime_done(EpochMs{t - 3010}, EpochMs{t - 10});  // late, sometimes
   }
 }
 
 TEST(AutoFlush, ABurstAfterAPauseStartsRareThenTurnsFrequent) {
   AutoFlush p(milliseconds(1000));
-  ASSERT_TRUE(p.on_invoke("a", EpochMs{0}));
-  p.on_runtime_done("a", EpochMs{5});
-  EXPECT_FALSE(p.on_invoke("b", EpochMs{200}));
-  EXPECT_TRUE(p.on_invoke("c", EpochMs{60'000}));
-  EXPECT_FALSE(p.on_invoke("d", EpochMs{60'300}));
-}
-
-TEST(AutoFlush, ARuntimeDoneOfAnUnknownRequestIsIgnored) {
-  AutoFlush p(milliseconds(1000));
-  ASSERT_TRUE(p.on_invoke("a", EpochMs{0}));
-  p.on_runtime_done("zzz", EpochMs{50'000});
-  EXPECT_FALSE(p.on_invoke("b", EpochMs{500}));
+  ASSERT_TRUE(p.on_invoke(EpochMs{0}));
+  p.on_runtime_done(EpochMs{0}, EpochMs{5});
+  EXPECT_FALSE(p.on_invoke(EpochMs{200}));
+  EXPECT_TRUE(p.on_invoke(EpochMs{60'000}));
+  EXPECT_FALSE(p.on_invoke(EpochMs{60'300}));
 }
 
 }  // namespace
