@@ -35,7 +35,7 @@ bool same_events(const elk::telemetry::Delivery& a, const elk::telemetry::Delive
   for (std::size_t i = 0; i < a.events.size(); ++i) {
     const auto &x = a.events[i], &y = b.events[i];
     const auto xr = x.body.to_value(), yr = y.body.to_value();
-    if (x.type != y.type || x.time != y.time || x.time_ms != y.time_ms || xr != yr ||
+    if (x.type != y.type || x.type_name != y.type_name || x.time != y.time || x.time_ms != y.time_ms || xr != yr ||
         boost::json::serialize(xr) != boost::json::serialize(yr))
       return false;
   }
@@ -87,8 +87,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       check(batch.error().message == dom.error().message, "the error message is the DOM parse's");
       check(!elk::telemetry::detail::salvage_items(body), "an array is read item by item");
     } else {
-      for (const auto& event : batch->events)
-        check(!boost::json::serialize(event.body.to_value()).empty(), "a record");
+      for (const auto& event : batch->events) check(!boost::json::serialize(event.body.to_value()).empty(), "a record");
     }
     return 0;
   }
