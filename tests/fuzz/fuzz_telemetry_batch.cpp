@@ -34,7 +34,7 @@ bool same_events(const elk::telemetry::Delivery& a, const elk::telemetry::Delive
   if (a.skipped != b.skipped || a.events.size() != b.events.size()) return false;
   for (std::size_t i = 0; i < a.events.size(); ++i) {
     const auto &x = a.events[i], &y = b.events[i];
-    const auto xr = x.record.to_value(), yr = y.record.to_value();
+    const auto xr = x.body.to_value(), yr = y.body.to_value();
     if (x.type != y.type || x.time != y.time || x.time_ms != y.time_ms || xr != yr ||
         boost::json::serialize(xr) != boost::json::serialize(yr))
       return false;
@@ -87,8 +87,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       check(batch.error().message == dom.error().message, "the error message is the DOM parse's");
       check(!elk::telemetry::detail::salvage_items(body), "an array is read item by item");
     } else {
-      for (const auto& event : batch->events)
-        check(!boost::json::serialize(event.record.to_value()).empty(), "a record");
+      for (const auto& event : batch->events) check(!boost::json::serialize(event.body.to_value()).empty(), "a record");
     }
     return 0;
   }
@@ -105,14 +104,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto* r = o->if_contains("record");
     const auto record = r ? *r : boost::json::value(nullptr);
     check(next < batch->events.size(), "an event per item with a string type");
-    const auto got = batch->events[next++].record.to_value();
+    const auto got = batch->events[next++].body.to_value();
     check(got == record && boost::json::serialize(got) == boost::json::serialize(record),
           "a record's nodes hold the DOM's value");
   }
   for (const auto& event : batch->events) {
     check(!event.time.empty(), "time is set (from the body or the receive time)");
-    if (!event.record.is_string()) continue;
-    const std::string_view text = event.record.string();
+    if (!event.body.is_string()) continue;
+    const std::string_view text = event.body.string();
     const auto line = elk::pipeline::parse_log_line(text);
     check(inside(line.message, text), "message inside record");
     check(inside(line.request_id, text), "request id inside record");
