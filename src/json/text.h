@@ -1,4 +1,4 @@
-// Byte-level helpers for JSON string text, shared by the telemetry body reader (sources/telemetry/parse.cpp) and the
+// Byte-level helpers for JSON string text, shared by the readers (json/string_scan.h and what uses it) and the
 // document writer (pipeline/json_writer.cpp): where the next byte that is not plain text is, and whether
 // non-ASCII bytes form well-formed UTF-8. Header-only.
 #pragma once
