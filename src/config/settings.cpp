@@ -15,74 +15,77 @@ namespace {
 
 using namespace std::string_view_literals;
 
+// Read back as text: they are the names the Telemetry API's subscription takes.
+constexpr Choice telemetry_types[] = {{"platform"}, {"function"}, {"extension"}};
+
 constexpr Setting general[] = {
-    {names::destinations, Kind::list, "s3", 0, 0, "", "", OnInvalid::reject,
+    {names::destinations, Kind::list, "s3", 0, 0, "", no_choices, OnInvalid::reject,
      "Where the logs go: a comma-separated list of destination names; several at once are allowed. The "
      "default, s3, is the seed extension's one destination."},
-    {names::max_items, Kind::integer, "10000", 1000, 10000, "items", "", OnInvalid::clamp,
+    {names::max_items, Kind::integer, "10000", 1000, 10000, "items", no_choices, OnInvalid::clamp,
      "Most records in one batch of ours (one request to a destination)."},
-    {names::max_bytes, Kind::integer, "262144", 262144, 1048576, "bytes", "", OnInvalid::clamp,
+    {names::max_bytes, Kind::integer, "262144", 262144, 1048576, "bytes", no_choices, OnInvalid::clamp,
      "Most bytes of records in one batch of ours."},
-    {names::timeout_ms, Kind::integer, "1000", 100, 30000, "ms", "", OnInvalid::clamp,
+    {names::timeout_ms, Kind::integer, "1000", 100, 30000, "ms", no_choices, OnInvalid::clamp,
      "The oldest a batch of ours grows before it is sent (in the background, while the environment is "
      "thawed). Under EXTENSION_LOG_FLUSH=auto, invocations further apart than this count as rare."},
-    {names::telemetry_timeout_ms, Kind::integer, "25", 25, 30000, "ms", "", OnInvalid::clamp,
+    {names::telemetry_timeout_ms, Kind::integer, "25", 25, 30000, "ms", no_choices, OnInvalid::clamp,
      "The subscription's buffering.timeoutMs: how long Lambda holds telemetry before it hands it to the "
      "extension (Lambda's buffer, not ours; its maxItems and maxBytes stay at Lambda's defaults, 10000 and "
      "262144). Longer means fewer deliveries, and a later platform.runtimeDone for every flush at the end "
      "of an invocation."},
-    {names::types, Kind::list, "platform,function", 0, 0, "", "platform|function|extension", OnInvalid::reject,
+    {names::types, Kind::list, "platform,function", 0, 0, "", telemetry_types, OnInvalid::reject,
      "Telemetry types to subscribe to. `extension` includes this extension's own output, so it is off by "
      "default."},
-    {names::listener_port, Kind::integer, "4243", 0, 65535, "", "", OnInvalid::reject,
+    {names::listener_port, Kind::integer, "4243", 0, 65535, "", no_choices, OnInvalid::reject,
      "Port of the local listener that receives telemetry (0: any free port)."},
-    {names::runtime_done_wait_ms, Kind::integer, "500", 0, 10000, "ms", "", OnInvalid::clamp,
+    {names::runtime_done_wait_ms, Kind::integer, "500", 0, 10000, "ms", no_choices, OnInvalid::clamp,
      "When an invocation's records are sent before next (`end`, and `auto` for rare invocations), how long "
      "to wait for its platform.runtimeDone (and so all of its lines) before flushing; also bounded by the "
      "invocation's deadline."},
-    {names::shutdown_quiet_ms, Kind::integer, "100", 0, 1000, "ms", "", OnInvalid::clamp,
+    {names::shutdown_quiet_ms, Kind::integer, "100", 0, 1000, "ms", no_choices, OnInvalid::clamp,
      "At SHUTDOWN, how long the telemetry stream must be silent (after the last invocation's report) "
      "before the final flush; always bounded by the shutdown deadline."},
-    {names::retry_base_ms, Kind::integer, "100", 10, 10000, "ms", "", OnInvalid::clamp,
+    {names::retry_base_ms, Kind::integer, "100", 10, 10000, "ms", no_choices, OnInvalid::clamp,
      "First retry delay of a failed send within a flush; each retry waits a random time up to base x 2^n "
      "(full jitter), never past the flush's deadline."},
-    {names::retry_max_ms, Kind::integer, "2000", 100, 60000, "ms", "", OnInvalid::clamp,
+    {names::retry_max_ms, Kind::integer, "2000", 100, 60000, "ms", no_choices, OnInvalid::clamp,
      "Longest retry delay; a peer's Retry-After is honoured within the flush's deadline."},
-    {names::retry_attempts, Kind::integer, "3", 1, 20, "", "", OnInvalid::clamp,
+    {names::retry_attempts, Kind::integer, "3", 1, 20, "", no_choices, OnInvalid::clamp,
      "Tries of one batch within one flush; what still fails waits for the next flush."},
-    {names::include, Kind::regex, "", 0, 0, "", "", OnInvalid::reject,
+    {names::include, Kind::regex, "", 0, 0, "", no_choices, OnInvalid::reject,
      "Keep only function/extension lines whose message matches this regular expression (RE2 syntax: "
      "Perl-like, no backreferences or lookaround; matched in linear time). Platform events are always kept."},
-    {names::exclude, Kind::regex, "", 0, 0, "", "", OnInvalid::reject,
+    {names::exclude, Kind::regex, "", 0, 0, "", no_choices, OnInvalid::reject,
      "Drop function/extension lines whose message matches this regular expression (RE2 syntax)."},
-    {names::redact, Kind::regex, "", 0, 0, "", "", OnInvalid::reject,
+    {names::redact, Kind::regex, "", 0, 0, "", no_choices, OnInvalid::reject,
      "Replace every match of this regular expression (RE2 syntax; use | for several) in messages with "
      "[REDACTED]."},
-    {names::redact_builtin, Kind::list, "", 0, 0, "", "aws-access-key-id|bearer-token", OnInvalid::reject,
+    {names::redact_builtin, Kind::list, "", 0, 0, "", builtin_redactions, OnInvalid::reject,
      "Built-in redactions to switch on: AWS access key ids (AKIA.../ASIA...), the token of "
      "`Authorization: Bearer ...`."},
-    {names::max_record_bytes, Kind::integer, "262144", 1024, 1048576, "bytes", "", OnInvalid::clamp,
+    {names::max_record_bytes, Kind::integer, "262144", 1024, 1048576, "bytes", no_choices, OnInvalid::clamp,
      "Longest message kept; longer ones are cut with a marker and their size kept in event.original_size."},
-    {names::extra_fields_root, Kind::text, "labels", 0, 0, "", "", OnInvalid::reject,
+    {names::extra_fields_root, Kind::text, "labels", 0, 0, "", no_choices, OnInvalid::reject,
      "Where the other keys of a JSON-format log record go (the document's field of that name); not one of the "
      "fields every document has (@timestamp, message, log, event, faas, cloud, aws, ecs, error, trace, span)."},
-    {names::flush, Kind::schedule, "auto", 100, 600000, "ms", "", OnInvalid::reject,
+    {names::flush, Kind::schedule, "auto", 100, 600000, "ms", no_choices, OnInvalid::reject,
      "When records leave. `auto`: when invocations come often (less than EXTENSION_LOG_TIMEOUT_MS apart) "
      "the extension never holds next and records leave in the background; when they are rare, each "
      "invocation's records are sent before next, so they arrive before the freeze. `end`: always before "
      "next (waiting at most EXTENSION_LOG_FLUSH_MAX_WAIT_MS). `periodic,<ms>`: always in the background, "
      "every <ms> (and when a batch is full)."},
-    {names::flush_max_wait_ms, Kind::integer, "1000", 50, 30000, "ms", "", OnInvalid::clamp,
+    {names::flush_max_wait_ms, Kind::integer, "1000", 50, 30000, "ms", no_choices, OnInvalid::clamp,
      "Longest a flush waits for the destinations (always within the invocation's deadline); what is not "
      "delivered by then goes to the spill and leaves first at the next flush."},
-    {names::max_buffer_bytes, Kind::integer, "16777216", 1048576, 1073741824, "bytes", "", OnInvalid::clamp,
+    {names::max_buffer_bytes, Kind::integer, "16777216", 1048576, 1073741824, "bytes", no_choices, OnInvalid::clamp,
      "Most bytes of records held in memory, across the batch being filled and every destination's queue; "
      "past it the oldest go to the spill (and, when that is full too, are dropped, counted)."},
-    {names::spill_directory, Kind::text, "/tmp/elk-extension", 0, 0, "", "", OnInvalid::reject,
+    {names::spill_directory, Kind::text, "/tmp/elk-extension", 0, 0, "", no_choices, OnInvalid::reject,
      "Where undelivered records are kept (one directory per destination) until they can be sent, also by "
      "the next extension process after a crash or timeout (Lambda keeps /tmp). `none`: no spill, records "
      "wait in memory."},
-    {names::spill_max_bytes, Kind::integer, "67108864", 1048576, 8589934592, "bytes", "", OnInvalid::clamp,
+    {names::spill_max_bytes, Kind::integer, "67108864", 1048576, 8589934592, "bytes", no_choices, OnInvalid::clamp,
      "Largest size of the spill; when full, the oldest spilled records are dropped, counted."},
 };
 
@@ -112,14 +115,9 @@ std::string range_text(const Setting& s) {
   return r;
 }
 
-std::vector<std::string> choices_of(std::string_view text) {
+std::vector<std::string> texts_of(std::span<const Choice> choices) {
   std::vector<std::string> out;
-  for (std::size_t pos = 0; pos <= text.size();) {
-    const auto bar = text.find('|', pos);
-    out.emplace_back(text.substr(pos, bar == std::string_view::npos ? std::string_view::npos : bar - pos));
-    if (bar == std::string_view::npos) break;
-    pos = bar + 1;
-  }
+  for (const auto& c : choices) out.emplace_back(c.text);
   return out;
 }
 
@@ -147,10 +145,15 @@ std::string allowed_text_of(const Setting& r) {
 // The allowed values of a row: its own, or the destinations the registry has (`listed`: for
 // EXTENSION_LOG_DESTINATIONS, with their aliases), or for a row naming another destination without a list of
 // its own (a dead letter), none or any destination.
-std::string effective_choices(const Setting& row, const std::string& listed, const std::string& names) {
+std::vector<std::string> effective_choices(const Setting& row, const std::vector<std::string>& listed,
+                                           const std::vector<std::string>& names) {
   if (row.name == names::destinations) return listed;
-  if (row.names_destination && row.choices.empty()) return "none|" + names;
-  return std::string(row.choices);
+  if (row.names_destination && row.choices.empty()) {
+    std::vector<std::string> out{std::string(no_destination)};
+    out.insert(out.end(), names.begin(), names.end());
+    return out;
+  }
+  return texts_of(row.choices);
 }
 
 }  // namespace
@@ -188,12 +191,22 @@ std::vector<std::string> Config::list(std::string_view name) const {
   return split_list(text(name));
 }
 
+int Config::value_of(std::string_view name, std::string_view text, std::span<const Choice> choices, const void* type) {
+  for (const auto& c : choices)
+    if (c.text == text) {
+      if (c.type != type)
+        throw std::logic_error("setting " + std::string(name) + " is read back as another enum than its table's");
+      return c.value;
+    }
+  throw std::logic_error("setting " + std::string(name) + "='" + std::string(text) +
+                         "' is not in the table it is read back with");
+}
+
 Loaded load(std::span<const Setting> rows, const Getenv& env_in, std::span<const Alias> aliases) {
   Loaded out;
-  auto dest_names = destination_names(rows);
-  for (const auto& a : aliases) dest_names.emplace_back(a.alias);
-  const std::string dest_choices = join(dest_names, "|");
-  const std::string plain_dest_choices = join(destination_names(rows), "|");
+  const auto plain_dest_choices = destination_names(rows);
+  auto dest_choices = plain_dest_choices;
+  for (const auto& a : aliases) dest_choices.emplace_back(a.alias);
   // EXTENSION_LOG_DESTINATIONS with aliases replaced by the names they stand for.
   const Getenv env = [&](std::string_view name) -> std::optional<std::string> {
     auto v = env_in(name);
@@ -217,7 +230,7 @@ Loaded load(std::span<const Setting> rows, const Getenv& env_in, std::span<const
   // Destinations named by an enabled destination's settings (dead letters) need their settings too.
   for (const auto& row : rows)
     if (row.names_destination && enabled.contains(row.destination))
-      if (auto v = env(row.name); v && !trim(*v).empty() && trim(*v) != "none") enabled.insert(trim(*v));
+      if (auto v = env(row.name); v && !trim(*v).empty() && trim(*v) != no_destination) enabled.insert(trim(*v));
 
   for (const auto& row : rows) {
     if (!row.destination.empty() && !enabled.contains(row.destination)) continue;
@@ -305,7 +318,7 @@ Loaded load(std::span<const Setting> rows, const Getenv& env_in, std::span<const
       }
       case Kind::choice:
       case Kind::list: {
-        const auto allowed = choices_of(effective_choices(row, dest_choices, plain_dest_choices));
+        const auto allowed = effective_choices(row, dest_choices, plain_dest_choices);
         const auto items = row.kind == Kind::list ? split_list(given) : std::vector<std::string>{given};
         std::vector<std::string> bad;
         for (const auto& item : items)
@@ -365,7 +378,7 @@ std::string default_text(const Setting& r) {
   if (r.default_value.empty()) return "(none)";
   return std::string(r.default_value);
 }
-std::string allowed_text(const Setting& r, const std::string& dest_choices) {
+std::string allowed_text(const Setting& r, const std::vector<std::string>& dest_choices) {
   switch (r.kind) {
     case Kind::integer:
       return range_text(r);
@@ -376,10 +389,10 @@ std::string allowed_text(const Setting& r, const std::string& dest_choices) {
     case Kind::schedule:
       return allowed_text_of(r);
     case Kind::choice:
-      return "one of " + join(choices_of(effective_choices(r, dest_choices, dest_choices)), ", ");
+      return "one of " + join(effective_choices(r, dest_choices, dest_choices), ", ");
     case Kind::list: {
       const auto c = effective_choices(r, dest_choices, dest_choices);
-      return c.empty() ? "comma list" : "comma list of " + join(choices_of(c), ", ");
+      return c.empty() ? "comma list" : "comma list of " + join(c, ", ");
     }
   }
   return {};
@@ -387,7 +400,7 @@ std::string allowed_text(const Setting& r, const std::string& dest_choices) {
 }  // namespace
 
 std::string markdown_table(std::span<const Setting> rows) {
-  const std::string dest_choices = join(destination_names(rows), "|");
+  const auto dest_choices = destination_names(rows);
   std::string out = "| variable | default | allowed | bad value | description |\n| --- | --- | --- | --- | --- |\n";
   for (const auto& r : rows) {
     std::string help;
@@ -400,7 +413,7 @@ std::string markdown_table(std::span<const Setting> rows) {
 }
 
 std::string help_text(std::span<const Setting> rows) {
-  const std::string dest_choices = join(destination_names(rows), "|");
+  const auto dest_choices = destination_names(rows);
   std::string out;
   for (const auto& r : rows) {
     out += std::string(r.name) + "\n    default: " + default_text(r) + "; allowed: " + allowed_text(r, dest_choices);

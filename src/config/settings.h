@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "core/getenv.h"
@@ -31,14 +32,38 @@ enum class Kind {
 // warns; `reject` stops the extension at init with Extension.ConfigInvalid.
 enum class OnInvalid { clamp, reject };
 
+namespace detail {
+// One address per enum type: which enum a Choice's value belongs to (no RTTI needed).
+template <class E>
+inline constexpr char enum_tag = 0;
+}  // namespace detail
+
+// One accepted value of a choice or list setting: the text a user writes and, for a setting the code reads back
+// as an enum (Config::choice), the enumerator it stands for. Several texts may stand for one enumerator: an
+// alias, e.g. a former name. Declared once per setting, in a table the row points to, so that validation, the
+// README's table and the read-back all come from it.
+struct Choice {
+  std::string_view text;
+  int value = 0;
+  const void* type = nullptr;  // detail::enum_tag<E> of `value`'s enum; nullptr: read back as text
+
+  constexpr Choice(std::string_view t) : text(t) {}  // implicit, so that a row of a table is {"text"}
+  template <class E>
+  requires std::is_enum_v<E>
+  constexpr Choice(std::string_view t, E v) : text(t), value(static_cast<int>(v)), type(&detail::enum_tag<E>) {}
+};
+
+// The choices of a row that has none (text, integer, regex, schedule).
+inline constexpr std::span<const Choice> no_choices{};
+
 struct Setting {
   std::string_view name;
   Kind kind;
   std::string_view default_value;  // as the user would write it; "" = none
   std::int64_t min = 0;
   std::int64_t max = 0;
-  std::string_view unit;     // "ms", "bytes", "items", "" ...
-  std::string_view choices;  // "a|b|c" for choice and list
+  std::string_view unit;            // "ms", "bytes", "items", "" ...
+  std::span<const Choice> choices;  // for choice and list, in the order they are shown
   OnInvalid on_invalid = OnInvalid::reject;
   std::string_view help;
   // "" = always applies; else the destination this setting belongs to: it is read (and, when
@@ -46,6 +71,7 @@ struct Setting {
   std::string_view destination = "";
   bool required = false;
   // The value names another destination (e.g. a dead letter) whose settings then apply too.
+  // Its choices are then `none` (no_destination) and every destination; it is read back as text.
   bool names_destination = false;
   // For text: what else the value must be (an index name, a bucket name): "" when it is, else why not.
   // Every text value is refused when it holds a control character (CR, LF, ...), whatever its row.
@@ -79,6 +105,14 @@ inline constexpr std::string_view spill_directory = "EXTENSION_LOG_SPILL_DIRECTO
 inline constexpr std::string_view spill_max_bytes = "EXTENSION_LOG_SPILL_MAX_BYTES";
 }  // namespace names
 
+// The value of a setting naming a destination (names_destination) that names none.
+inline constexpr std::string_view no_destination = "none";
+
+// EXTENSION_LOG_REDACT_BUILTIN's values.
+enum class BuiltinRedaction { aws_access_key_id, bearer_token };
+inline constexpr Choice builtin_redactions[] = {{"aws-access-key-id", BuiltinRedaction::aws_access_key_id},
+                                                {"bearer-token", BuiltinRedaction::bearer_token}};
+
 // The general rows (not the destinations').
 [[nodiscard]] std::span<const Setting> general_settings();
 
@@ -88,11 +122,31 @@ class Config {
   [[nodiscard]] std::int64_t integer(std::string_view name) const;
   [[nodiscard]] const std::string& text(std::string_view name) const;
   [[nodiscard]] std::vector<std::string> list(std::string_view name) const;
+  // A choice setting's value as the enumerator it stands for in `choices`, the table of its row.
+  template <class E>
+  requires std::is_enum_v<E>
+  [[nodiscard]] E choice(std::string_view name, std::span<const Choice> choices) const {
+    return static_cast<E>(value_of(name, text(name), choices, &detail::enum_tag<E>));
+  }
+  // A list setting's items as enumerators, in the order given.
+  template <class E>
+  requires std::is_enum_v<E>
+  [[nodiscard]] std::vector<E> choices(std::string_view name, std::span<const Choice> choices) const {
+    std::vector<E> out;
+    for (const auto& item : list(name))
+      out.push_back(static_cast<E>(value_of(name, item, choices, &detail::enum_tag<E>)));
+    return out;
+  }
   [[nodiscard]] bool has(std::string_view name) const { return values_.contains(std::string(name)); }
 
   void set(std::string_view name, std::string value) { values_[std::string(name)] = std::move(value); }
 
  private:
+  // Throws std::logic_error when `text` is not in `choices` as a value of the enum `type` (a read-back with
+  // another row's table or enum: a bug, like integer() of a text).
+  [[nodiscard]] static int value_of(std::string_view name, std::string_view text, std::span<const Choice> choices,
+                                    const void* type);
+
   std::map<std::string, std::string, std::less<>> values_;
 };
 

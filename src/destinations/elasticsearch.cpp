@@ -16,6 +16,7 @@ namespace elk::destinations {
 namespace {
 
 using config::Kind;
+using config::no_choices;
 using config::OnInvalid;
 namespace json = boost::json;
 
@@ -53,40 +54,53 @@ std::string check_index_name(std::string_view pattern) {
   return "";
 }
 
+enum class Auth { none, basic, apikey, sigv4 };
+constexpr config::Choice auth_modes[] = {
+    {"none", Auth::none}, {"basic", Auth::basic}, {"apikey", Auth::apikey}, {"sigv4", Auth::sigv4}};
+enum class Sigv4Service { es, aoss };
+constexpr config::Choice sigv4_services[] = {{"es", Sigv4Service::es}, {"aoss", Sigv4Service::aoss}};
+enum class Compression { gzip, none };
+constexpr config::Choice compressions[] = {{"gzip", Compression::gzip}, {"none", Compression::none}};
+
+// The service name SigV4 signs for.
+std::string_view signing_name(Sigv4Service service) {
+  return service == Sigv4Service::aoss ? "aoss" : "es";
+}
+
 constexpr config::Setting settings[] = {
-    {url_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject,
+    {url_setting, Kind::text, "", 0, 0, "", no_choices, OnInvalid::reject,
      "https://host:port[/prefix] of the cluster; several, comma-separated, are tried in turn when one cannot be "
      "reached, does not answer, or hangs (each gets a share of the flush). Credentials go in AUTH and its settings: a "
      "URL with user:password@ is refused at init, and never "
      "printed.",
      "elasticsearch", true},
-    {index_setting, Kind::text, "logs-aws.lambda-default", 0, 0, "", "", OnInvalid::reject,
+    {index_setting, Kind::text, "logs-aws.lambda-default", 0, 0, "", no_choices, OnInvalid::reject,
      "Data stream or index. A name with %Y, %m, %d or %H (from @timestamp, UTC), e.g. lambda-logs-%Y.%m.%d, is "
      "an index written with `index` ops; any other name takes `create` ops (all a data stream accepts). Checked "
      "at init against Elasticsearch's naming rules (lower case, no spaces, commas, slashes, quotes, ...).",
      "elasticsearch", false, false, &check_index_name},
-    {pipeline_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject, "Ingest pipeline to run on the documents.",
-     "elasticsearch"},
-    {auth_setting, Kind::choice, "none", 0, 0, "", "none|basic|apikey|sigv4", OnInvalid::reject,
+    {pipeline_setting, Kind::text, "", 0, 0, "", no_choices, OnInvalid::reject,
+     "Ingest pipeline to run on the documents.", "elasticsearch"},
+    {auth_setting, Kind::choice, "none", 0, 0, "", auth_modes, OnInvalid::reject,
      "basic (USERNAME, PASSWORD), apikey (API_KEY, sent as `Authorization: ApiKey ...`), or sigv4 for Amazon "
      "OpenSearch Service and Serverless (the function's role credentials).",
      "elasticsearch"},
-    {username_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject, "User for basic authentication.",
+    {username_setting, Kind::text, "", 0, 0, "", no_choices, OnInvalid::reject, "User for basic authentication.",
      "elasticsearch"},
-    {password_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject, "Password for basic authentication.",
+    {password_setting, Kind::text, "", 0, 0, "", no_choices, OnInvalid::reject, "Password for basic authentication.",
      "elasticsearch"},
-    {api_key_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject,
+    {api_key_setting, Kind::text, "", 0, 0, "", no_choices, OnInvalid::reject,
      "API key (the base64 `encoded` value Elasticsearch returns).", "elasticsearch"},
-    {service_setting, Kind::choice, "es", 0, 0, "", "es|aoss", OnInvalid::reject,
+    {service_setting, Kind::choice, "es", 0, 0, "", sigv4_services, OnInvalid::reject,
      "SigV4 service: es for an Amazon OpenSearch Service domain, aoss for OpenSearch Serverless.", "elasticsearch"},
-    {ca_file_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject,
+    {ca_file_setting, Kind::text, "", 0, 0, "", no_choices, OnInvalid::reject,
      "PEM file of a private CA that signed the cluster's certificate (default: the system's CA bundle).",
      "elasticsearch"},
-    {compression_setting, Kind::choice, "gzip", 0, 0, "", "gzip|none", OnInvalid::reject,
+    {compression_setting, Kind::choice, "gzip", 0, 0, "", compressions, OnInvalid::reject,
      "Compress bulk requests (Content-Encoding: gzip).", "elasticsearch"},
-    {max_bulk_setting, Kind::integer, "5242880", 65536, 104857600, "bytes", "", OnInvalid::clamp,
+    {max_bulk_setting, Kind::integer, "5242880", 65536, 104857600, "bytes", no_choices, OnInvalid::clamp,
      "Largest bulk request body (before compression); larger flushes are split.", "elasticsearch"},
-    {dead_letter_setting, Kind::choice, "none", 0, 0, "", "", OnInvalid::reject,
+    {dead_letter_setting, Kind::choice, "none", 0, 0, "", no_choices, OnInvalid::reject,
      "Where documents rejected for good (mapping errors) go, with that destination's settings.", "elasticsearch", false,
      true},
 };
@@ -102,9 +116,11 @@ class Elasticsearch final : public Destination {
     std::string index;
     bool dated_index = false;
     std::string pipeline;
-    std::string auth, authorization;  // auth mode; the Authorization header value for basic/apikey
+    Auth auth = Auth::none;
+    std::string authorization;  // the Authorization header value for basic/apikey
     aws::Credentials credentials;
-    std::string region, service;
+    std::string region;
+    Sigv4Service service = Sigv4Service::es;
     bool gzip = true;
     std::size_t max_bulk_bytes;
     std::string dead_letter;
@@ -225,9 +241,10 @@ class Elasticsearch final : public Destination {
   }
 
   Status authorize(http::Request& r, const http::Client& client) const {
-    if (o_.auth == "basic" || o_.auth == "apikey") r.headers.push_back({"Authorization", o_.authorization});
-    if (o_.auth != "sigv4") return {};
-    aws::SigningParams p{o_.region, o_.service, std::chrono::system_clock::now(), false, true};
+    if (o_.auth == Auth::basic || o_.auth == Auth::apikey) r.headers.push_back({"Authorization", o_.authorization});
+    if (o_.auth != Auth::sigv4) return {};
+    aws::SigningParams p{o_.region, std::string(signing_name(o_.service)), std::chrono::system_clock::now(), false,
+                         true};
     auto s = aws::sign(r, client.origin().host_header(), o_.credentials, p);
     if (!s) return fail("cannot sign the bulk request: " + s.error().message);
     return {};
@@ -343,28 +360,28 @@ Result<std::unique_ptr<Destination>> make(const Context& ctx) {
   o.index = c.text(index_setting);
   o.dated_index = o.index.find('%') != std::string::npos;
   o.pipeline = c.text(pipeline_setting);
-  o.auth = c.text(auth_setting);
-  if (o.auth == "basic") {
+  o.auth = c.choice<Auth>(auth_setting, auth_modes);
+  if (o.auth == Auth::basic) {
     if (c.text(username_setting).empty() || c.text(password_setting).empty())
       return fail(std::string(auth_setting) + "=basic needs " + std::string(username_setting) + " and " +
                   std::string(password_setting));
     o.authorization = "Basic " + base64(c.text(username_setting) + ":" + c.text(password_setting));
-  } else if (o.auth == "apikey") {
+  } else if (o.auth == Auth::apikey) {
     if (c.text(api_key_setting).empty())
       return fail(std::string(auth_setting) + "=apikey needs " + std::string(api_key_setting));
     o.authorization = "ApiKey " + c.text(api_key_setting);
-  } else if (o.auth == "sigv4") {
+  } else if (o.auth == Auth::sigv4) {
     auto creds = aws::credentials_from_environment(ctx.getenv);
     if (!creds) return fail(std::string(auth_setting) + "=sigv4: " + creds.error().message);
     auto region = aws::region_from_environment(ctx.getenv);
     if (!region) return fail(std::string(auth_setting) + "=sigv4: " + region.error().message);
     o.credentials = std::move(*creds);
     o.region = *region;
-    o.service = c.text(service_setting);
+    o.service = c.choice<Sigv4Service>(service_setting, sigv4_services);
   }
-  o.gzip = c.text(compression_setting) == "gzip";
+  o.gzip = c.choice<Compression>(compression_setting, compressions) == Compression::gzip;
   o.max_bulk_bytes = static_cast<std::size_t>(c.integer(max_bulk_setting));
-  o.dead_letter = c.text(dead_letter_setting) == "none" ? "" : c.text(dead_letter_setting);
+  o.dead_letter = c.text(dead_letter_setting) == config::no_destination ? "" : c.text(dead_letter_setting);
   if (o.dead_letter == "elasticsearch")
     return fail(std::string(dead_letter_setting) + " cannot be elasticsearch itself");
   o.function = ctx.function.function_name;

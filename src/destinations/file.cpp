@@ -18,7 +18,7 @@ namespace {
 constexpr std::string_view directory_setting = "EXTENSION_LOG_DESTINATION_FILE_DIRECTORY";
 
 constexpr config::Setting settings[] = {
-    {directory_setting, config::Kind::text, "", 0, 0, "", "", config::OnInvalid::reject,
+    {directory_setting, config::Kind::text, "", 0, 0, "", config::no_choices, config::OnInvalid::reject,
      "Directory the NDJSON files are written to (created if missing); one file per batch, named after its first "
      "document.",
      "file", true},

@@ -28,6 +28,7 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using config::Kind;
+using config::no_choices;
 using config::OnInvalid;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
@@ -37,16 +38,16 @@ constexpr std::string_view password_setting = "EXTENSION_LOG_DESTINATION_LOGSTAS
 constexpr std::string_view ca_file_setting = "EXTENSION_LOG_DESTINATION_LOGSTASH_CA_FILE";
 
 constexpr config::Setting settings[] = {
-    {url_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject,
+    {url_setting, Kind::text, "", 0, 0, "", no_choices, OnInvalid::reject,
      "http(s)://host:port[/path] for the `http` input (json_lines as application/x-ndjson), or tcp://host:port / "
      "tls://host:port for the `tcp` input with codec json_lines (schemes in any case). Credentials go in their own "
      "settings: a URL with user:password@ is refused at init, and never printed.",
      "logstash", true},
-    {username_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject, "User for the http input's basic auth.",
+    {username_setting, Kind::text, "", 0, 0, "", no_choices, OnInvalid::reject, "User for the http input's basic auth.",
      "logstash"},
-    {password_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject, "Password for the http input's basic auth.",
-     "logstash"},
-    {ca_file_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject,
+    {password_setting, Kind::text, "", 0, 0, "", no_choices, OnInvalid::reject,
+     "Password for the http input's basic auth.", "logstash"},
+    {ca_file_setting, Kind::text, "", 0, 0, "", no_choices, OnInvalid::reject,
      "PEM file of a private CA that signed Logstash's certificate (https:// and tls://).", "logstash"},
 };
 

@@ -15,6 +15,7 @@ namespace elk::destinations {
 namespace {
 
 using config::Kind;
+using config::no_choices;
 using config::OnInvalid;
 
 constexpr std::string_view bucket_setting = "EXTENSION_LOG_DESTINATION_S3_BUCKET_NAME";
@@ -47,38 +48,57 @@ std::string check_bucket_name(std::string_view name) {
   return "";
 }
 
+enum class PathStyle { automatic, yes, no };
+constexpr config::Choice path_styles[] = {
+    {"auto", PathStyle::automatic}, {"true", PathStyle::yes}, {"false", PathStyle::no}};
+enum class KeyFormat { flat, partitioned };
+constexpr config::Choice key_formats[] = {
+    {"flat", KeyFormat::flat}, {"partitioned", KeyFormat::partitioned}, {"seed", KeyFormat::flat}};
+enum class Format { ndjson, raw };
+constexpr config::Choice formats[] = {{"ndjson", Format::ndjson}, {"raw", Format::raw}};
+enum class Compression { automatic, none, gzip };
+constexpr config::Choice compressions[] = {
+    {"auto", Compression::automatic}, {"none", Compression::none}, {"gzip", Compression::gzip}};
+enum class Sse { none, aes256, kms };
+constexpr config::Choice sse_modes[] = {{"none", Sse::none}, {"AES256", Sse::aes256}, {"aws:kms", Sse::kms}};
+
+// The x-amz-server-side-encryption value of a mode other than none.
+std::string_view sse_header(Sse sse) {
+  return sse == Sse::kms ? "aws:kms" : "AES256";
+}
+
 constexpr config::Setting settings[] = {
-    {bucket_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject,
+    {bucket_setting, Kind::text, "", 0, 0, "", no_choices, OnInvalid::reject,
      "The bucket the logs go to (its name alone, checked against S3's naming rules at init).", "s3", true, false,
      &check_bucket_name},
-    {prefix_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject,
+    {prefix_setting, Kind::text, "", 0, 0, "", no_choices, OnInvalid::reject,
      "Key prefix of the objects (default: the function name).", "s3"},
-    {endpoint_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject,
+    {endpoint_setting, Kind::text, "", 0, 0, "", no_choices, OnInvalid::reject,
      "An S3-compatible endpoint, e.g. http://127.0.0.1:9000 (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, "
      "else AWS S3 in AWS_REGION).",
      "s3"},
-    {path_style_setting, Kind::choice, "auto", 0, 0, "", "auto|true|false", OnInvalid::reject,
+    {path_style_setting, Kind::choice, "auto", 0, 0, "", path_styles, OnInvalid::reject,
      "Path-style URLs (https://host/bucket/key); auto: virtual-hosted for AWS, path style for a custom endpoint.",
      "s3"},
-    {key_format_setting, Kind::choice, "flat", 0, 0, "", "flat|partitioned|seed", OnInvalid::reject,
+    {key_format_setting, Kind::choice, "flat", 0, 0, "", key_formats, OnInvalid::reject,
      "flat: <prefix>-<time>-<unique>.log, the keys of the seed extension (`seed`, their former name, still works); "
      "partitioned: <prefix>/year=/month=/day=/hour=/<function>-<time>-<unique>.ndjson[.gz], ready for Athena and "
      "Glue.",
      "s3"},
-    {format_setting, Kind::choice, "ndjson", 0, 0, "", "ndjson|raw", OnInvalid::reject,
+    {format_setting, Kind::choice, "ndjson", 0, 0, "", formats, OnInvalid::reject,
      "ndjson: the enriched documents; raw: the telemetry records as Lambda sent them. One per line.", "s3"},
-    {compression_setting, Kind::choice, "auto", 0, 0, "", "auto|none|gzip", OnInvalid::reject,
+    {compression_setting, Kind::choice, "auto", 0, 0, "", compressions, OnInvalid::reject,
      "gzip sets Content-Encoding and adds .gz to partitioned keys; auto: none for flat keys, gzip for partitioned.",
      "s3"},
-    {storage_class_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject,
+    {storage_class_setting, Kind::text, "", 0, 0, "", no_choices, OnInvalid::reject,
      "x-amz-storage-class, e.g. STANDARD_IA or INTELLIGENT_TIERING (default: the bucket's, STANDARD).", "s3"},
-    {sse_setting, Kind::choice, "none", 0, 0, "", "none|AES256|aws:kms", OnInvalid::reject,
+    {sse_setting, Kind::choice, "none", 0, 0, "", sse_modes, OnInvalid::reject,
      "Server-side encryption requested per object (buckets encrypt with SSE-S3 by default anyway).", "s3"},
-    {kms_key_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject,
+    {kms_key_setting, Kind::text, "", 0, 0, "", no_choices, OnInvalid::reject,
      "With aws:kms: the KMS key id or ARN (default: the account's aws/s3 key).", "s3"},
-    {max_object_setting, Kind::integer, "8388608", 65536, 67108864, "bytes", "", OnInvalid::clamp,
+    {max_object_setting, Kind::integer, "8388608", 65536, 67108864, "bytes", no_choices, OnInvalid::clamp,
      "Largest object written at once; a larger flush is split into several objects.", "s3"},
-    {ca_file_setting, Kind::text, "", 0, 0, "", "", OnInvalid::reject,
+    {ca_file_setting, Kind::text, "", 0, 0, "", no_choices, OnInvalid::reject,
      "PEM file of the CA that signed a custom endpoint's certificate (default: the system's CA bundle).", "s3"},
 };
 
@@ -99,7 +119,9 @@ class S3Destination final : public Destination {
     http::Url url;         // origin (+ /bucket for path style)
     std::string key_base;  // target path before the key: "" or "/<bucket>"
     std::string region;
-    std::string storage_class, sse, kms_key_id;
+    std::string storage_class;
+    Sse sse = Sse::none;
+    std::string kms_key_id;
     std::size_t max_object_bytes;
     aws::Credentials credentials;
     bool dead_letter = false;  // names its objects "...-rejected"
@@ -144,9 +166,9 @@ class S3Destination final : public Destination {
     }
     req.headers.push_back({"Content-Type", "application/x-ndjson"});
     if (!o_.storage_class.empty()) req.headers.push_back({"x-amz-storage-class", o_.storage_class});
-    if (!o_.sse.empty() && o_.sse != "none") {
-      req.headers.push_back({"x-amz-server-side-encryption", o_.sse});
-      if (o_.sse == "aws:kms" && !o_.kms_key_id.empty())
+    if (o_.sse != Sse::none) {
+      req.headers.push_back({"x-amz-server-side-encryption", std::string(sse_header(o_.sse))});
+      if (o_.sse == Sse::kms && !o_.kms_key_id.empty())
         req.headers.push_back({"x-amz-server-side-encryption-aws-kms-key-id", o_.kms_key_id});
     }
     req.body = std::move(body);
@@ -167,7 +189,7 @@ class S3Destination final : public Destination {
     std::string hint;
     if (err.code == "AccessDenied" || res->status == 403)
       hint = "; the function's execution role needs s3:PutObject on arn:aws:s3:::" + o_.bucket + "/*" +
-             (o_.sse == "aws:kms" ? " and kms:GenerateDataKey on the key" : "");
+             (o_.sse == Sse::kms ? " and kms:GenerateDataKey on the key" : "");
     if (err.code == "NoSuchBucket")
       hint = "; check " + std::string(bucket_setting) + " (and that the bucket is in " + o_.region + ")";
     if (err.code == "InvalidAccessKeyId" || err.code == "SignatureDoesNotMatch" || err.code == "ExpiredToken" ||
@@ -197,8 +219,9 @@ Result<std::unique_ptr<Destination>> make(const Context& ctx) {
     if (endpoint.empty())
       if (auto v = ctx.getenv(name); v && !v->empty()) endpoint = *v, endpoint_from = name;
   const bool custom = !endpoint.empty();
-  const auto path_style_text = c.text(path_style_setting);
-  const bool path_style = path_style_text == "true" || (path_style_text == "auto" && custom) ||
+  const auto path_style_choice = c.choice<PathStyle>(path_style_setting, path_styles);
+  const bool path_style = path_style_choice == PathStyle::yes ||
+                          (path_style_choice == PathStyle::automatic && custom) ||
                           o.bucket.find('.') != std::string::npos;  // dotted names break the TLS wildcard
   if (!custom)
     endpoint = path_style ? "https://s3." + o.region + ".amazonaws.com"
@@ -220,14 +243,14 @@ Result<std::unique_ptr<Destination>> make(const Context& ctx) {
   o.dead_letter = ctx.dead_letter;
   o.key.function = ctx.function.function_name.empty() ? "lambda" : ctx.function.function_name;
   o.key.prefix = c.text(prefix_setting).empty() ? o.key.function : c.text(prefix_setting);
-  o.key.partitioned = c.text(key_format_setting) == "partitioned";
-  o.key.raw = c.text(format_setting) == "raw";
-  const auto compression = c.text(compression_setting);
-  o.key.gzip = compression == "gzip" || (compression == "auto" && o.key.partitioned);
+  o.key.partitioned = c.choice<KeyFormat>(key_format_setting, key_formats) == KeyFormat::partitioned;
+  o.key.raw = c.choice<Format>(format_setting, formats) == Format::raw;
+  const auto compression = c.choice<Compression>(compression_setting, compressions);
+  o.key.gzip = compression == Compression::gzip || (compression == Compression::automatic && o.key.partitioned);
   o.storage_class = c.text(storage_class_setting);
-  o.sse = c.text(sse_setting);
+  o.sse = c.choice<Sse>(sse_setting, sse_modes);
   o.kms_key_id = c.text(kms_key_setting);
-  if (!o.kms_key_id.empty() && o.sse != "aws:kms")
+  if (!o.kms_key_id.empty() && o.sse != Sse::kms)
     return fail(std::string(kms_key_setting) + " is set but " + std::string(sse_setting) + " is not aws:kms");
   o.max_object_bytes = static_cast<std::size_t>(c.integer(max_object_setting));
 

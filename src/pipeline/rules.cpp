@@ -88,9 +88,9 @@ Rules rules_from(const config::Config& c) {
   r.exclude = regex_of(c, names::exclude);
   r.redact = regex_of(c, names::redact);
   if (c.has(names::redact_builtin))
-    for (const auto& b : c.list(names::redact_builtin)) {
-      if (b == "aws-access-key-id") r.redact_aws_access_keys = true;
-      if (b == "bearer-token") r.redact_bearer_tokens = true;
+    for (const auto b : c.choices<config::BuiltinRedaction>(names::redact_builtin, config::builtin_redactions)) {
+      if (b == config::BuiltinRedaction::aws_access_key_id) r.redact_aws_access_keys = true;
+      if (b == config::BuiltinRedaction::bearer_token) r.redact_bearer_tokens = true;
     }
   if (c.has(names::max_record_bytes))
     r.max_message_bytes = static_cast<std::size_t>(c.integer(names::max_record_bytes));

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <stdexcept>
 
 #include "../test_util.h"
 #include "destinations/registry.h"
@@ -337,6 +338,62 @@ TEST(Settings, EveryRowIsWellFormed) {
       EXPECT_GE(d, s.min) << s.name;
       EXPECT_LE(d, s.max) << s.name;
     }
+  }
+}
+
+enum class Colour { red, green };
+// `verde` is another name of green, as `seed` is of the s3 key format flat.
+constexpr Choice colours[] = {{"red", Colour::red}, {"green", Colour::green}, {"verde", Colour::green}};
+enum class Shape { round };
+constexpr Setting colour_rows[] = {
+    {"EXTENSION_LOG_COLOUR", Kind::choice, "red", 0, 0, "", colours, OnInvalid::reject, "The colour."}};
+
+TEST(Settings, AChoiceIsReadBackAsTheEnumeratorItsTextStandsForAliasesIncluded) {
+  const auto unset = load(colour_rows, env_of({}));
+  EXPECT_TRUE(unset.errors.empty());
+  EXPECT_EQ(unset.config.choice<Colour>("EXTENSION_LOG_COLOUR", colours), Colour::red);
+  for (const char* given : {"green", " verde "}) {
+    const auto l = load(colour_rows, env_of({{"EXTENSION_LOG_COLOUR", given}}));
+    EXPECT_TRUE(l.errors.empty()) << given;
+    EXPECT_EQ(l.config.choice<Colour>("EXTENSION_LOG_COLOUR", colours), Colour::green) << given;
+  }
+  Config set_by_hand;  // as the destinations' tests build theirs
+  set_by_hand.set("EXTENSION_LOG_COLOUR", "verde");
+  EXPECT_EQ(set_by_hand.choice<Colour>("EXTENSION_LOG_COLOUR", colours), Colour::green);
+}
+
+TEST(Settings, AChoicesTableGivesTheAllowedValuesOfItsErrorAndOfTheReadme) {
+  const auto l = load(colour_rows, env_of({{"EXTENSION_LOG_COLOUR", "blue"}}));
+  ASSERT_EQ(l.errors.size(), 1u);
+  EXPECT_EQ(l.errors[0], "EXTENSION_LOG_COLOUR='blue': unknown value 'blue'; allowed: red, green, verde");
+  EXPECT_NE(
+      markdown_table(colour_rows).find("| `EXTENSION_LOG_COLOUR` | red | one of red, green, verde | init error |"),
+      std::string::npos)
+      << markdown_table(colour_rows);
+}
+
+TEST(Settings, ReadingAChoiceBackWithAnotherEnumOrAnotherTableIsABug) {
+  Config c;
+  c.set("EXTENSION_LOG_COLOUR", "green");
+  EXPECT_THROW((void)c.choice<Shape>("EXTENSION_LOG_COLOUR", colours), std::logic_error);
+  constexpr Choice shapes[] = {{"round", Shape::round}};
+  EXPECT_THROW((void)c.choice<Shape>("EXTENSION_LOG_COLOUR", shapes), std::logic_error);
+}
+
+TEST(Settings, AListOfChoicesIsReadBackAsEnumeratorsInTheOrderGiven) {
+  const auto l = load_with({{"EXTENSION_LOG_REDACT_BUILTIN", "bearer-token, aws-access-key-id"}});
+  EXPECT_TRUE(l.errors.empty());
+  EXPECT_EQ(l.config.choices<BuiltinRedaction>(names::redact_builtin, builtin_redactions),
+            (std::vector<BuiltinRedaction>{BuiltinRedaction::bearer_token, BuiltinRedaction::aws_access_key_id}));
+  EXPECT_TRUE(load_with({}).config.choices<BuiltinRedaction>(names::redact_builtin, builtin_redactions).empty());
+}
+
+TEST(Settings, EveryChoiceRowsDefaultIsOneOfItsChoices) {
+  for (const auto& s : destinations::all_settings()) {
+    if (s.kind != Kind::choice || s.choices.empty()) continue;
+    EXPECT_TRUE(std::any_of(s.choices.begin(), s.choices.end(), [&](const Choice& c) {
+      return c.text == s.default_value;
+    })) << s.name;
   }
 }
 
