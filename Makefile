@@ -26,6 +26,7 @@ demo: build
 test:
 	@scripts/install-deps.sh test
 	@scripts/check-format.sh
+	@scripts/lint.sh $(JOBS)
 	@scripts/test-tools.sh
 	@cmake -S . -B build/debug $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Debug -DELK_SANITIZE=ON >/dev/null
 	@cmake --build build/debug -j $(JOBS)

@@ -10,7 +10,7 @@ want=(g++ make cmake ninja-build ccache pkg-config file
       libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
       libssl-dev zlib1g-dev libzstd-dev libre2-dev)
 case "${1:-build}" in
-  test)  want+=(libgtest-dev libgmock-dev clang clang-format libclang-rt-14-dev awscli python3)
+  test)  want+=(libgtest-dev libgmock-dev clang clang-format clang-tidy libclang-rt-14-dev awscli python3)
          # s3rver comes from npm: Debian's Node.js unless one is already on the machine.
          command -v npm >/dev/null 2>&1 || want+=(nodejs npm) ;;
   bench) want+=(libbenchmark-dev jq) ;;

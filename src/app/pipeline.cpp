@@ -8,7 +8,7 @@ namespace elk::app {
 
 Result<std::unique_ptr<Pipeline>> Pipeline::make(const config::Config& config,
                                                  const pipeline::FunctionContext& function, const Getenv& environment,
-                                                 const Logger& log, boost::asio::any_io_executor executor,
+                                                 const Logger& log, const boost::asio::any_io_executor& executor,
                                                  PipelineOptions options) {
   destinations::Context ctx{config, function, log, executor, environment};
   auto dests = destinations::make_destinations(ctx);
@@ -43,11 +43,11 @@ Result<std::unique_ptr<Pipeline>> Pipeline::make(const config::Config& config,
     log.info("found " + std::to_string(restored) + " undelivered records in the spill (" + spill_directory +
              "); they are sent first");
   return std::make_unique<Pipeline>(std::move(enricher), std::move(batcher), std::move(dispatcher), max_buffer_bytes,
-                                    std::move(executor));
+                                    executor);
 }
 
 Pipeline::Pipeline(pipeline::Enricher enricher, buffer::Batcher batcher, delivery::Dispatcher dispatcher,
-                   std::size_t max_buffer_bytes, boost::asio::any_io_executor executor)
+                   std::size_t max_buffer_bytes, const boost::asio::any_io_executor& executor)
     : enricher_(std::move(enricher)),
       batcher_(std::move(batcher)),
       dispatcher_(std::move(dispatcher)),

@@ -41,7 +41,7 @@ class Pipeline {
   [[nodiscard]] static Result<std::unique_ptr<Pipeline>> make(const config::Config& config,
                                                               const pipeline::FunctionContext& function,
                                                               const Getenv& environment, const Logger& log,
-                                                              boost::asio::any_io_executor executor,
+                                                              const boost::asio::any_io_executor& executor,
                                                               PipelineOptions options);
 
   // Enriches and batches the events of one delivery, in order. Past the memory bound (checked every 256
@@ -71,7 +71,7 @@ class Pipeline {
   [[nodiscard]] boost::json::object summary_fields(std::uint64_t received) const;
 
   Pipeline(pipeline::Enricher enricher, buffer::Batcher batcher, delivery::Dispatcher dispatcher,
-           std::size_t max_buffer_bytes, boost::asio::any_io_executor executor);
+           std::size_t max_buffer_bytes, const boost::asio::any_io_executor& executor);
 
  private:
   pipeline::Enricher enricher_;

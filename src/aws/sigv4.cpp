@@ -216,20 +216,15 @@ bool is_unsigned_header(std::string_view lower_name) {
 
 // Sets the first header called `name` (any case) to `value` and removes any others; appends it when absent.
 void set_header(http::Request& request, std::string_view name, std::string value) {
-  bool found = false;
   auto& headers = request.headers;
-  for (auto it = headers.begin(); it != headers.end();) {
-    if (!http::iequals(it->name, name)) {
-      ++it;
-    } else if (!found) {
-      it->value = std::move(value);
-      found = true;
-      ++it;
-    } else {
-      it = headers.erase(it);
-    }
+  const auto named = [name](const http::Header& h) { return http::iequals(h.name, name); };
+  const auto first = std::find_if(headers.begin(), headers.end(), named);
+  if (first == headers.end()) {
+    headers.push_back({std::string(name), std::move(value)});
+    return;
   }
-  if (!found) headers.push_back({std::string(name), std::move(value)});
+  first->value = std::move(value);
+  headers.erase(std::remove_if(first + 1, headers.end(), named), headers.end());
 }
 
 void remove_header(http::Request& request, std::string_view name) {

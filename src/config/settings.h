@@ -68,7 +68,7 @@ struct Setting {
   std::string_view help;
   // "" = always applies; else the destination this setting belongs to: it is read (and, when
   // `required`, demanded) only while that destination is named in EXTENSION_LOG_DESTINATIONS.
-  std::string_view destination = "";
+  std::string_view destination;
   bool required = false;
   // The value names another destination (e.g. a dead letter) whose settings then apply too.
   // Its choices are then `none` (no_destination) and every destination; it is read back as text.

@@ -39,7 +39,7 @@ void format_iso8601_ms(EpochMs t, char* out) {
   const unsigned mp = (5 * doy + 2) / 153;
   const unsigned d = doy - (153 * mp + 2) / 5 + 1;
   const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2);
+  const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2 ? 1 : 0);
   auto put = [&](int pos, int width, std::int64_t v) {
     for (int i = pos + width - 1; i >= pos; --i, v /= 10) out[i] = static_cast<char>('0' + v % 10);
   };
@@ -111,14 +111,14 @@ std::optional<EpochMs> parse_iso8601(std::string_view s) {
     std::size_t p = pos + 3;
     if (p < s.size() && s[p] == ':') ++p;
     if (!digits(s, p, 2, om)) return std::nullopt;
-    offset_min = sign * (oh * 60 + om);
+    offset_min = std::int64_t{sign} * (oh * 60 + om);
     pos = p + 2;
   } else {
     return std::nullopt;
   }
   if (pos != s.size()) return std::nullopt;
   const std::int64_t days = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
-  const std::int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset_min * 60;
+  const std::int64_t secs = days * 86400 + std::int64_t{h} * 3600 + std::int64_t{mi} * 60 + sec - offset_min * 60;
   if (!in_time_range(secs * 1000 + ms)) return std::nullopt;
   return EpochMs{secs * 1000 + ms};
 }

@@ -46,7 +46,7 @@ inline constexpr EpochMs kLastTime{253402300799999};   // 9999-12-31T23:59:59.99
 // of the project (parse_iso8601, Lambda's time form, the runtimes' line prefixes). A day past the month's end
 // (Feb 31) counts on into the next month.
 [[nodiscard]] constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;  // a March-based year
+  if (m <= 2) --y;  // a March-based year
   const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
   if (y >= 0) [[likely]] {  // the same as the era arithmetic below, without its divisions of signed numbers
     const auto uy = static_cast<std::uint64_t>(y);

@@ -32,7 +32,7 @@ inline bool read_lambda_time(const char* s, EpochMs& out) {
   if (mo < 1 || mo > 12 || day < 1 || day > 31 || h > 23 || mi > 59 || sec > 60) [[unlikely]]
     return false;
   const std::int64_t days = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(day));
-  out = EpochMs{(days * 86400 + h * 3600 + mi * 60 + sec) * 1000 + ms};
+  out = EpochMs{(days * 86400 + std::int64_t{h} * 3600 + std::int64_t{mi} * 60 + sec) * 1000 + ms};
   return true;
 }
 

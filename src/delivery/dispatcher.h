@@ -99,8 +99,8 @@ struct FlushOutcome {
 
 struct DispatcherOptions {
   RetryPolicy retry;
-  std::size_t max_buffer_bytes = 16 * 1024 * 1024;  // documents held in memory by the queues
-  std::optional<Spill> spill;                       // none: undelivered documents wait in memory
+  std::size_t max_buffer_bytes = 16uz * 1024 * 1024;  // documents held in memory by the queues
+  std::optional<Spill> spill;                         // none: undelivered documents wait in memory
 };
 
 class Dispatcher {

@@ -222,7 +222,7 @@ class Elasticsearch final : public Destination {
       const auto left = static_cast<long>(clients_.size() - attempt);
       const SteadyTime until = left > 1 && deadline > now ? now + (deadline - now) / left : deadline;
       // The answer: an item per document (a few hundred bytes, more with an error's reason) and no more.
-      auto res = co_await client.send(std::move(r), until, 64 * 1024 + members.size() * 2048);
+      auto res = co_await client.send(std::move(r), until, 64uz * 1024 + members.size() * 2048);
       if (!res) {
         last_error = res.error().message;
         const auto kind = res.error().kind;

@@ -261,7 +261,7 @@ Result<std::unique_ptr<Destination>> make(const Context& ctx) {
       return fail(std::string(url_setting) + "='" + shown +
                   "': user information ('user:password@') has no meaning for Logstash's tcp input; give host:port");
     auto url = http::parse_url("http://" + rest);
-    if (!url || url->path.size() > 0)
+    if (!url || !url->path.empty())
       return fail(std::string(url_setting) + "='" + shown + "' is not tcp://host:port or tls://host:port");
     if (rest.find(':') == std::string::npos) return fail(std::string(url_setting) + "='" + shown + "' needs a port");
     std::optional<asio::ssl::context> tls;

@@ -42,7 +42,10 @@ std::string check_bucket_name(std::string_view name) {
   if (name.find("..") != std::string_view::npos) return "a bucket name has no two adjacent periods";
   bool ip = true;
   int dots = 0;
-  for (const char ch : name) ip = ip && ((ch >= '0' && ch <= '9') || ch == '.'), dots += ch == '.';
+  for (const char ch : name) {
+    ip = ip && ((ch >= '0' && ch <= '9') || ch == '.');
+    if (ch == '.') ++dots;
+  }
   if (ip && dots == 3) return "a bucket name is not an IP address";
   if (name.find("s3://") == 0 || name.starts_with("arn:")) return "give the bucket's name alone";
   return "";
@@ -265,16 +268,16 @@ Result<std::unique_ptr<Destination>> make(const Context& ctx) {
 
 namespace s3 {
 
-std::string object_key(const KeyParts& p, EpochMs t, std::string_view unique) {
-  const std::string iso = format_iso8601_ms(t);  // 2024-05-02T10:15:30.520Z
-  if (!p.partitioned) return p.prefix + "-" + iso + "-" + std::string(unique) + ".log";
+std::string object_key(const KeyParts& parts, EpochMs first_time, std::string_view unique) {
+  const std::string iso = format_iso8601_ms(first_time);  // 2024-05-02T10:15:30.520Z
+  if (!parts.partitioned) return parts.prefix + "-" + iso + "-" + std::string(unique) + ".log";
   std::string compact = iso;
   std::erase(compact, ':');
   std::erase(compact, '-');
-  std::string key = p.prefix + "/year=" + iso.substr(0, 4) + "/month=" + iso.substr(5, 2) + "/day=" + iso.substr(8, 2) +
-                    "/hour=" + iso.substr(11, 2) + "/" + p.function + "-" + compact + "-" + std::string(unique) +
-                    ".ndjson";
-  if (p.gzip) key += ".gz";
+  std::string key = parts.prefix + "/year=" + iso.substr(0, 4) + "/month=" + iso.substr(5, 2) +
+                    "/day=" + iso.substr(8, 2) + "/hour=" + iso.substr(11, 2) + "/" + parts.function + "-" + compact +
+                    "-" + std::string(unique) + ".ndjson";
+  if (parts.gzip) key += ".gz";
   return key;
 }
 

@@ -213,7 +213,7 @@ struct Client::Impl {
   static asio::awaitable<ClientResult<Response>> send(std::shared_ptr<Impl> self, Request request, SteadyTime deadline,
                                                       std::size_t max_response_body);
   asio::awaitable<ClientResult<std::unique_ptr<Connection>>> connect(SteadyTime deadline);
-  asio::awaitable<std::optional<ClientError>> handshake(TlsStream& stream, SteadyTime deadline);
+  asio::awaitable<std::optional<ClientError>> handshake(TlsStream& stream, SteadyTime deadline) const;
 
   std::unique_ptr<Connection> take_idle() {
     const auto now = std::chrono::steady_clock::now();
@@ -270,7 +270,7 @@ asio::awaitable<ClientResult<std::unique_ptr<Connection>>> Client::Impl::connect
   co_return conn;
 }
 
-asio::awaitable<std::optional<ClientError>> Client::Impl::handshake(TlsStream& stream, SteadyTime deadline) {
+asio::awaitable<std::optional<ClientError>> Client::Impl::handshake(TlsStream& stream, SteadyTime deadline) const {
   SSL* ssl = stream.native_handle();
   auto fail_tls = [&](std::string why) {
     return ClientError{Kind::tls, "TLS handshake with " + name + " failed: " + std::move(why)};
@@ -385,7 +385,7 @@ Result<TlsContext> make_tls_client_context(const TlsOptions& tls, const Getenv& 
 Client::Client(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Client::~Client() = default;
 
-Result<std::unique_ptr<Client>> Client::make(asio::any_io_executor executor, Url origin, TlsOptions tls,
+Result<std::unique_ptr<Client>> Client::make(asio::any_io_executor executor, Url origin, const TlsOptions& tls,
                                              const Getenv& getenv) {
   auto impl = std::make_shared<Impl>(std::move(executor), std::move(origin));
   if (impl->origin.tls()) {

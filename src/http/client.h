@@ -43,7 +43,7 @@ class Client {
   // find_ca_certificates finds through `getenv`, and fails when there is nothing to trust or it does not load.
   // For http, `tls` and `getenv` are not used.
   [[nodiscard]] static Result<std::unique_ptr<Client>> make(boost::asio::any_io_executor executor, Url origin,
-                                                            TlsOptions tls, const Getenv& getenv);
+                                                            const TlsOptions& tls, const Getenv& getenv);
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -59,7 +59,7 @@ class Client {
   // The connection is kept for reuse when both sides allow keep-alive and the answer was read to its end.
   // The answer's body is read up to `max_answer_bytes` (what the protocol can need: a bulk answer's items, an
   // S3 error document); past it, or past the deadline, reading stops and the send fails (Kind::io / timeout).
-  static constexpr std::size_t default_max_answer_bytes = 1024 * 1024;
+  static constexpr std::size_t default_max_answer_bytes = 1024uz * 1024;
   [[nodiscard]] boost::asio::awaitable<ClientResult<Response>> send(
       Request request, SteadyTime deadline, std::size_t max_answer_bytes = default_max_answer_bytes);
 

@@ -19,7 +19,7 @@ using Handler = std::function<boost::asio::awaitable<Response>(Request)>;
 struct ServerOptions {
   std::string address = "127.0.0.1";  // where to bind; "0.0.0.0" for every interface
   std::uint16_t port = 0;             // 0: the kernel picks a free port (see Server::port)
-  std::size_t max_body_bytes = 8 * 1024 * 1024;
+  std::size_t max_body_bytes = 8uz * 1024 * 1024;
   // Most connections open at once. A new one past it closes the connection idle the longest (one waiting for
   // a request), or, when every one is busy, is closed itself. Lambda delivers over one or two.
   std::size_t max_connections = 64;

@@ -173,7 +173,8 @@ std::size_t short_fixed(double v, char* out) {
     // Below 2^50 a double's neighbours are closer than a quarter of 10^-d to it: one decimal of d places at
     // most reads back as it.
     if (scaled >= 0x1p50) return 0;
-    const auto m = static_cast<std::uint64_t>(scaled + 0.5);
+    // Round half up; exactness is checked on the next line, so lround's edge cases do not matter.
+    const auto m = static_cast<std::uint64_t>(scaled + 0.5);  // NOLINT(bugprone-incorrect-roundings)
     if (static_cast<double>(m) / kPow10[d] != a) continue;
     // m / 10^d, d as small as can be (so for d > 0 m ends in a digit other than 0): the shortest digits.
     char digits[20];
@@ -181,10 +182,10 @@ std::size_t short_fixed(double v, char* out) {
     for (std::uint64_t x = m; x != 0; x /= 10) digits[n++] = static_cast<char>('0' + x % 10);  // reversed
     int zeros = 0;  // trailing ones (d == 0 only)
     while (zeros < n - 1 && digits[zeros] == '0') ++zeros;
-    const int fixed = n > d ? n + (d > 0) : 2 + d;
+    const int fixed = n > d ? n + (d > 0 ? 1 : 0) : 2 + d;
     const int significant = n - zeros, exponent = n - 1 - d;
     const int magnitude = exponent < 0 ? -exponent : exponent;
-    const int scientific = significant + (significant > 1) + 2 + (magnitude >= 100 ? 3 : 2);
+    const int scientific = significant + (significant > 1 ? 1 : 0) + 2 + (magnitude >= 100 ? 3 : 2);
     if (fixed > scientific) return 0;  // to_chars writes it as 1e+20 and the like
     char* o = out;
     if (negative) *o++ = '-';
@@ -210,7 +211,7 @@ std::size_t two_decimals(double v, char* out) {
   if (!(a < 1e13)) return 0;  // large, infinite, NaN
   // m / 100 reads back as v: v's exact value is within a hair of it, far from where "%.2f" would round
   // elsewhere (half a hundredth away), so that is its text.
-  const auto m = static_cast<std::uint64_t>(a * 100 + 0.5);
+  const auto m = static_cast<std::uint64_t>(a * 100 + 0.5);  // NOLINT(bugprone-incorrect-roundings): checked next
   if (static_cast<double>(m) / 100 != a) return 0;
   char digits[20];
   int n = 0;

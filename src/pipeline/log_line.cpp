@@ -283,7 +283,8 @@ std::optional<EpochMs> civil_time(string_view s, size_t len, int offset_min) {
   for (size_t i = 20, scale = 100; i < len && scale > 0; ++i, scale /= 10) ms += digit(s[i]) * static_cast<int>(scale);
   // For a day past the month's end (Feb 31) this counts on into the next month, as parse_iso8601 does.
   const std::int64_t date = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
-  const std::int64_t secs = date * 86400 + hour * 3600 + minute * 60 + second - std::int64_t{offset_min} * 60;
+  const std::int64_t secs =
+      date * 86400 + std::int64_t{hour} * 3600 + std::int64_t{minute} * 60 + second - std::int64_t{offset_min} * 60;
   if (!in_time_range(secs * 1000 + ms)) return std::nullopt;  // no year 0000 minus an hour, no year 10000
   return EpochMs{secs * 1000 + ms};
 }

@@ -75,7 +75,7 @@ class Emulator {
 
     http::ServerOptions server_options;
     server_options.port = options_.port;
-    server_options.max_body_bytes = 8 * 1024 * 1024;
+    server_options.max_body_bytes = 8uz * 1024 * 1024;
     server_options.max_connections = 1024;  // every extension's next, register, logs ... at once
     auto server = http::Server::start(io_, std::move(server_options),
                                       [this](http::Request r) { return api_.handle(std::move(r)); });

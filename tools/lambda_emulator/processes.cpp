@@ -108,6 +108,7 @@ std::vector<std::string> extension_environment(const FunctionSetup& function, st
 Result<pid_t> spawn_process_group(const std::filesystem::path& path, std::vector<std::string> env,
                                   Clock::time_point& started) {
   std::vector<char*> envp;
+  envp.reserve(env.size() + 1);
   for (auto& s : env) envp.push_back(s.data());
   envp.push_back(nullptr);
   std::string arg0 = path.string();

@@ -29,7 +29,7 @@ std::string describe(const http::Response& r) {
 }  // namespace
 
 SteadyTime steady_deadline(EpochMs deadline, EpochMs now, SteadyTime steady_now) {
-  constexpr std::uint64_t longest = 15 * 60 * 1000;
+  constexpr std::uint64_t longest = 15ull * 60 * 1000;
   if (deadline.value <= now.value) return steady_now;
   // In unsigned arithmetic the difference of any two int64 values, the first larger, is exact.
   const std::uint64_t left = static_cast<std::uint64_t>(deadline.value) - static_cast<std::uint64_t>(now.value);

@@ -40,7 +40,7 @@ class Receiver {
   // The listener's body limit for a given subscription maxBytes: Lambda sends up to
   // 2 * maxBytes plus metadata; we allow twice that before answering 413.
   [[nodiscard]] static std::size_t body_limit(std::int64_t max_bytes) {
-    return static_cast<std::size_t>(max_bytes) * 4 + 1024 * 1024;
+    return static_cast<std::size_t>(max_bytes) * 4 + 1024uz * 1024;
   }
 
  private:
