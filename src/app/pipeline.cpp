@@ -1,5 +1,7 @@
 #include "app/pipeline.h"
 
+#include <algorithm>
+
 #include "core/types.h"
 #include "destinations/registry.h"
 #include "pipeline/rules.h"
@@ -54,11 +56,51 @@ Pipeline::Pipeline(pipeline::Enricher enricher, buffer::Batcher batcher, deliver
       max_buffer_bytes_(max_buffer_bytes),
       flush_done_(executor) {}
 
+namespace {
+
+void add_stats(pipeline::EnrichStats& total, const pipeline::EnrichStats& s) {
+  total.filtered += s.filtered;
+  total.redacted += s.redacted;
+  total.truncated += s.truncated;
+}
+
+}  // namespace
+
 void Pipeline::offer(const std::vector<pipeline::Record>& events, SteadyTime now) {
+  offer_to(enricher_, events, now);
+}
+
+void Pipeline::offer(const std::vector<pipeline::Record>& events, const pipeline::SourceContext& source,
+                     SteadyTime now) {
+  if (source.stream.empty()) return offer_to(enricher_, events, now);
+  ++offers_;
+  auto it = std::find_if(streams_.begin(), streams_.end(), [&](const Stream& s) { return s.key == source.stream; });
+  if (it == streams_.end()) {
+    if (streams_.size() >= max_streams) {
+      it = std::min_element(streams_.begin(), streams_.end(),
+                            [](const Stream& a, const Stream& b) { return a.last_offered < b.last_offered; });
+      add_stats(evicted_stats_, it->enricher.stats());
+      *it = Stream{source.stream, enricher_.for_source(source), offers_};
+    } else {
+      it = streams_.insert(streams_.end(), Stream{source.stream, enricher_.for_source(source), offers_});
+    }
+  }
+  it->last_offered = offers_;
+  offer_to(it->enricher, events, now);
+}
+
+pipeline::EnrichStats Pipeline::enrich_stats() const {
+  pipeline::EnrichStats total = enricher_.stats();
+  add_stats(total, evicted_stats_);
+  for (const auto& s : streams_) add_stats(total, s.enricher.stats());
+  return total;
+}
+
+void Pipeline::offer_to(pipeline::Enricher& enricher, const std::vector<pipeline::Record>& events, SteadyTime now) {
   constexpr std::size_t check_every = 256;
   std::size_t made = 0;
   for (const auto& ev : events) {
-    if (auto doc = enricher_.enrich(ev)) {
+    if (auto doc = enricher.enrich(ev)) {
       batcher_.add(std::move(*doc), now);
       if (++made % check_every == 0 && batcher_.bytes() + dispatcher_.buffered_bytes() > max_buffer_bytes_)
         dispatcher_.spill(batcher_.drain());
@@ -100,7 +142,7 @@ void Pipeline::spill_held() {
 
 std::string Pipeline::summary() const {
   std::string out;
-  const auto& es = enricher_.stats();
+  const auto es = enrich_stats();
   if (es.filtered) out += ", " + std::to_string(es.filtered) + " filtered out";
   if (es.redacted) out += ", " + std::to_string(es.redacted) + " redacted";
   if (es.truncated) out += ", " + std::to_string(es.truncated) + " truncated";
@@ -127,7 +169,7 @@ boost::json::object Pipeline::summary_fields(std::uint64_t received) const {
     for (const auto& c : delivery::kDestinationCounters) counters[c.key] = s.*c.value;
     destinations[name] = std::move(counters);
   }
-  const auto& es = enricher_.stats();
+  const auto es = enrich_stats();
   return boost::json::object{{"extension", boost::json::object{{"received", received},
                                                                {"filtered", es.filtered},
                                                                {"redacted", es.redacted},

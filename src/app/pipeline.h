@@ -46,7 +46,11 @@ class Pipeline {
 
   // Enriches and batches the events of one delivery, in order. Past the memory bound (checked every 256
   // documents: a delivery's documents are several times its body), what is batched goes to the spill.
+  // Without a source: the process's own function's records (the extension's), enricher().
   void offer(const std::vector<pipeline::Record>& events, SteadyTime now);
+  // Records of another source (a CloudWatch Logs stream): enriched with that source's function and with the
+  // invocation state of its stream, kept for the most recently offered max_streams streams.
+  void offer(const std::vector<pipeline::Record>& events, const pipeline::SourceContext& source, SteadyTime now);
   // A document of the extension's own (the summary, a shutdown notice), batched as any other.
   void add(pipeline::Document document, SteadyTime now) { batcher_.add(std::move(document), now); }
 
@@ -64,6 +68,8 @@ class Pipeline {
   [[nodiscard]] std::size_t batched() const { return batcher_.size(); }
   [[nodiscard]] std::size_t pending_documents() const { return dispatcher_.pending_documents(); }
   [[nodiscard]] pipeline::Enricher& enricher() { return enricher_; }
+  [[nodiscard]] std::size_t streams() const { return streams_.size(); }
+  static constexpr std::size_t max_streams = 1024;
 
   // The counters of the enricher and of every destination, for the summary line ("; s3: delivered 12, ...")
   // and for the extension.summary document (`received`: what the input took in).
@@ -74,7 +80,19 @@ class Pipeline {
            std::size_t max_buffer_bytes, const boost::asio::any_io_executor& executor);
 
  private:
+  void offer_to(pipeline::Enricher& enricher, const std::vector<pipeline::Record>& events, SteadyTime now);
+  [[nodiscard]] pipeline::EnrichStats enrich_stats() const;
+
+  struct Stream {
+    std::string key;  // SourceContext::stream
+    pipeline::Enricher enricher;
+    std::uint64_t last_offered;
+  };
+
   pipeline::Enricher enricher_;
+  std::vector<Stream> streams_;  // other sources' streams, at most max_streams (the least recent goes)
+  std::uint64_t offers_ = 0;
+  pipeline::EnrichStats evicted_stats_;  // of streams that went
   buffer::Batcher batcher_;
   delivery::Dispatcher dispatcher_;
   std::size_t max_buffer_bytes_;

@@ -15,8 +15,11 @@
 namespace elk::delivery {
 namespace {
 
-constexpr std::string_view kMagic = "ELKSPIL1";
-constexpr std::size_t kFixed = 8 + 8 + 8 + 4;  // origin, sequence, timestamp, JSON length
+constexpr std::string_view kMagic = "ELKSPIL2";
+constexpr std::string_view kMagicV1 = "ELKSPIL1";  // no id or function
+constexpr std::size_t kFixedV1 = 8 + 8 + 8 + 4;    // origin, sequence, timestamp, JSON length
+constexpr std::size_t kFixed = kFixedV1 + 2 + 2;   // ... id length, function length
+constexpr std::size_t kMaxText = 0xffff;           // longest id or function kept
 constexpr std::string_view kSuffix = ".spill";
 
 void put_le(std::string& out, std::uint64_t v, int bytes) {
@@ -71,8 +74,15 @@ std::string encode_spill(const buffer::Batch& batch) {
     put_le(payload, d.origin, 8);
     put_le(payload, d.sequence, 8);
     put_le(payload, static_cast<std::uint64_t>(d.timestamp.value), 8);
+    // Ids and function names are short (Lambda's names: 64 bytes; CloudWatch ids: 56 digits and a few names).
+    const std::string_view id = std::string_view(d.id).substr(0, kMaxText);
+    const std::string_view function = std::string_view(d.function).substr(0, kMaxText);
     put_le(payload, d.json.size(), 4);
+    put_le(payload, id.size(), 2);
+    put_le(payload, function.size(), 2);
     payload += d.json;
+    payload += id;
+    payload += function;
     payload += d.raw;
     put_le(out, payload.size(), 4);
     put_le(out, crc_of(payload), 4);
@@ -83,21 +93,25 @@ std::string encode_spill(const buffer::Batch& batch) {
 
 SpillRead decode_spill(std::string_view file) {
   SpillRead r;
-  if (!file.starts_with(kMagic)) {
+  const bool v1 = file.starts_with(kMagicV1);
+  if (!v1 && !file.starts_with(kMagic)) {
     r.bad_header = true;
     r.torn_bytes = file.size();
     return r;
   }
+  const std::size_t fixed = v1 ? kFixedV1 : kFixed;
   std::size_t pos = kMagic.size();
   while (pos < file.size()) {
     const auto left = file.size() - pos;
     if (left < 8) break;
     const auto len = get_le(file.data() + pos, 4);
     const auto crc = static_cast<std::uint32_t>(get_le(file.data() + pos + 4, 4));
-    if (len < kFixed || len > left - 8) break;
+    if (len < fixed || len > left - 8) break;
     const auto payload = file.substr(pos + 8, len);
     const auto json_len = get_le(payload.data() + 24, 4);
-    if (crc_of(payload) != crc || json_len > len - kFixed) {
+    const auto id_len = v1 ? 0 : get_le(payload.data() + 28, 2);
+    const auto function_len = v1 ? 0 : get_le(payload.data() + 30, 2);
+    if (crc_of(payload) != crc || json_len + id_len + function_len > len - fixed) {
       // A damaged record in a whole frame: skip it, keep reading. (A damaged length cannot be skipped:
       // the rest is read as torn.)
       ++r.skipped_records;
@@ -109,8 +123,10 @@ SpillRead decode_spill(std::string_view file) {
     d.origin = get_le(payload.data(), 8);
     d.sequence = get_le(payload.data() + 8, 8);
     d.timestamp = EpochMs{static_cast<std::int64_t>(get_le(payload.data() + 16, 8))};
-    d.json.assign(payload.substr(kFixed, json_len));
-    d.raw.assign(payload.substr(kFixed + json_len));
+    d.json.assign(payload.substr(fixed, json_len));
+    d.id.assign(payload.substr(fixed + json_len, id_len));
+    d.function.assign(payload.substr(fixed + json_len + id_len, function_len));
+    d.raw.assign(payload.substr(fixed + json_len + id_len + function_len));
     r.batch.bytes += d.bytes();
     r.batch.documents.push_back(std::move(d));
     pos += 8 + len;

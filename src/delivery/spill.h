@@ -5,12 +5,16 @@
 //
 //   <dir>/<lane>/<counter, 16 digits>-<documents>.spill
 //
-// A file is a header (8 bytes, "ELKSPIL1") and one record per document:
+// A file is a header (8 bytes, "ELKSPIL2") and one record per document:
 //
 //   u32 payload length | u32 CRC-32 of the payload | payload
-//   payload = u64 origin | u64 sequence | i64 timestamp (Unix ms) | u32 JSON length | JSON | raw record
+//   payload = u64 origin | u64 sequence | i64 timestamp (Unix ms) | u32 JSON length | u16 id length |
+//             u16 function length | JSON | id | function | raw record
 //
-// (little-endian). A file cut short by a kill mid-write, or damaged, keeps its intact records: the
+// (little-endian; id and function are Document::id and Document::function, usually empty). Files of the
+// first format ("ELKSPIL1": no id or function lengths, nor texts) are still read.
+//
+// A file cut short by a kill mid-write, or damaged, keeps its intact records: the
 // first record that is short or fails its checksum ends the file, and the rest is counted as torn,
 // never replayed as garbage. A file leaves the spill only once its batch was delivered (or refused
 // for good), so a kill at any moment loses nothing that was spilled; a batch delivered just before a

@@ -146,8 +146,9 @@ class Elasticsearch final : public Destination {
       for (std::size_t i = begin; i < batch.documents.size(); ++i) {
         const auto& d = batch.documents[i];
         const auto index = o_.dated_index ? elasticsearch::expand_index(o_.index, d.timestamp) : o_.index;
-        std::string action = std::string(R"({")") + (o_.dated_index ? "index" : "create") + R"(":{"_index":")" + index +
-                             R"(","_id":")" + elasticsearch::document_id(o_.function, hex64(d.origin), d) + "\"}}\n";
+        std::string action =
+            std::string(R"({")") + (o_.dated_index ? "index" : "create") + R"(":{"_index":")" + index + R"(","_id":")" +
+            elasticsearch::document_id(d.function.empty() ? o_.function : d.function, hex64(d.origin), d) + "\"}}\n";
         if (!members.empty() && body.size() + action.size() + d.json.size() + 1 > limit) break;
         body += action;
         body += d.json;
@@ -393,6 +394,7 @@ Result<std::unique_ptr<Destination>> make(const Context& ctx) {
 namespace elasticsearch {
 
 std::string document_id(std::string_view function, std::string_view environment, const pipeline::Document& doc) {
+  if (!doc.id.empty()) return aws::sha256_hex("id\n" + doc.id).substr(0, 32);  // the source's stable id
   std::string key;
   key.reserve(function.size() + environment.size() + 48);
   key.append(function).append("\n").append(environment).append("\n");

@@ -14,7 +14,9 @@ namespace elk::destinations {
 namespace elasticsearch {
 
 // The `_id` of a document: a hash of the function, the environment, the record time and the
-// document's sequence in the environment — the same on every retry, distinct for every document.
+// document's sequence in the environment — the same on every retry, distinct for every document; for a
+// document with a stable id of its source's (Document::id), a hash of that id alone, so that the record
+// read again (another invocation, another process) is the same document.
 [[nodiscard]] std::string document_id(std::string_view function, std::string_view environment,
                                       const pipeline::Document& doc);
 

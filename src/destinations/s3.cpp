@@ -158,8 +158,19 @@ class S3Destination final : public Destination {
  private:
   // The key is named after the object's first document (its time, origin and sequence): a PUT retried after
   // an unknown outcome, or replayed from the spill by a later process, overwrites the same object.
+  // Another source's function (Document::function) names the object; a batch of several functions' documents
+  // is named after its first.
+  [[nodiscard]] s3::KeyParts with_function(std::string_view function) const {
+    s3::KeyParts parts = o_.key;
+    parts.function = function;
+    return parts;
+  }
+
   boost::asio::awaitable<SendResult> put(std::string body, const pipeline::Document& first, SteadyTime deadline) {
-    const auto key = s3::object_key(o_.key, first.timestamp, batch_unique(first, o_.dead_letter));
+    const auto key =
+        first.function.empty()
+            ? s3::object_key(o_.key, first.timestamp, batch_unique(first, o_.dead_letter))
+            : s3::object_key(with_function(first.function), first.timestamp, batch_unique(first, o_.dead_letter));
     http::Request req;
     req.method = "PUT";
     req.target = o_.url.path + o_.key_base + "/" + aws::uri_encode(key, false);

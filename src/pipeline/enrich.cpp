@@ -144,6 +144,12 @@ void Enricher::render_constant_fields() {
   render_invocation_fields({}, false);  // the next record with a request id renders its own
 }
 
+Enricher Enricher::for_source(const SourceContext& source) const {
+  Enricher e(source.function, rules_, extra_root_, keep_raw_);
+  e.name_function_ = true;
+  return e;
+}
+
 std::optional<Document> Enricher::enrich(const Record& ev) {
   DocumentFields f;
   ending_request_ = false;
@@ -157,6 +163,8 @@ std::optional<Document> Enricher::enrich(const Record& ev) {
   std::optional<Document> d(std::in_place);
   write(f, d->json);
   d->timestamp = f.timestamp;
+  if (!ev.id.empty()) d->id.assign(ev.id);
+  if (name_function_) d->function = context_.function_name;
   if (keep_raw_) {
     JsonWriter w(d->raw);
     w.begin_object();
@@ -183,6 +191,7 @@ Document Enricher::extension_document(std::string_view action, std::string_view 
   Document d;
   write(f, d.json);
   d.timestamp = time;
+  if (name_function_) d.function = context_.function_name;
   if (keep_raw_)  // as Lambda would deliver a record of the extension's own
     d.raw = R"({"time":")" + format_iso8601_ms(time) + R"(","type":"extension","record":)" + d.json + "}";
   return d;

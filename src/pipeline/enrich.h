@@ -31,9 +31,15 @@ struct Document {
   // The execution environment (extension process) that made it, set with the sequence: (origin, sequence)
   // names the record for good, also when another process replays it from the spill.
   std::uint64_t origin = 0;
+  // The record's stable id when its source gave one (Record::id): document ids come from it instead of the
+  // origin and sequence, so a record read twice (a retried invocation, an overlapping poll) is one document.
+  std::string id;
+  // The function the document belongs to when it is not the process's own (a record offered with a
+  // SourceContext); "": the function of the destinations' context (the extension's).
+  std::string function;
 
   // Memory held by the texts.
-  [[nodiscard]] std::size_t bytes() const { return json.size() + raw.size(); }
+  [[nodiscard]] std::size_t bytes() const { return json.size() + raw.size() + id.size() + function.size(); }
 };
 
 struct FunctionContext {
@@ -42,6 +48,14 @@ struct FunctionContext {
   std::string region;
   std::string account_id;           // "" when unknown (registration's accountId, else the invoke ARN)
   std::string initialization_type;  // AWS_LAMBDA_INITIALIZATION_TYPE; platform.initStart overrides
+};
+
+// Where records come from: the function they belong to and the stream that wrote them (one execution
+// environment: a CloudWatch Logs stream). The pipeline keeps invocation state (the current request, cold
+// start) per stream, since the records of two environments interleave.
+struct SourceContext {
+  FunctionContext function;
+  std::string stream;  // unique per source: "<log group>\n<log stream>"; "": the process's own records
 };
 
 struct EnrichStats {
@@ -59,6 +73,10 @@ class Enricher {
         keep_raw_(keep_raw) {
     render_constant_fields();
   }
+
+  // An enricher for another source's records: the same rules and options, that source's function, fresh
+  // invocation state. Its documents name their function (Document::function).
+  [[nodiscard]] Enricher for_source(const SourceContext& source) const;
 
   // The document for one record; nullopt when the rules filter the record out.
   [[nodiscard]] std::optional<Document> enrich(const Record& record);
@@ -93,8 +111,9 @@ class Enricher {
   FunctionContext context_;
   Rules rules_;
   std::string extra_root_;
-  bool keep_raw_;            // fill Document::raw (a destination ships records as received)
-  std::string function_id_;  // faas.id: the function ARN without version or alias
+  bool keep_raw_;               // fill Document::raw (a destination ships records as received)
+  bool name_function_ = false;  // set Document::function (an enricher made for_source)
+  std::string function_id_;     // faas.id: the function ARN without version or alias
   // The fields every document shares, rendered once: faas.name/version/id and the cloud object.
   std::string faas_constant_;
   std::string cloud_constant_;

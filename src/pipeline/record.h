@@ -1,5 +1,7 @@
 // One record as a source hands it to the pipeline, whichever way it came in (an item of a Telemetry or Logs API
-// delivery, {"time": ..., "type": ..., "record": ...}, today): what it is, when it was written, and its body.
+// delivery, {"time": ..., "type": ..., "record": ...}, today): what it is, when it was written, its body and,
+// where the source has one, its stable id. Where it came from (function, stream) is the SourceContext
+// (pipeline/enrich.h) it is offered with.
 #pragma once
 
 #include <boost/json/fwd.hpp>
@@ -27,6 +29,9 @@ struct Record {
   std::string_view time;       // as sent: ISO 8601, milliseconds, UTC
   EpochMs time_ms;             // parsed `time`; the receive time when `time` is missing or malformed
   json_tape::JsonView body;    // a string (a text line), an object (JSON log format, platform event), ...; null: none
+  // A stable id the source gives the record, the same however often it is read (a CloudWatch Logs event's id,
+  // qualified by its account, region, group and stream); "": none (the batcher's origin and sequence name it).
+  std::string_view id;
   std::shared_ptr<const json_tape::RecordStorage> storage;  // what the texts and the body point into
 
   Record() = default;

@@ -1,6 +1,7 @@
 #include "delivery/spill.h"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <fstream>
 
@@ -55,6 +56,43 @@ TEST(SpillFormat, RoundTripsEveryField) {
   EXPECT_EQ(read.batch.bytes, b.bytes);
 }
 
+TEST(SpillFormat, KeepsASourcesIdAndFunction) {
+  auto b = batch({"a", "b"});
+  b.documents[0].id = "123456789012/us-east-1//aws/lambda/fn/stream/3786";
+  b.documents[0].function = "other-fn";
+  const auto read = decode_spill(encode_spill(b));
+  ASSERT_EQ(read.batch.documents.size(), 2u);
+  EXPECT_EQ(read.batch.documents[0].id, b.documents[0].id);
+  EXPECT_EQ(read.batch.documents[0].function, "other-fn");
+  EXPECT_EQ(read.batch.documents[0].json, "a");
+  EXPECT_EQ(read.batch.documents[0].raw, "raw:a");
+  EXPECT_EQ(read.batch.documents[1].id, "");
+  EXPECT_EQ(read.batch.documents[1].raw, "raw:b");
+}
+
+TEST(SpillFormat, ReadsFilesOfTheFirstFormat) {
+  // ELKSPIL1: origin | sequence | timestamp | JSON length | JSON | raw, as an earlier version wrote them.
+  std::string payload;
+  const auto le = [&](std::uint64_t v, int n) {
+    for (int i = 0; i < n; ++i) payload += static_cast<char>((v >> (8 * i)) & 0xff);
+  };
+  le(0xabcdef, 8), le(5, 8), le(1714644930005, 8), le(3, 4);
+  payload += "abcraw";
+  std::string file = "ELKSPIL1";
+  const auto crc = static_cast<std::uint32_t>(
+      crc32(0L, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size())));
+  for (int i = 0; i < 4; ++i) file += static_cast<char>((payload.size() >> (8 * i)) & 0xff);
+  for (int i = 0; i < 4; ++i) file += static_cast<char>((crc >> (8 * i)) & 0xff);
+  file += payload;
+  const auto read = decode_spill(file);
+  EXPECT_FALSE(read.bad_header);
+  ASSERT_EQ(read.batch.documents.size(), 1u);
+  EXPECT_EQ(read.batch.documents[0].json, "abc");
+  EXPECT_EQ(read.batch.documents[0].raw, "raw");
+  EXPECT_EQ(read.batch.documents[0].sequence, 5u);
+  EXPECT_EQ(read.batch.documents[0].id, "");
+}
+
 TEST(SpillFormat, ATornFileKeepsItsIntactRecordsAtEveryCut) {
   const auto b = batch({"first", "second", "third"});
   const auto whole = encode_spill(b);
@@ -91,7 +129,7 @@ TEST(SpillFormat, ADamagedLastRecordIsSkippedToo) {
 TEST(SpillFormat, ADamagedLengthEndsTheFileThere) {
   const auto b = batch({"first", "second", "third"});
   auto data = encode_spill(b);
-  const auto second_frame = data.find("second") - 8 - 28;  // its length, 4 bytes, then its checksum
+  const auto second_frame = data.find("second") - 8 - 32;  // its length, 4 bytes, then its checksum
   data[second_frame + 3] = '\x7f';                         // a length far past the end of the file
   const auto read = decode_spill(data);
   EXPECT_EQ(texts(read.batch), (std::vector<std::string>{"first"}));

@@ -33,6 +33,17 @@ TEST(ElasticsearchIds, AreTheSameOnEveryRetryAndDistinctPerDocument) {
   EXPECT_NE(a, elasticsearch::document_id("other-fn", "env", doc(1)));
 }
 
+TEST(ElasticsearchIds, ASourcesStableIdNamesTheDocumentWhereverAndWheneverItIsRead) {
+  auto first = doc(1), again = doc(7, 1714644999999);
+  first.id = again.id = "123456789012/us-east-1//aws/lambda/fn/2024/05/02/[$LATEST]abc/3786";
+  const auto a = elasticsearch::document_id("fn", "env", first);
+  EXPECT_EQ(a.size(), 32u);
+  EXPECT_EQ(a, elasticsearch::document_id("other-fn", "other-env", again));  // another process, another batch
+  again.id += "1";
+  EXPECT_NE(a, elasticsearch::document_id("fn", "env", again));
+  EXPECT_NE(a, elasticsearch::document_id("fn", "env", doc(1)));  // without an id: origin and sequence
+}
+
 TEST(ElasticsearchIndex, ExpandsDatePatternsFromTheDocumentTime) {
   EXPECT_EQ(elasticsearch::expand_index("lambda-logs-%Y.%m.%d", EpochMs{1714644930520}), "lambda-logs-2024.05.02");
   EXPECT_EQ(elasticsearch::expand_index("x-%Y%m%d%H-%%", EpochMs{1714644930520}), "x-2024050210-%");
