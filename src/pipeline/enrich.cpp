@@ -7,6 +7,7 @@
 
 #include "core/time.h"
 #include "core/time_text.h"
+#include "pipeline/level.h"
 #include "pipeline/log_line.h"
 #include "pipeline/platform_event.h"
 #include "pipeline/platform_line.h"
@@ -19,21 +20,6 @@ namespace {
 
 constexpr std::string_view ecs_member = R"("ecs":{"version":"8.11.0"})";
 static_assert(ecs_member.find(ecs_version) != std::string_view::npos, "ecs_member must carry ecs_version");
-
-// "Information", "WARNING", "Error", "crit" ... -> info, warn, error, fatal ...; `buffer` holds the
-// lower-cased text of a level that is none of those.
-std::string_view normalise_level(std::string_view level, std::string& buffer) {
-  buffer.clear();
-  for (char c : level) buffer += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-  const std::string_view l = buffer;
-  if (l == "information" || l == "informational") return "info";
-  if (l == "warning") return "warn";
-  if (l == "err" || l == "fail") return "error";
-  if (l == "critical" || l == "crit") return "fatal";
-  if (l == "trce") return "trace";
-  if (l == "dbug") return "debug";
-  return l;
-}
 
 // Keys of a JSON log record that become ECS fields rather than extra fields.
 enum class Mapped {
@@ -264,7 +250,7 @@ bool Enricher::log_record(const Record& ev, DocumentFields& f) {
         if (const auto st = message.find("stackTrace")) f.error_stack = join_lines(st, stack_buffer_);
       }
     }
-    f.level = normalise_level(level.string(), level_buffer_);
+    f.level = level::normalise(level.string(), level_buffer_);
     if (auto t = parse_time(timestamp.string(), time_reader_)) f.timestamp = *t;
     f.request_id = request_id.string();
     if (f.request_id.empty()) f.request_id = aws_request_id.string();

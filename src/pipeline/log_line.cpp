@@ -8,6 +8,7 @@
 
 #include "core/time.h"
 #include "core/time_text.h"
+#include "pipeline/level.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -27,12 +28,10 @@ constexpr string_view kRuby = "ruby";
 constexpr string_view kGo = "go";
 constexpr string_view kPlain = "plain";
 
-constexpr string_view kTrace = "trace";
-constexpr string_view kDebug = "debug";
-constexpr string_view kInfo = "info";
-constexpr string_view kWarn = "warn";
-constexpr string_view kError = "error";
-constexpr string_view kFatal = "fatal";
+constexpr string_view kError = level::error;
+constexpr string_view kFatal = level::fatal;
+using level::from_dotnet;
+using level::from_upper;
 
 constexpr string_view kSandboxTimeout = "Sandbox.Timeout";
 
@@ -210,43 +209,6 @@ size_t skip_message_separator(string_view s, size_t pos) {
   return pos;
 }
 
-// Levels as Node.js, Python, Java (LambdaLogger, log4j2) write them: upper case.
-string_view upper_level(string_view t) {
-  switch (t.size()) {
-    case 4:
-      if (t == "INFO") return kInfo;
-      if (t == "WARN") return kWarn;
-      break;
-    case 5:
-      if (t == "TRACE") return kTrace;
-      if (t == "DEBUG") return kDebug;
-      if (t == "ERROR") return kError;
-      if (t == "FATAL") return kFatal;
-      break;
-    case 7:
-      if (t == "WARNING") return kWarn;
-      break;
-    case 8:
-      if (t == "CRITICAL") return kFatal;
-      break;
-    default:
-      break;
-  }
-  return {};
-}
-
-// The .NET console labels (ILogger's): trce dbug info warn fail crit.
-string_view dotnet_level(string_view t) {
-  if (t.size() != 4) return {};
-  if (t == "info") return kInfo;
-  if (t == "warn") return kWarn;
-  if (t == "fail") return kError;
-  if (t == "dbug") return kDebug;
-  if (t == "trce") return kTrace;
-  if (t == "crit") return kFatal;
-  return {};
-}
-
 constexpr int digit(char c) {
   return c - '0';
 }
@@ -402,7 +364,7 @@ bool parse_iso_prefixed(string_view line, ParsedLine& out, LambdaTimeReader* tim
   } else if (rid_token == "undefined") {
   } else if (rid_scan.request_id) {
     rid = rid_token;
-  } else if (!upper_level(rid_token).empty() || !dotnet_level(rid_token).empty()) {
+  } else if (!from_upper(rid_token).empty() || !from_dotnet(rid_token).empty()) {
     rid_field = false;
   } else {
     return false;
@@ -431,10 +393,10 @@ bool parse_iso_prefixed(string_view line, ParsedLine& out, LambdaTimeReader* tim
   }
   const size_t level_end = token_end(line, pos);
   const string_view level_token = line.substr(pos, level_end - pos);
-  if (const auto level = upper_level(level_token); !level.empty()) {
+  if (const auto level = from_upper(level_token); !level.empty()) {
     out.format = kNodejs;
     out.level = level;
-  } else if (const auto label = dotnet_level(level_token); !label.empty()) {
+  } else if (const auto label = from_dotnet(level_token); !label.empty()) {
     out.format = kDotnet;
     out.level = label;
   } else {
@@ -463,7 +425,7 @@ bool parse_log4j(string_view line, ParsedLine& out) {
     pos = skip_blanks(line, end);
     end = token_end(line, pos);
   }
-  const string_view level = upper_level(line.substr(pos, end - pos));
+  const string_view level = from_upper(line.substr(pos, end - pos));
   if (level.empty()) return false;
   out.timestamp = utc_from_local(line.substr(0, dt_len));
   out.request_id = rid;
@@ -495,7 +457,7 @@ bool parse_bracketed(string_view line, ParsedLine& out, LambdaTimeReader* times)
   size_t close = 1;
   while (close < line.size() && close < 10 && line[close] != ']') ++close;
   if (close >= line.size() || line[close] != ']') return false;
-  const string_view level = upper_level(line.substr(1, close - 1));
+  const string_view level = from_upper(line.substr(1, close - 1));
   if (level.empty()) return false;
   size_t pos = close + 1;
   out.level = level;
@@ -558,7 +520,7 @@ bool parse_ruby(string_view line, ParsedLine& out) {
   if (severity.empty() || severity[0] != sev1) return false;
   string_view level;
   if (severity == "ANY") {
-  } else if (level = upper_level(severity); level.empty() || severity.size() > 5) {
+  } else if (level = from_upper(severity); level.empty() || severity.size() > 5) {
     return false;
   }
   if (end >= line.size() || line[end] != ' ') return false;

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "pipeline/json_writer.h"
+#include "pipeline/level.h"
 
 namespace elk::pipeline {
 
@@ -265,7 +266,7 @@ std::optional<PlatformEvent> platform_event_of_record(std::string_view type, Jso
 
 void render_platform_event(const PlatformEvent& e, DocumentFields& f) {
   f.action = action_of(e.type);
-  f.level = "info";
+  f.level = level::info;
   f.request_id = e.request_id;
   if (!e.trace_id.empty()) f.trace_id = e.trace_id;
   if (!e.span_id.empty()) f.span_id = e.span_id;
@@ -284,7 +285,7 @@ void render_platform_event(const PlatformEvent& e, DocumentFields& f) {
     else if (success_unless_told)
       f.lambda.text("status", "success");
     if (e.status.empty() || e.status == "success") return;
-    f.level = "error";
+    f.level = level::error;
     f.error_type = !e.error_type.empty()   ? e.error_type
                    : e.status == "timeout" ? std::string_view("Sandbox.Timeout")
                                            : e.status;
@@ -409,12 +410,12 @@ void render_other_platform_record(std::string_view type, JsonView r, DocumentFie
   const PlatformMembers rec(r);
   m.clear();
   f.action = type;
-  f.level = "info";
+  f.level = level::info;
   f.request_id = rec.request_id.string();
   read_tracing(rec.tracing, f.trace_id, f.span_id);
   if (const auto d = PlatformMetrics(rec.metrics).duration) f.duration_ns = nanoseconds_of(*d);
   if (type == "platform.logsDropped") {
-    f.level = "warn";
+    f.level = level::warn;
     const auto records = rec.dropped_records.number().value_or(0);
     const auto bytes = rec.dropped_bytes.number().value_or(0);
     f.lambda.integer("dropped_records", count_of(records));
@@ -422,7 +423,7 @@ void render_other_platform_record(std::string_view type, JsonView r, DocumentFie
     m += "Lambda dropped ", m += whole(records), m += " log records (", m += whole(bytes);
     m += " bytes) before they reached the extension: ", m += rec.reason.string();
   } else if (type == "platform.fault") {
-    f.level = "error";
+    f.level = level::error;
     if (r.is_string()) {
       f.message = strip_newlines(r.string());
       return;

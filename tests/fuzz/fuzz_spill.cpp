@@ -21,9 +21,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   const auto again = elk::delivery::encode_spill(read.batch);
-  if (read.skipped_records == 0)
+  // A file of the first format ("ELKSPIL1") is written back in the current one: 4 more bytes a record (the id
+  // and function lengths), the same bytes otherwise.
+  const bool first_format = file.starts_with("ELKSPIL1");
+  const std::size_t growth = first_format ? 4 * read.batch.documents.size() : 0;
+  if (read.skipped_records == 0 && !first_format)
     check(again == file.substr(0, file.size() - read.torn_bytes), "the records read are the file's intact prefix");
-  check(again.size() + read.skipped_bytes == file.size() - read.torn_bytes,
+  check(again.size() - growth + read.skipped_bytes == file.size() - read.torn_bytes,
         "the records read and the ones skipped make up the part before the tear");
   std::size_t bytes = 0;
   for (const auto& d : read.batch.documents) bytes += d.bytes();
