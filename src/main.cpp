@@ -1,4 +1,5 @@
-// elk-extension: wiring only. Settings -> components -> lifecycle -> exit code.
+// elk-extension: wiring only. Mode (the extension; the forwarder as `bootstrap` or `forward`) -> lifecycle -> exit
+// code.
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -8,6 +9,7 @@
 #include "core/log.h"
 #include "destinations/registry.h"
 #include "modes/extension/runner.h"
+#include "modes/forward/forwarder.h"
 
 #ifndef ELK_ARCH
 #if defined(__x86_64__)
@@ -26,7 +28,9 @@ int main(int argc, char** argv) {
   const std::string self = argc > 0 ? argv[0] : "elk-extension";
   const auto slash = self.rfind('/');
   const std::string name = slash == std::string::npos ? self : self.substr(slash + 1);
-  if (argc > 1) {
+  // The forwarder: a Lambda function's bootstrap (provided.al2023), or asked for by name.
+  const bool forward = name == "bootstrap" || (argc > 1 && std::strcmp(argv[1], "forward") == 0);
+  if (argc > 1 && !forward) {
     const std::string arg = argv[1];
     if (arg == "--version") {
       std::printf("elk-extension %s (commit %s, %s, built %s)\n", ELK_VERSION, ELK_GIT_COMMIT, ELK_ARCH, __DATE__);
@@ -35,8 +39,9 @@ int main(int argc, char** argv) {
     if (arg == "--help") {
       std::printf(
           "elk-extension: an AWS Lambda extension that ships the function's logs to S3, Elasticsearch,\n"
-          "Logstash and files. Lambda starts it from /opt/extensions/; it is configured by environment\n"
-          "variables:\n\n%s",
+          "Logstash and files. Lambda starts it from /opt/extensions/. As a Lambda function (named\n"
+          "`bootstrap`, or `elk-extension forward`) it forwards CloudWatch Logs subscription events and\n"
+          "Kinesis batches of them to the same destinations. It is configured by environment variables:\n\n%s",
           elk::config::help_text(elk::destinations::all_settings()).c_str());
       return 0;
     }
@@ -50,9 +55,11 @@ int main(int argc, char** argv) {
   const elk::Logger log(stderr);
   const char* api = std::getenv("AWS_LAMBDA_RUNTIME_API");
   if (api == nullptr || *api == '\0') {
-    log.error("AWS_LAMBDA_RUNTIME_API is not set: this program runs as a Lambda extension (see --help)");
+    log.error(std::string("AWS_LAMBDA_RUNTIME_API is not set: this program runs as a Lambda ") +
+              (forward ? "function" : "extension") + " (see --help)");
     return 1;
   }
+  if (forward) return elk::forward::run({elk::RuntimeApiAddress{api}, elk::config::process_environment()}, log);
   elk::extension::RunnerOptions options{name, elk::RuntimeApiAddress{api}, elk::config::process_environment()};
   return elk::extension::run(options, log);
 }

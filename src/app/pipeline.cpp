@@ -25,7 +25,7 @@ Result<std::unique_ptr<Pipeline>> Pipeline::make(const config::Config& config,
                             static_cast<int>(config.integer(config::names::retry_attempts))};
   delivery_options.max_buffer_bytes = max_buffer_bytes;
   const auto& spill_directory = config.text(config::names::spill_directory);
-  if (spill_directory != "none") {
+  if (options.spill && spill_directory != "none") {
     auto spill = delivery::Spill::open(spill_directory,
                                        static_cast<std::uint64_t>(config.integer(config::names::spill_max_bytes)));
     if (spill)
@@ -133,6 +133,12 @@ boost::asio::awaitable<delivery::FlushOutcome> Pipeline::flush(SteadyTime deadli
   flushing_ = false;
   flush_done_.notify();
   co_return outcome;
+}
+
+std::uint64_t Pipeline::discard_held() {
+  std::uint64_t documents = 0;
+  for (const auto& batch : batcher_.drain()) documents += batch.documents.size();
+  return documents + dispatcher_.discard_held();
 }
 
 void Pipeline::spill_held() {

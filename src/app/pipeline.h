@@ -32,6 +32,10 @@ struct PipelineOptions {
   // This environment's id: in document ids and object keys, so that what a later process replays from the
   // spill keeps the names it was first sent under.
   std::uint64_t origin = 0;
+  // Whether undelivered documents may go to EXTENSION_LOG_SPILL_DIRECTORY. Off for a source that keeps its
+  // records until told they are delivered (a Lambda event, retried after an error): a spilled copy sent
+  // later would double them.
+  bool spill = true;
 };
 
 class Pipeline {
@@ -59,6 +63,9 @@ class Pipeline {
   boost::asio::awaitable<delivery::FlushOutcome> flush(SteadyTime deadline);
   // For a process about to end without a flush (SIGTERM): everything in memory goes to the spill.
   void spill_held();
+  // For a source that will hand its records again: forgets what is batched and held in memory, and says how
+  // many documents (per destination) that was.
+  std::uint64_t discard_held();
 
   [[nodiscard]] bool flushing() const { return flushing_; }
   // Whether any document waits in memory (batched, queued or being sent).

@@ -1,5 +1,6 @@
 #include "core/time.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -121,6 +122,14 @@ std::optional<EpochMs> parse_iso8601(std::string_view s) {
   const std::int64_t secs = days * 86400 + std::int64_t{h} * 3600 + std::int64_t{mi} * 60 + sec - offset_min * 60;
   if (!in_time_range(secs * 1000 + ms)) return std::nullopt;
   return EpochMs{secs * 1000 + ms};
+}
+
+SteadyTime steady_deadline(EpochMs deadline, EpochMs now, SteadyTime steady_now) {
+  constexpr std::uint64_t longest = 15ull * 60 * 1000;
+  if (deadline.value <= now.value) return steady_now;
+  // In unsigned arithmetic the difference of any two int64 values, the first larger, is exact.
+  const std::uint64_t left = static_cast<std::uint64_t>(deadline.value) - static_cast<std::uint64_t>(now.value);
+  return steady_now + std::chrono::milliseconds(static_cast<std::int64_t>(std::min(left, longest)));
 }
 
 }  // namespace elk

@@ -65,4 +65,9 @@ static_assert(days_from_civil(1970, 1, 1) == 0 && days_from_civil(2000, 3, 1) ==
 // milliseconds are truncated. nullopt when the text is not such a time, or names one out of range.
 [[nodiscard]] std::optional<EpochMs> parse_iso8601(std::string_view text);
 
+// Lambda's wall-clock deadline (an event's deadlineMs, a Runtime API deadline header) on the steady clock, given
+// both clocks' `now`: at most 15 minutes away (Lambda's longest timeout), and not before `steady_now`, whatever
+// the event said.
+[[nodiscard]] SteadyTime steady_deadline(EpochMs deadline, EpochMs now, SteadyTime steady_now);
+
 }  // namespace elk

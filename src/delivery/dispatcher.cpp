@@ -109,6 +109,16 @@ void Dispatcher::spill_held() {
   for (auto& lane : lanes_) put_aside(lane);
 }
 
+std::uint64_t Dispatcher::discard_held() {
+  std::uint64_t documents = 0;
+  for (auto& lane : lanes_) {
+    documents += held_documents(lane);
+    lane.queue.clear();
+    if (lane.head && !lane.head->spill_id) lane.head.reset();
+  }
+  return documents;
+}
+
 boost::asio::awaitable<FlushOutcome> Dispatcher::deliver(std::vector<buffer::Batch> batches, SteadyTime deadline) {
   const auto before = stats();
   for (auto& b : batches) {

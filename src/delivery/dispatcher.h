@@ -116,6 +116,10 @@ class Dispatcher {
   // Moves whatever every lane holds in memory — its queue and the batch it is sending — to the spill, for a
   // process about to end without flushing (SIGTERM). A batch that was in flight may then be sent twice.
   void spill_held();
+  // Forgets whatever every lane holds in memory (its queue, and the batch it was sending unless that is in the
+  // spill), for a source that will hand those records again (a Lambda event answered with an error is
+  // retried); says how many documents, over every lane.
+  std::uint64_t discard_held();
 
   // Bytes of documents held in memory (queued or being sent; a batch shared by destinations once).
   [[nodiscard]] std::size_t buffered_bytes() const;

@@ -70,9 +70,11 @@ struct Context {
 };
 
 // The part of an object's or a file's name that makes it unique and the same on every retry and replay:
-// "<origin as 16 hex digits>-<sequence as 10+ digits>" of its first document, "-rejected" for a dead-letter
-// instance's.
-[[nodiscard]] std::string batch_unique(const pipeline::Document& first, bool dead_letter);
+// "<origin as 16 hex digits>-<sequence as 10+ digits>" of its first document or, for documents with the
+// source's stable ids (Document::id: a CloudWatch Logs payload handed again after an error), 26 hex digits of
+// the hash of its first and last ids; "-rejected" for a dead-letter instance's.
+[[nodiscard]] std::string batch_unique(const pipeline::Document& first, const pipeline::Document& last,
+                                       bool dead_letter);
 
 // A destination kind: its name (as written in EXTENSION_LOG_DESTINATIONS), its settings rows and its
 // factory. Each destination's file defines one.

@@ -43,7 +43,8 @@ class FileDestination final : public Destination {
     std::string stamp = format_iso8601_ms(first.timestamp);
     std::erase(stamp, ':');
     const std::string& function = first.function.empty() ? function_ : first.function;  // another source's
-    const std::string final_name = function + "-" + stamp + "-" + batch_unique(first, dead_letter_) + ".ndjson";
+    const std::string final_name =
+        function + "-" + stamp + "-" + batch_unique(first, batch.documents.back(), dead_letter_) + ".ndjson";
     const auto final_path = dir_ / final_name;
     const auto temp_path = dir_ / ("." + final_name + ".tmp");
 

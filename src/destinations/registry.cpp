@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "aws/sigv4.h"
 #include "core/types.h"
 #include "destinations/elasticsearch.h"
 #include "destinations/file.h"
@@ -38,7 +39,9 @@ Result<std::unique_ptr<Destination>> make_one(const std::string& name, const Con
 
 }  // namespace
 
-std::string batch_unique(const pipeline::Document& first, bool dead_letter) {
+std::string batch_unique(const pipeline::Document& first, const pipeline::Document& last, bool dead_letter) {
+  if (!first.id.empty())  // the source's stable ids: the same objects when the source hands the records again
+    return aws::sha256_hex(first.id + '\n' + last.id).substr(0, 26) + (dead_letter ? "-rejected" : "");
   char seq[24];
   std::snprintf(seq, sizeof seq, "%010llu", static_cast<unsigned long long>(first.sequence));
   return hex64(first.origin) + "-" + seq + (dead_letter ? "-rejected" : "");

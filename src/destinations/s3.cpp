@@ -142,7 +142,7 @@ class S3Destination final : public Destination {
     while (begin < batch.documents.size()) {
       std::string body;
       const std::size_t end = append_ndjson(batch, begin, body, o_.max_object_bytes, o_.key.raw);
-      auto result = co_await put(std::move(body), batch.documents[begin], deadline);
+      auto result = co_await put(std::move(body), batch.documents[begin], batch.documents[end - 1], deadline);
       if (result.kind != SendResult::Kind::ok) {
         if (begin == 0) co_return result;
         // The first objects are stored: only the rest is to be retried.
@@ -166,11 +166,12 @@ class S3Destination final : public Destination {
     return parts;
   }
 
-  boost::asio::awaitable<SendResult> put(std::string body, const pipeline::Document& first, SteadyTime deadline) {
+  boost::asio::awaitable<SendResult> put(std::string body, const pipeline::Document& first,
+                                         const pipeline::Document& last, SteadyTime deadline) {
     const auto key =
         first.function.empty()
-            ? s3::object_key(o_.key, first.timestamp, batch_unique(first, o_.dead_letter))
-            : s3::object_key(with_function(first.function), first.timestamp, batch_unique(first, o_.dead_letter));
+            ? s3::object_key(o_.key, first.timestamp, batch_unique(first, last, o_.dead_letter))
+            : s3::object_key(with_function(first.function), first.timestamp, batch_unique(first, last, o_.dead_letter));
     http::Request req;
     req.method = "PUT";
     req.target = o_.url.path + o_.key_base + "/" + aws::uri_encode(key, false);

@@ -414,13 +414,13 @@ std::size_t Client::idle_connections() const {
 }
 
 asio::awaitable<ClientResult<Response>> send(const Endpoint& endpoint, Request request,
-                                             std::chrono::milliseconds timeout) {
+                                             std::chrono::milliseconds timeout, std::size_t max_answer_bytes) {
   const auto deadline = timeout.count() > 0 ? std::chrono::steady_clock::now() + timeout : no_deadline;
   auto executor = co_await asio::this_coro::executor;
   auto client =
       Client::make(std::move(executor), Url{"http", endpoint.host, endpoint.port, ""}, TlsOptions{}, Getenv{});
   if (!client) co_return std::unexpected(ClientError{Kind::connect, client.error().message});
-  co_return co_await (*client)->send(std::move(request), deadline);
+  co_return co_await (*client)->send(std::move(request), deadline, max_answer_bytes);
 }
 
 }  // namespace elk::http

@@ -79,7 +79,8 @@ class Client {
 // whole exchange; zero means none (the Extensions API's event/next must not time out: the process may be
 // frozen inside the call). Host ("host:port", unless the request has one) and Content-Length are set here; the
 // connection is closed after.
-[[nodiscard]] boost::asio::awaitable<ClientResult<Response>> send(const Endpoint& endpoint, Request request,
-                                                                  std::chrono::milliseconds timeout);
+[[nodiscard]] boost::asio::awaitable<ClientResult<Response>> send(
+    const Endpoint& endpoint, Request request, std::chrono::milliseconds timeout,
+    std::size_t max_answer_bytes = Client::default_max_answer_bytes);
 
 }  // namespace elk::http

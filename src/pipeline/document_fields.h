@@ -63,6 +63,7 @@ struct DocumentFields {
   std::optional<std::int64_t> duration_ns;
   std::optional<std::size_t> original_size;
   std::string_view trace_id, span_id;
+  std::string_view event_id;  // the source's id of the record (aws.cloudwatch.event_id)
   LambdaFields lambda;        // aws.lambda.*, in order
   json_tape::JsonView extra;  // a JSON log record (its other keys)
 };

@@ -99,6 +99,13 @@ void Enricher::on_invoke(std::string_view arn) {
 
 void Enricher::render_invocation_fields(std::string_view request_id, bool coldstart) {
   std::string& out = invocation_fields_;
+  invocation_fields_request_.assign(request_id);
+  invocation_fields_coldstart_ = coldstart;
+  if (!lambda_) {
+    out.assign(",");
+    out += cloud_constant_;
+    return;
+  }
   out.assign(R"(,"faas":{)");
   out += faas_constant_;
   if (!request_id.empty()) {
@@ -108,8 +115,6 @@ void Enricher::render_invocation_fields(std::string_view request_id, bool coldst
   }
   out += "},";
   out += cloud_constant_;
-  invocation_fields_request_.assign(request_id);
-  invocation_fields_coldstart_ = coldstart;
 }
 
 void Enricher::render_constant_fields() {
@@ -125,7 +130,7 @@ void Enricher::render_constant_fields() {
   if (!context_.region.empty()) c.field("region", context_.region);
   if (!context_.account_id.empty())
     c.key("account"), c.begin_object(), c.field("id", context_.account_id), c.end_object();
-  c.key("service"), c.begin_object(), c.field("name", "lambda"), c.end_object();
+  if (lambda_) c.key("service"), c.begin_object(), c.field("name", "lambda"), c.end_object();
   c.end_object();
   render_invocation_fields({}, false);  // the next record with a request id renders its own
 }
@@ -133,6 +138,17 @@ void Enricher::render_constant_fields() {
 Enricher Enricher::for_source(const SourceContext& source) const {
   Enricher e(source.function, rules_, extra_root_, keep_raw_);
   e.name_function_ = true;
+  if (source.function.function_name.empty()) {
+    e.lambda_ = false;
+    e.render_constant_fields();
+  }
+  if (!source.log_group.empty() || !source.log_stream.empty()) {
+    const auto& f = source.function;
+    e.id_prefix_ = f.account_id + '\n' + f.region + '\n' + source.log_group + '\n' + source.log_stream + '\n';
+    JsonWriter w(e.cloudwatch_constant_);
+    w.field("log_group", source.log_group);
+    w.field("log_stream", source.log_stream);
+  }
   return e;
 }
 
@@ -141,6 +157,7 @@ std::optional<Document> Enricher::enrich(const Record& ev) {
   ending_request_ = false;
   f.timestamp = ev.time_ms;
   f.action = ev.type_name;
+  f.event_id = ev.id;
   if (ev.type != Record::Type::platform) {
     if (!log_record(ev, f)) return std::nullopt;
   } else {
@@ -149,7 +166,7 @@ std::optional<Document> Enricher::enrich(const Record& ev) {
   std::optional<Document> d(std::in_place);
   write(f, d->json);
   d->timestamp = f.timestamp;
-  if (!ev.id.empty()) d->id.assign(ev.id);
+  if (!ev.id.empty()) d->id.assign(id_prefix_).append(ev.id);
   if (name_function_) d->function = context_.function_name;
   if (keep_raw_) {
     JsonWriter w(d->raw);
@@ -333,6 +350,7 @@ void Enricher::write(const DocumentFields& f, std::string& document) {
   std::size_t expected = 640 + f.message.size() + f.error_message.size() + f.error_stack.size();
   for (const auto& field : f.lambda) expected += 48 + field.text.size();
   expected += 48 * f.extra.size();
+  if (!cloudwatch_constant_.empty()) expected += 48 + cloudwatch_constant_.size() + f.event_id.size();
   out.start(expected);
   auto text = [&out](std::string_view s) { append_json_string(out, s); };
   auto json_value = [&out](JsonView v) { BufferJsonWriter(out).value(v); };
@@ -346,7 +364,9 @@ void Enricher::write(const DocumentFields& f, std::string& document) {
     out += '}';
   }
   // Literals of constant size, one per branch: their copies compile to a few moves.
-  if (f.metric) {
+  if (!lambda_) {  // another service's log group, read from CloudWatch Logs
+    out += R"(,"event":{"dataset":"aws.cloudwatch_logs","kind":"event","action":)";
+  } else if (f.metric) {
     out += R"(,"event":{"dataset":"aws.lambda","kind":"metric","action":)";
   } else {
     out += R"(,"event":{"dataset":"aws.lambda","kind":"event","action":)";
@@ -380,8 +400,10 @@ void Enricher::write(const DocumentFields& f, std::string& document) {
   out += invocation_fields_;
   if (!f.trace_id.empty()) out += R"(,"trace":{"id":)", text(f.trace_id), out += '}';
   if (!f.span_id.empty()) out += R"(,"span":{"id":)", text(f.span_id), out += '}';
+  const bool cloudwatch = !cloudwatch_constant_.empty();
+  if (!f.lambda.empty() || cloudwatch) out += R"(,"aws":{)";
   if (!f.lambda.empty()) {
-    out += R"(,"aws":{"lambda":{)";
+    out += R"("lambda":{)";
     bool first = true;
     for (const auto& field : f.lambda) {
       if (!first) out += ',';
@@ -402,8 +424,15 @@ void Enricher::write(const DocumentFields& f, std::string& document) {
           break;
       }
     }
-    out += "}}";
+    out += '}';
   }
+  if (cloudwatch) {
+    if (!f.lambda.empty()) out += ',';
+    out += R"("cloudwatch":{)", out += cloudwatch_constant_;
+    if (!f.event_id.empty()) out += R"(,"event_id":)", text(f.event_id);
+    out += '}';
+  }
+  if (!f.lambda.empty() || cloudwatch) out += '}';
   if (f.extra) {
     bool opened = false;
     for (const auto& [key, value] : f.extra.members()) {

@@ -54,8 +54,12 @@ struct FunctionContext {
 // environment: a CloudWatch Logs stream). The pipeline keeps invocation state (the current request, cold
 // start) per stream, since the records of two environments interleave.
 struct SourceContext {
-  FunctionContext function;
-  std::string stream;  // unique per source: "<log group>\n<log stream>"; "": the process's own records
+  FunctionContext function;  // function_name "": not a Lambda function's records (no faas fields)
+  std::string stream;        // unique per source: "<log group>\n<log stream>"; "": the process's own records
+  // CloudWatch Logs names, when the records came from there: documents get aws.cloudwatch.log_group,
+  // log_stream and event_id (the record's id), and their stable id is qualified by account, region, group
+  // and stream.
+  std::string log_group, log_stream;
 };
 
 struct EnrichStats {
@@ -113,7 +117,12 @@ class Enricher {
   std::string extra_root_;
   bool keep_raw_;               // fill Document::raw (a destination ships records as received)
   bool name_function_ = false;  // set Document::function (an enricher made for_source)
+  bool lambda_ = true;          // a Lambda function's records (false: another service's log group: no faas)
   std::string function_id_;     // faas.id: the function ARN without version or alias
+  // A source's records (for_source): the text their ids are qualified with, and the constant start of their
+  // aws.cloudwatch object ("" when they did not come from CloudWatch Logs).
+  std::string id_prefix_;
+  std::string cloudwatch_constant_;
   // The fields every document shares, rendered once: faas.name/version/id and the cloud object.
   std::string faas_constant_;
   std::string cloud_constant_;

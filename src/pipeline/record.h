@@ -29,8 +29,9 @@ struct Record {
   std::string_view time;       // as sent: ISO 8601, milliseconds, UTC
   EpochMs time_ms;             // parsed `time`; the receive time when `time` is missing or malformed
   json_tape::JsonView body;    // a string (a text line), an object (JSON log format, platform event), ...; null: none
-  // A stable id the source gives the record, the same however often it is read (a CloudWatch Logs event's id,
-  // qualified by its account, region, group and stream); "": none (the batcher's origin and sequence name it).
+  // A stable id the source gives the record, the same however often it is read, unique within its stream (a
+  // CloudWatch Logs event's id; the enricher qualifies it with the SourceContext's account, region, group and
+  // stream); "": none (the batcher's origin and sequence name it).
   std::string_view id;
   std::shared_ptr<const json_tape::RecordStorage> storage;  // what the texts and the body point into
 

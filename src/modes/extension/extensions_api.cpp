@@ -28,14 +28,6 @@ std::string describe(const http::Response& r) {
 
 }  // namespace
 
-SteadyTime steady_deadline(EpochMs deadline, EpochMs now, SteadyTime steady_now) {
-  constexpr std::uint64_t longest = 15ull * 60 * 1000;
-  if (deadline.value <= now.value) return steady_now;
-  // In unsigned arithmetic the difference of any two int64 values, the first larger, is exact.
-  const std::uint64_t left = static_cast<std::uint64_t>(deadline.value) - static_cast<std::uint64_t>(now.value);
-  return steady_now + std::chrono::milliseconds(static_cast<std::int64_t>(std::min(left, longest)));
-}
-
 Result<LifecycleEvent> parse_lifecycle_event(std::string_view body) {
   boost::system::error_code ec;
   auto v = json::parse(body, ec);

@@ -60,8 +60,4 @@ class ExtensionsApi {
 // nearest millisecond within ±2^53, never by an out-of-range cast.
 [[nodiscard]] Result<LifecycleEvent> parse_lifecycle_event(std::string_view body);
 
-// Lambda's wall-clock deadline on the steady clock, given both clocks' `now`: at most 15 minutes away (Lambda's
-// longest timeout), and not before `steady_now`, whatever the event said.
-[[nodiscard]] SteadyTime steady_deadline(EpochMs deadline, EpochMs now, SteadyTime steady_now);
-
 }  // namespace elk::extension

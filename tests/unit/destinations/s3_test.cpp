@@ -236,7 +236,8 @@ TEST_F(S3DestinationTest, SplitsAFlushLargerThanTheObjectBound) {
   seen.clear();
   EXPECT_EQ(send(*d, batch(10, 20000)).kind, SendResult::Kind::ok);
   EXPECT_EQ(first_targets(), before);
-  EXPECT_NE(before[0].find(batch_unique(batch(1, 1).documents[0], false)), std::string::npos) << before[0];
+  EXPECT_NE(before[0].find(batch_unique(batch(1, 1).documents[0], batch(1, 1).documents[0], false)), std::string::npos)
+      << before[0];
 }
 
 TEST_F(S3DestinationTest, AFailureAfterTheFirstObjectIsPartial) {

@@ -1,0 +1,64 @@
+// The forwarder: the process is a Lambda function (`bootstrap` of a provided.al2023 function, or
+// `elk-extension forward`) fed CloudWatch Logs subscription events, or Kinesis batches of them. Settings ->
+// pipeline, then the Runtime API loop: each event is decoded, its records offered with their source (group,
+// stream, function), flushed within the invocation's deadline, and answered — a response when nothing is left
+// to deliver (documents refused for good went to the dead letter), an error otherwise, so that Lambda hands the
+// event again (asynchronous invocations: two retries, then the on-failure destination). Nothing is spilled: the
+// event is the copy that is kept.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <string>
+#include <string_view>
+
+#include "app/pipeline.h"
+#include "core/log.h"
+#include "core/time.h"
+#include "core/types.h"
+
+namespace elk::forward {
+
+struct ForwarderOptions {
+  RuntimeApiAddress runtime_api;
+  Getenv environment;
+};
+
+// Runs until the process is killed (Lambda freezes and ends it); non-zero on a failure at init.
+[[nodiscard]] int run(const ForwarderOptions& options, const Logger& log);
+
+// What one event comes to: the response body, or the error Lambda is told of.
+struct Answer {
+  bool ok = true;
+  std::string body;        // ok: the response
+  std::string error_type;  // not ok: Lambda-Runtime-Function-Error-Type
+  std::string message;     // not ok: errorMessage
+};
+
+inline constexpr std::string_view invalid_event_error = "Forwarder.InvalidEvent";
+inline constexpr std::string_view delivery_error = "Forwarder.DeliveryFailed";
+
+class Forwarder {
+ public:
+  // `region`: where the function runs (the payloads' Region; CloudWatch Logs does not say).
+  Forwarder(app::Pipeline& pipeline, std::string region, const Logger& log)
+      : pipeline_(pipeline), region_(std::move(region)), log_(log) {}
+
+  // Decodes, offers and delivers one event until `deadline`. A subscription event that cannot be decoded is an
+  // error (retried, then kept by the on-failure destination); in a Kinesis batch such a record is skipped with
+  // an error logged (reporting it would hold the shard back for good), and the batch's answer lists the
+  // records to hand again.
+  boost::asio::awaitable<Answer> handle(std::string_view event, SteadyTime deadline);
+
+ private:
+  // Offers the payload's records; false (with the reason in `why`) when it cannot be decoded.
+  bool offer(std::string_view base64_data, std::string& why, std::string& description);
+  // Flushes; on anything left, forgets it (the event will be handed again) and says what in `why`.
+  boost::asio::awaitable<bool> deliver(SteadyTime deadline, std::string& why);
+
+  app::Pipeline& pipeline_;
+  std::string region_;
+  const Logger& log_;
+  std::uint64_t events_ = 0;  // log events offered in this invocation
+};
+
+}  // namespace elk::forward

@@ -1,0 +1,108 @@
+#include "sources/cloudwatch/records.h"
+
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include "core/time.h"
+
+namespace elk::cloudwatch {
+namespace {
+
+namespace json = boost::json;
+using json_tape::JsonNode;
+
+constexpr std::string_view lambda_group_prefix = "/aws/lambda/";
+
+bool digits(std::string_view s) {
+  for (const char c : s)
+    if (c < '0' || c > '9') return false;
+  return !s.empty();
+}
+
+}  // namespace
+
+std::optional<std::string_view> function_of_group(std::string_view log_group) {
+  if (!log_group.starts_with(lambda_group_prefix) || log_group.size() == lambda_group_prefix.size())
+    return std::nullopt;
+  return log_group.substr(lambda_group_prefix.size());
+}
+
+std::string_view version_of_stream(std::string_view s) {
+  // YYYY/MM/DD/[<version>]<id>
+  if (s.size() < 13 || !digits(s.substr(0, 4)) || s[4] != '/' || !digits(s.substr(5, 2)) || s[7] != '/' ||
+      !digits(s.substr(8, 2)) || s[10] != '/' || s[11] != '[')
+    return {};
+  const auto close = s.find(']', 12);
+  if (close == std::string_view::npos) return {};
+  return s.substr(12, close - 12);
+}
+
+pipeline::SourceContext source_of(const Payload& payload, std::string_view region) {
+  pipeline::SourceContext source;
+  if (const auto name = function_of_group(payload.log_group)) {
+    source.function.function_name = std::string(*name);
+    source.function.function_version = std::string(version_of_stream(payload.log_stream));
+  }
+  source.function.region = std::string(region);
+  source.function.account_id = payload.owner;
+  source.stream = payload.log_group + '\n' + payload.log_stream;
+  source.log_group = payload.log_group;
+  source.log_stream = payload.log_stream;
+  return source;
+}
+
+std::vector<pipeline::Record> records_of(const Payload& payload) {
+  std::size_t text_bytes = 0;
+  for (const auto& e : payload.events) text_bytes += e.message.size() + e.id.size() + 32;
+  auto storage = std::make_shared<json_tape::RecordStorage>(text_bytes);
+  std::vector<pipeline::Record> records(payload.events.size());
+  std::vector<std::size_t> body_at(payload.events.size());
+  json::monotonic_resource memory;
+  char time_text[32];
+  for (std::size_t i = 0; i < payload.events.size(); ++i) {
+    const auto& e = payload.events[i];
+    auto& r = records[i];
+    r.id = storage->copy(e.id);
+    r.time_ms = EpochMs{e.timestamp};
+    format_iso8601_ms(r.time_ms, time_text);
+    r.time = storage->copy(std::string_view(time_text, 24));
+    r.type = pipeline::Record::Type::function;
+    r.type_name = "function";
+    body_at[i] = storage->nodes.size();
+    // The JSON log format: a function record, or a platform event as {"time","type","record"}.
+    const auto first = e.message.find_first_not_of(" \t");
+    if (first != std::string::npos && e.message[first] == '{') {
+      boost::system::error_code ec;
+      const auto v = json::parse(e.message, ec, &memory);
+      if (!ec && v.is_object()) {
+        const auto& o = v.get_object();
+        const auto* type = o.if_contains("type");
+        const auto* record = o.if_contains("record");
+        if (type != nullptr && type->is_string() && type->get_string().starts_with("platform.") && record != nullptr) {
+          r.type = pipeline::Record::Type::platform;
+          r.type_name = storage->copy(type->get_string());
+          if (const auto* t = o.if_contains("time"); t != nullptr && t->is_string()) {
+            r.time = storage->copy(t->get_string());
+            if (const auto ms = parse_iso8601(r.time)) r.time_ms = *ms;
+          }
+          storage->append(*record);
+        } else {
+          storage->append(v);
+        }
+        continue;
+      }
+    }
+    JsonNode n;
+    const auto text = storage->copy(e.message);
+    n.kind = JsonNode::Kind::string, n.text = text.data(), n.size = text.size();
+    storage->nodes.push_back(n);
+  }
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    records[i].body = json_tape::JsonView(storage->nodes.data() + body_at[i]);
+    records[i].storage = storage;
+  }
+  return records;
+}
+
+}  // namespace elk::cloudwatch

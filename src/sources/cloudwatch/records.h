@@ -1,0 +1,29 @@
+// A CloudWatch Logs payload as the pipeline takes it: its source (the function and version Lambda's names for
+// the group and stream give, the account from `owner`, this Region) and its events as records — a text line,
+// a JSON-log-format function record, or a JSON-log-format platform event ({"time","type","record"}) — each
+// with its event id, so that a document is the same one however often the payload is read.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pipeline/enrich.h"
+#include "pipeline/record.h"
+#include "sources/cloudwatch/payload.h"
+
+namespace elk::cloudwatch {
+
+// "/aws/lambda/<name>" -> name; nullopt for any other group.
+[[nodiscard]] std::optional<std::string_view> function_of_group(std::string_view log_group);
+// Lambda's stream names "YYYY/MM/DD/[<version>]<id>" -> version; "" when the name is not one.
+[[nodiscard]] std::string_view version_of_stream(std::string_view log_stream);
+
+// The payload's source; `region` is where the payload was read (CloudWatch Logs does not say).
+[[nodiscard]] pipeline::SourceContext source_of(const Payload& payload, std::string_view region);
+
+// Its events, in order, in one storage.
+[[nodiscard]] std::vector<pipeline::Record> records_of(const Payload& payload);
+
+}  // namespace elk::cloudwatch
