@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes the log-line/platform-line parsers, the telemetry batch parser, the record path from the
+# Fuzzes the log-line/platform-line parsers, the telemetry batch parser, the CloudWatch Logs decoders, the record path from the
 # listener's body to the spill, the spill file reader and the processing rules (user patterns) with libFuzzer (clang, ASan +
 # UBSan): builds tests/fuzz into build/fuzz, then runs each target for a fixed number of inputs over a
 # temporary copy of its seed corpus (tests/fuzz/corpus/<target>/ and tests/data/telemetry/).
@@ -10,7 +10,7 @@ set -euo pipefail
 runs=${1:-20000}
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build/fuzz
-targets=(fuzz_log_line fuzz_telemetry_batch fuzz_receiver fuzz_spill fuzz_rules)
+targets=(fuzz_log_line fuzz_telemetry_batch fuzz_receiver fuzz_spill fuzz_rules fuzz_cloudwatch)
 
 if ! command -v clang++ >/dev/null; then
   echo "fuzz: clang++ not found (apt-get install -y clang libclang-rt-14-dev)" >&2
@@ -40,7 +40,7 @@ for target in "${targets[@]}"; do
   artifacts=$work/$target/artifacts
   mkdir -p "$corpus" "$artifacts"
   cp "$root/tests/fuzz/corpus/$name/"* "$corpus/" 2>/dev/null || true
-  if [ "$name" != spill ] && [ "$name" != rules ]; then cp "$root/tests/data/telemetry/"*.json "$root/tests/data/telemetry/"*.ndjson "$corpus/"; fi
+  if [ "$name" != spill ] && [ "$name" != rules ] && [ "$name" != cloudwatch ]; then cp "$root/tests/data/telemetry/"*.json "$root/tests/data/telemetry/"*.ndjson "$corpus/"; fi
   dict=()
   if [ -f "$root/tests/fuzz/corpus/$name.dict" ]; then dict=(-dict="$root/tests/fuzz/corpus/$name.dict"); fi
 
