@@ -20,6 +20,7 @@
 #include "api.h"
 #include "core/time.h"
 #include "extension.h"
+#include "function_mode.h"
 #include "http/server.h"
 #include "processes.h"
 #include "report.h"
@@ -508,6 +509,7 @@ void Emulator::finish() {
 }  // namespace
 
 Outcome run(const Options& options) {
+  if (options.function_mode) return run_function(options);
   asio::io_context io;
   Emulator emulator(io, options);
   if (auto st = emulator.start(); !st) {

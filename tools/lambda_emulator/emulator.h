@@ -18,8 +18,24 @@
 
 namespace elk::emulator {
 
+// Function mode (--function): the emulator as Lambda running a log forwarder's custom runtime, invoked with
+// CloudWatch Logs subscription payloads (asynchronous invocations) or Kinesis batches of them.
+enum class EventSource { cloudwatch, kinesis };
+struct FunctionMode {
+  std::filesystem::path path;  // the runtime's bootstrap
+  EventSource events = EventSource::cloudwatch;
+  std::string source_function = "demo-function";  // whose logs the payloads carry
+  int streams = 2;                                // the source's log streams
+  int batch_size = 3;                             // Kinesis records per batch
+  int max_retry_attempts = 2;
+  std::chrono::milliseconds retry_delay{50};
+  std::optional<std::filesystem::path> on_failure_file;
+  bool bad_payloads = false;
+};
+
 struct Options {
   std::filesystem::path extensions_dir;
+  std::optional<FunctionMode> function_mode;  // set: --function, no extensions
   int invocations = 3;
   int lines = 5;  // function log lines per invocation
   FunctionSetup function;

@@ -17,11 +17,13 @@ namespace {
 using elk::emulator::Options;
 
 constexpr std::string_view kUsage = R"(usage: lambda-emulator --extensions-dir DIR [options]
+       lambda-emulator --function PATH [options]
 
 Starts every executable in DIR as Lambda starts /opt/extensions/*, serves the Extensions API, the
 Telemetry API and the Logs API on 127.0.0.1, plays init, N invocations and shutdown, and reports.
+With --function instead, plays Lambda running PATH as a log forwarder's custom runtime (see below).
 
-  --extensions-dir DIR        the extensions to run (required)
+  --extensions-dir DIR        the extensions to run (this or --function is required)
   --invocations N             invocations to play (default 3)
   --lines M                   function log lines per invocation (default 5)
   --log-format text|json      the function's log format (default text)
@@ -67,6 +69,51 @@ Telemetry API and the Logs API on 127.0.0.1, plays init, N invocations and shutd
                               next INVOKE was handed out
   --quiet                     print errors only
 
+Function mode: PATH is started as a provided.al2023 function's bootstrap, with the emulator's environment
+plus AWS_LAMBDA_RUNTIME_API, AWS_LAMBDA_FUNCTION_NAME/_VERSION/_MEMORY_SIZE, AWS_REGION, AWS_DEFAULT_REGION,
+_HANDLER=bootstrap, LAMBDA_TASK_ROOT, AWS_LAMBDA_LOG_GROUP_NAME and AWS_LAMBDA_LOG_STREAM_NAME, and its
+output passed through. The Runtime API (/2018-06-01) serves it: next is held until an event is ready (the
+runtime is frozen, SIGSTOP, between invocations), response and error are answered 202, an unknown or
+already answered request id 400 InvalidRequestID, init/error 202 (the run ends, exit code 2). An event
+not answered within --function-timeout-ms is an error (Sandbox.Timedout) and a runtime that exits during
+an invocation one too (Runtime.ExitError): either way the runtime is killed and started again (a new
+init) for the next attempt. --invocations N invocations of a simulated source function, --lines M
+function lines each (in --log-format, --runtime), become its CloudWatch Logs events (START, the lines,
+END, REPORT; INIT_START and Init Duration on a stream's first), one subscription payload per invocation.
+--function-name defaults to elk-forwarder here.
+  --function PATH             the function's runtime (bootstrap) to run
+  --events cloudwatch|kinesis cloudwatch: each payload is an asynchronous invocation
+                              {"awslogs":{"data":base64(gzip(JSON))}}, after a CONTROL_MESSAGE one; an error,
+                              timeout or crash is retried (same event, new request id) and, when the retries
+                              are exhausted, its on-failure record written. kinesis: the payloads are the
+                              records of Kinesis event-source-mapping batches; the function's
+                              {"batchItemFailures":[{"itemIdentifier":SEQ}]} answer makes the batch be retried
+                              from its lowest failed sequence number on (a function error, an unknown or empty
+                              itemIdentifier or an answer that is not JSON: the whole batch), and when the
+                              retries are exhausted the batch's on-failure record (KinesisBatchInfo) is written
+                              (default cloudwatch)
+  --source-function NAME      the function whose logs are forwarded, log group /aws/lambda/NAME
+                              (default demo-function)
+  --streams S                 the source's log streams; its invocations go round-robin over them (default 2)
+  --batch-size B              Kinesis records per batch, 1..10000 (default 3)
+  --max-retry-attempts N      0..2: retries of a failed event (asynchronous) or batch (Kinesis) (default 2)
+  --retry-delay-ms MS         the wait before each retry (default 50; real Lambda waits about 1 minute, then
+                              2, and meanwhile invokes newer events; here a retry comes before the next event)
+  --on-failure-file FILE      append each on-failure destination record there, one JSON line each
+  --bad-payloads on|off       cloudwatch: after the CONTROL_MESSAGE and between the good payloads, one event
+                              each of: invalid base64, base64 of bytes that are not gzip, a gzip bomb (1 MB that
+                              inflates to 1 GiB of zeros), gzip of invalid JSON, a DATA_MESSAGE with no
+                              logEvents, an event that is not awslogs at all (default off)
+In function mode --before-invocation N counts every event handed to the runtime, each retry attempt as
+one (N from 1); the report's "function" says, per event handed out: requestId, event (the payload, or the
+Kinesis batch, 1-based), kind (control|data|kinesis|invalid-base64|not-gzip|gzip-bomb|invalid-json|
+empty-log-events|not-awslogs), attempt, answer (response|error|timeout|crash), errorType, body (the first
+4 KiB), durationUs (handed out -> answered); inits (ms: process start -> its first next, and why); onFailure
+(records written); violations; cpuUs, rssKb, hwmKb as for an extension, at the end of the run. The end:
+SIGTERM to the runtime, SIGKILL after --shutdown-deadline-ms. Exit codes: 0 as planned; 2 init failed
+(init/error, an exit or no next within 10 s); 3 the runtime misbehaved (exited outside an invocation,
+answered twice or an unknown request id, called next without answering).
+
 Exit codes: 0 as planned; 1 usage or internal error, or a --before-invocation command failed; 2 an
 extension failed init; 3 an extension missed a deadline, was killed (other than by
 --kill-at-invocation), crashed, exited non-zero or posted exit/error.
@@ -98,7 +145,8 @@ bool parse_int(std::string_view text, long long lo, long long hi, long long& out
 std::vector<std::string> parse(int argc, char** argv, Cli& cli) {
   std::vector<std::string> problems;
   Options& o = cli.options;
-  bool have_dir = false, kill_delay_given = false;
+  bool have_dir = false, kill_delay_given = false, name_given = false, function_options_given = false;
+  elk::emulator::FunctionMode fm;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -144,7 +192,34 @@ std::vector<std::string> parse(int argc, char** argv, Cli& cli) {
       problems.push_back(std::string(name) + " '" + std::string(value) + "': expected " + list);
       return false;
     };
-    if (name == "--extensions-dir") {
+    const bool function_option = name == "--events" || name == "--source-function" || name == "--streams" ||
+                                 name == "--batch-size" || name == "--max-retry-attempts" ||
+                                 name == "--retry-delay-ms" || name == "--on-failure-file" || name == "--bad-payloads";
+    function_options_given = function_options_given || function_option;
+    if (name == "--function") {
+      fm.path = std::string(value);
+      o.function_mode = fm;
+    } else if (name == "--events") {
+      if (choice({"cloudwatch", "kinesis"}))
+        fm.events = value == "kinesis" ? elk::emulator::EventSource::kinesis : elk::emulator::EventSource::cloudwatch;
+    } else if (name == "--source-function") {
+      if (value.empty() || value.size() > 64)
+        problems.emplace_back("--source-function: 1 to 64 characters");
+      else
+        fm.source_function = std::string(value);
+    } else if (name == "--streams") {
+      number(1, 1000, fm.streams);
+    } else if (name == "--batch-size") {
+      number(1, 10000, fm.batch_size);
+    } else if (name == "--max-retry-attempts") {
+      number(0, 2, fm.max_retry_attempts);
+    } else if (name == "--retry-delay-ms") {
+      millis(0, 600000, fm.retry_delay);
+    } else if (name == "--on-failure-file") {
+      fm.on_failure_file = std::string(value);
+    } else if (name == "--bad-payloads") {
+      if (choice({"on", "off"})) fm.bad_payloads = value == "on";
+    } else if (name == "--extensions-dir") {
       o.extensions_dir = std::string(value);
       have_dir = true;
     } else if (name == "--invocations") {
@@ -163,6 +238,7 @@ std::vector<std::string> parse(int argc, char** argv, Cli& cli) {
       const bool valid = !value.empty() && value.size() <= 64 &&
                          value.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") ==
                              std::string_view::npos;
+      name_given = valid;
       if (valid)
         o.function.function_name = std::string(value);
       else
@@ -212,9 +288,23 @@ std::vector<std::string> parse(int argc, char** argv, Cli& cli) {
       problems.push_back("unknown option " + std::string(name));
     }
   }
-  if (!have_dir && !cli.help) problems.emplace_back("--extensions-dir is required");
+  if (o.function_mode) {
+    const auto path = o.function_mode->path;
+    o.function_mode = fm;  // with every function option, wherever it was given
+    o.function_mode->path = path;
+    if (!name_given) o.function.function_name = "elk-forwarder";
+    if (fm.bad_payloads && fm.events == elk::emulator::EventSource::kinesis)
+      problems.emplace_back("--bad-payloads is for --events cloudwatch");
+    if (o.kill_at_invocation > 0) problems.emplace_back("--kill-at-invocation is for extensions, not --function");
+  } else if (function_options_given) {
+    problems.emplace_back(
+        "--events, --source-function, --streams, --batch-size, --max-retry-attempts, "
+        "--retry-delay-ms, --on-failure-file and --bad-payloads need --function");
+  }
+  if (have_dir && o.function_mode) problems.emplace_back("give --extensions-dir or --function, not both");
+  if (!have_dir && !o.function_mode && !cli.help) problems.emplace_back("--extensions-dir or --function is required");
   for (const auto& [n, command] : o.before_invocation)
-    if (n > o.invocations)
+    if (!o.function_mode && n > o.invocations)
       problems.push_back("--before-invocation " + std::to_string(n) + ": there are only " +
                          std::to_string(o.invocations) + " invocations");
   if (o.kill_at_invocation > o.invocations)

@@ -105,6 +105,24 @@ std::vector<std::string> extension_environment(const FunctionSetup& function, st
   return env;
 }
 
+std::vector<std::string> function_environment(const FunctionSetup& function, std::uint16_t api_port,
+                                              const std::string& log_stream) {
+  std::vector<std::string> env = extension_environment(function, api_port);
+  const auto replaced = [](std::string_view entry) {
+    for (std::string_view key : {"AWS_DEFAULT_REGION=", "_HANDLER=", "LAMBDA_TASK_ROOT=", "AWS_LAMBDA_LOG_GROUP_NAME=",
+                                 "AWS_LAMBDA_LOG_STREAM_NAME=", "AWS_EXECUTION_ENV="})
+      if (entry.starts_with(key)) return true;
+    return false;
+  };
+  std::erase_if(env, replaced);
+  env.push_back("AWS_DEFAULT_REGION=" + function.region);
+  env.emplace_back("_HANDLER=bootstrap");
+  env.emplace_back("LAMBDA_TASK_ROOT=/var/task");
+  env.push_back("AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/" + function.function_name);
+  env.push_back("AWS_LAMBDA_LOG_STREAM_NAME=" + log_stream);
+  return env;
+}
+
 Result<pid_t> spawn_process_group(const std::filesystem::path& path, std::vector<std::string> env,
                                   Clock::time_point& started) {
   std::vector<char*> envp;

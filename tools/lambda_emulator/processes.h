@@ -35,6 +35,11 @@ struct ProcStats {
 // the runtime API on 127.0.0.1:`api_port`, the function's name, version, memory, region and log format.
 [[nodiscard]] std::vector<std::string> extension_environment(const FunctionSetup& function, std::uint16_t api_port);
 
+// The emulator's environment with Lambda's variables for a function's runtime process (the Runtime API, the
+// function's name, version, memory, region, handler, task root, log group and stream).
+[[nodiscard]] std::vector<std::string> function_environment(const FunctionSetup& function, std::uint16_t api_port,
+                                                            const std::string& log_stream);
+
 // Starts `path` with `env` and no arguments, in its own process group (so that freezing and killing reach
 // the processes it starts too), with stdio only. `started` is set just before the spawn, whether it works or
 // not. The error is "cannot start <path>: <reason>".

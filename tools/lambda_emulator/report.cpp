@@ -149,6 +149,7 @@ json::object report(const ReportInput& in) {
       {"initErrors", errors(record.init_errors)},
       {"exitErrors", errors(record.exit_errors)},
       {"failures", std::move(failures)},
+      {"function", in.function ? json::value(*in.function) : json::value(nullptr)},
       {"ok", record.init_errors.empty() && record.failures.empty()}};
 }
 

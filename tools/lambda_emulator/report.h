@@ -55,6 +55,7 @@ struct ReportInput {
   const std::vector<Extension>& extensions;
   const RunRecord& record;
   const std::vector<std::unique_ptr<Subscriber>>& subscribers;
+  const boost::json::object* function = nullptr;  // function mode: the runtime, its inits and invocations
 };
 
 // The report without its events.
