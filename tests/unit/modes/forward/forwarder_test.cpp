@@ -53,11 +53,10 @@ struct ForwarderTest : ::testing::Test {
   std::unique_ptr<Forwarder> forwarder;
 
   void make(const std::string& directory) {
-    const std::map<std::string, std::string, std::less<>> env{
-        {"EXTENSION_LOG_DESTINATIONS", "file"},
-        {"EXTENSION_LOG_DESTINATION_FILE_DIRECTORY", directory},
-        {"EXTENSION_LOG_RETRY_ATTEMPTS", "1"},
-        {"EXTENSION_LOG_RETRY_BASE_MS", "1"}};
+    const std::map<std::string, std::string, std::less<>> env{{"EXTENSION_LOG_DESTINATIONS", "file"},
+                                                              {"EXTENSION_LOG_DESTINATION_FILE_DIRECTORY", directory},
+                                                              {"EXTENSION_LOG_RETRY_ATTEMPTS", "1"},
+                                                              {"EXTENSION_LOG_RETRY_BASE_MS", "1"}};
     const Getenv getenv = [env](std::string_view n) -> std::optional<std::string> {
       const auto it = env.find(n);
       return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
@@ -124,9 +123,9 @@ TEST_F(ForwarderTest, AControlMessageOrAnEmptyPayloadIsAcknowledged) {
 }
 
 TEST_F(ForwarderTest, AnUndecodableEventIsAnErrorThatSaysWhy) {
-  for (const std::string& event : {std::string("not json"), std::string(R"({"hello":"world"})"),
-                                  subscription("%%%"), subscription(base64("not gzip at all, just text")),
-                                  subscription(base64(gzip("{broken json")))}) {
+  for (const std::string& event :
+       {std::string("not json"), std::string(R"({"hello":"world"})"), subscription("%%%"),
+        subscription(base64("not gzip at all, just text")), subscription(base64(gzip("{broken json")))}) {
     const auto a = handle(event);
     EXPECT_FALSE(a.ok) << event;
     EXPECT_EQ(a.error_type, invalid_event_error);
