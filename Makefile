@@ -39,9 +39,11 @@ test:
 bench: build
 	@scripts/install-deps.sh bench
 	@cmake -S . -B build/bench $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Release -DELK_TESTS=OFF -DELK_BENCH=ON >/dev/null
-	@cmake --build build/bench -j $(JOBS) --target pipeline_bench spill_bench
+	@cmake --build build/bench -j $(JOBS) --target pipeline_bench spill_bench forwarder_bench
 	@echo "== record path: parse + enrich + encode, one core =="
 	@build/bench/bench/pipeline_bench --benchmark_min_time=1
+	@echo "== the forwarder's record path: subscription payload -> decode -> documents, one core =="
+	@build/bench/bench/forwarder_bench --benchmark_min_time=1
 	@echo "== the spill: a 1 MB batch written to /tmp, and read back + deleted (a replay) =="
 	@build/bench/bench/spill_bench --benchmark_min_time=1
 	@echo "== the extension under the emulator: added billed time, freshness, delivery before the next INVOKE =="

@@ -58,3 +58,36 @@ row "frequent, EXTENSION_LOG_FLUSH=end" 2 200 100 99 EXTENSION_LOG_FLUSH=end
 echo
 echo "Rows (release build, file destination, each invocation runs 1 ms):"
 cat "$dir/commands"
+
+# The forwarder (the same binary as a function's bootstrap) under the emulator's function mode: init (process
+# start -> first next), each payload's time from hand-out to answer, peak memory.
+echo
+printf '| forwarder row | init p50 | per payload p50 / max | lines missing / doubled | peak rss |\n'
+printf '| --- | --- | --- | --- | --- |\n'
+ln -sf "$(realpath "$build/elk-extension")" "$dir/bootstrap"
+frow() {
+  local name=$1 runs=$2 n=$3 lines=$4 bytes=$5
+  rm -f "$dir"/freport-*.json
+  for i in $(seq 1 "$runs"); do
+    rm -rf "$dir/out" && mkdir -p "$dir/out"
+    EXTENSION_LOG_DESTINATIONS=file EXTENSION_LOG_DESTINATION_FILE_DIRECTORY="$dir/out" \
+      "$build/lambda-emulator" --quiet --function "$dir/bootstrap" --invocations "$n" --lines "$lines" \
+      --line-bytes "$bytes" --streams 4 --report "$dir/freport-$i.json" --summarize-dir "$dir/out" \
+      >"$dir/fsummary-$i.txt" 2>"$dir/stderr-$i.txt" || { cat "$dir/stderr-$i.txt" >&2; exit 1; }
+  done
+  missing=$(grep -h '^  missing:' "$dir"/fsummary-*.txt | grep -vc 'none' || true)
+  doubled=$(grep -h '^  doubled:' "$dir"/fsummary-*.txt | grep -vc 'none' || true)
+  jq -rs --arg name "$name" --arg md "$missing / $doubled runs" '
+    def pct(p): sort | .[((length - 1) * p | floor)];
+    def ms: (. * 100 | round) / 100;
+    ([.[].function.inits[0].ms]) as $init
+    | ([.[].function.invocations[] | select(.kind == "data") | .durationUs / 1000]) as $d
+    | "| \($name) | \($init | pct(0.5) | ms) ms | \($d | pct(0.5) | ms) / \($d | max | ms) ms | \($md)"
+      + " | \([.[].function.hwmKb] | max / 1024 * 10 | round / 10) MB |"' "$dir"/freport-*.json
+  echo "  $name: lambda-emulator --function bootstrap --invocations $n --lines $lines --line-bytes $bytes --streams 4 ($runs runs)" >>"$dir/fcommands"
+}
+frow "20 payloads of 1,000 200-byte lines (defaults)" 3 20 1000 200
+frow "5 payloads of 20,000 200-byte lines (defaults)" 2 5 20000 200
+echo
+echo "Forwarder rows (release build, file destination):"
+cat "$dir/fcommands"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Lints deploy/template.yaml (SAM) and deploy/serverless.yml as far as is possible without AWS:
+"""Lints deploy/template.yaml (SAM), deploy/serverless.yml and deploy/forwarder.yaml as far as is possible without AWS:
 the YAML parses (CloudFormation short-form tags !Ref, !Sub, !GetAtt, !If ... read as their long forms),
 every Ref/GetAtt/Sub/If names something that exists, each layer's content points at the zip that
 `make package` writes (one per architecture), each function's handler exists in its code, the functions
@@ -247,19 +247,67 @@ for action in ("es:ESHttpPost", "es:ESHttpPut"):
     res = statements_grant(sl_statements, action)
     check(any("elasticsearchDomainArn" in str(r) and "/*" in str(r) for r in res), f"{action} on the domain ({res})")
 
-# cfn-lint (AWS's CloudFormation linter, which also expands the SAM transform) where it is installed:
-# it is not a Debian package, so a fresh machine skips this step.
+# ---------------------------------------------------------------------------------- the forwarder
+print("== deploy/forwarder.yaml (SAM) ==")
+f = load(os.path.join(deploy, "forwarder.yaml"))
+check(isinstance(f, dict) and "Resources" in f, "parses, has Resources")
+check("AWS::Serverless-2016-10-31" in (f.get("Transform") or []), "has the SAM transform")
+fres = f.get("Resources", {})
+fglob = f.get("Globals", {}).get("Function", {})
+farches = {}
+for name, r in fres.items():
+    if not isinstance(r, dict) or r.get("Type") != "AWS::Serverless::Function":
+        continue
+    p = {**fglob, **r.get("Properties", {})}
+    m = re.fullmatch(r"\.\./dist/elk-forwarder-(x86_64|arm64)\.zip", str(p.get("CodeUri", "")))
+    check(bool(m), f"function {name}: CodeUri {p.get('CodeUri')} is a zip of make package")
+    if not m:
+        continue
+    farches[m.group(1)] = name
+    check(p.get("Architectures") == [m.group(1)], f"function {name}: architecture {m.group(1)}")
+    check(p.get("Runtime") == "provided.al2023" and p.get("Handler") == "bootstrap",
+          f"function {name}: provided.al2023, handler bootstrap")
+    zipped = os.path.normpath(os.path.join(deploy, p["CodeUri"]))
+    if os.path.exists(zipped):
+        check(zipfile.ZipFile(zipped).namelist() == ["bootstrap"], f"function {name}: {os.path.relpath(zipped, root)} holds bootstrap")
+    env = p.get("Environment", {}).get("Variables", {})
+    unknown = [k for k in env if k.startswith("EXTENSION_LOG") and k not in settings]
+    check("EXTENSION_LOG_DESTINATIONS" in env and not unknown,
+          f"function {name}: sets EXTENSION_LOG_DESTINATIONS; every EXTENSION_LOG_* variable is a known setting {unknown or ''}")
+    check(p.get("EventInvokeConfig", {}).get("DestinationConfig", {}).get("OnFailure") is not None,
+          f"function {name}: an on-failure destination")
+    check("ReservedConcurrentExecutions" in p, f"function {name}: reserved concurrency")
+    fn_name = p.get("FunctionName", {}).get("Fn::Sub", "") if isinstance(p.get("FunctionName"), dict) else ""
+    for policy in ("AccountSubscription", "KinesisAccountSubscription"):
+        crit = fres.get(policy, {}).get("Properties", {}).get("SelectionCriteria", {})
+        crit = crit.get("Fn::Sub", "") if isinstance(crit, dict) else str(crit)
+        check(bool(fn_name) and f"/aws/lambda/{fn_name}" in crit,
+              f"{policy}: excludes the forwarder's own log group (/aws/lambda/{fn_name})")
+check(set(farches) == {"x86_64", "arm64"}, f"a forwarder for x86_64 and for arm64 ({sorted(farches)})")
+perm = fres.get("LogsInvokePermission", {}).get("Properties", {})
+check(perm.get("Principal") == "logs.amazonaws.com" and perm.get("Action") == "lambda:InvokeFunction",
+      "logs.amazonaws.com may invoke the forwarder")
+esm = fres.get("KinesisEventSource", {}).get("Properties", {})
+check(esm.get("FunctionResponseTypes") == ["ReportBatchItemFailures"], "the Kinesis mapping reports batch item failures")
+
+# cfn-lint (AWS's CloudFormation linter, which also expands the SAM transform and Fn::ForEach) where it is
+# installed: it is not a Debian package (pip install cfn-lint), so a fresh machine skips this step, saying so.
 import shutil
 import subprocess
 
 if shutil.which("cfn-lint"):
-    print("== cfn-lint deploy/template.yaml ==")
-    r = subprocess.run(["cfn-lint", os.path.join(deploy, "template.yaml")], capture_output=True, text=True)
-    if r.stdout.strip():
-        print(r.stdout.rstrip())
-    check(r.returncode == 0, "cfn-lint finds nothing")
+    runs = [("template.yaml", []), ("forwarder.yaml", []),
+            ("forwarder.yaml", ["Subscription=log-groups", "LogGroupNames=/aws/lambda/a,/aws/apigateway/b"]),
+            ("forwarder.yaml", ["Subscription=kinesis", "Architecture=x86_64"])]
+    for name, parameters in runs:
+        print(f"== cfn-lint deploy/{name} {' '.join(parameters)} ==")
+        args = ["cfn-lint"] + (["--parameters", *parameters, "--"] if parameters else []) + [os.path.join(deploy, name)]
+        r = subprocess.run(args, capture_output=True, text=True)
+        if r.stdout.strip():
+            print(r.stdout.rstrip())
+        check(r.returncode == 0, f"cfn-lint finds nothing in {name} {' '.join(parameters)}")
 else:
-    print("== cfn-lint: not installed (not a Debian package), skipped ==")
+    print("== cfn-lint: not installed (pip install cfn-lint), skipped ==")
 
 print(f"deploy-lint: {passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make package-test: checks the layer zips that `make package` wrote, as Lambda will use them.
+# make package-test: checks the layer and forwarder zips that `make package` wrote, as Lambda will use
+# them (the templates are linted by scripts/deploy-lint.py, which the Makefile runs beside this).
 # For each of dist/elk-extension-x86_64.zip and dist/elk-extension-arm64.zip:
 #   1. the zip holds exactly extensions/elk-extension, stored with Unix mode 0755, and is <= 3 MB
 #      (3,000,000 bytes; ELK_PACKAGE_MAX_BYTES overrides);
@@ -127,5 +128,49 @@ PY
     grep -i 'localhost\|resolve' "$d/emulator.log" | head -5 | sed 's/^/    /'
   fi
 done
+
+# The forwarder zips: exactly bootstrap (0755) at the root, the same binary; under the emulator's function mode
+# (the arm64 one through qemu), every line of 3 CloudWatch Logs payloads once in the file destination.
+for arch in x86_64 arm64; do
+  zipfile=dist/elk-forwarder-$arch.zip
+  echo "== $zipfile =="
+  [ -f "$zipfile" ] || { fail "$zipfile is missing (make package)"; continue; }
+  d=$work/forwarder-$arch
+  mkdir -p "$d/task" "$d/out"
+  if python3 - "$zipfile" <<'PY'
+import sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+names = z.namelist()
+assert names == ["bootstrap"], f"entries {names}, expected exactly bootstrap"
+mode = (z.getinfo("bootstrap").external_attr >> 16) & 0o7777
+assert mode == 0o755, f"bootstrap mode {oct(mode)}, expected 0o755"
+print(f"  ok: one entry bootstrap, mode {oct(mode)}")
+PY
+  then :; else fail "forwarder zip layout"; fi
+  unzip -q -o "$zipfile" -d "$d/task"
+  cmp -s "$d/task/bootstrap" "$work/$arch/opt/extensions/elk-extension" && ok "the same binary as the layer's" \
+    || fail "bootstrap differs from the layer's extension"
+  runtime=$d/task/bootstrap
+  if [ "$arch" = arm64 ]; then
+    printf '#!/bin/sh\nexec qemu-aarch64-static -0 bootstrap "%s" "$@"\n' "$d/task/bootstrap" >"$d/bootstrap-qemu"
+    chmod 755 "$d/bootstrap-qemu"
+    runtime=$d/bootstrap-qemu
+  fi
+  set +e
+  EXTENSION_LOG_DESTINATIONS=file EXTENSION_LOG_DESTINATION_FILE_DIRECTORY="$d/out" \
+    "$emulator" --function "$runtime" --invocations 3 --lines 5 --report "$d/report.json" \
+      --summarize-dir "$d/out" >"$d/emulator.log" 2>&1
+  rc=$?
+  set -e
+  [ $rc -eq 0 ] && ok "emulator exit 0 (Runtime API: a control message, 3 payloads)" \
+    || { fail "emulator exit $rc"; sed 's/^/    /' "$d/emulator.log" | tail -30; }
+  if grep -q '^  missing: none' "$d/emulator.log" && grep -q '^  doubled: none' "$d/emulator.log" \
+     && grep -q '^  function lines: 15 sent, 15 found' "$d/emulator.log"; then
+    ok "file destination: all 15 lines, each once"
+  else
+    fail "forwarder: lines missing or doubled"
+  fi
+done
+
 if [ $fails -ne 0 ]; then echo "package-test: $fails check(s) failed" >&2; exit 1; fi
 echo "package-test: every check passed"

@@ -4,12 +4,14 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "config/settings.h"
 #include "core/log.h"
 #include "destinations/registry.h"
 #include "modes/extension/runner.h"
 #include "modes/forward/forwarder.h"
+#include "modes/forward/replay.h"
 
 #ifndef ELK_ARCH
 #if defined(__x86_64__)
@@ -30,6 +32,11 @@ int main(int argc, char** argv) {
   const std::string name = slash == std::string::npos ? self : self.substr(slash + 1);
   // The forwarder: a Lambda function's bootstrap (provided.al2023), or asked for by name.
   const bool forward = name == "bootstrap" || (argc > 1 && std::strcmp(argv[1], "forward") == 0);
+  if (argc > 1 && std::strcmp(argv[1], "replay") == 0) {
+    const elk::Logger log(stderr);
+    return elk::forward::replay(std::vector<std::string>(argv + 2, argv + argc), elk::config::process_environment(),
+                                log);
+  }
   if (argc > 1 && !forward) {
     const std::string arg = argv[1];
     if (arg == "--version") {
@@ -41,7 +48,8 @@ int main(int argc, char** argv) {
           "elk-extension: an AWS Lambda extension that ships the function's logs to S3, Elasticsearch,\n"
           "Logstash and files. Lambda starts it from /opt/extensions/. As a Lambda function (named\n"
           "`bootstrap`, or `elk-extension forward`) it forwards CloudWatch Logs subscription events and\n"
-          "Kinesis batches of them to the same destinations. It is configured by environment variables:\n\n%s",
+          "Kinesis batches of them to the same destinations; `elk-extension replay FILE...` ships again\n"
+          "the events of on-failure records. It is configured by environment variables:\n\n%s",
           elk::config::help_text(elk::destinations::all_settings()).c_str());
       return 0;
     }

@@ -30,8 +30,12 @@ Result<std::string> gunzip(std::string_view data, std::size_t max_bytes) {
     ~End() { inflateEnd(&z); }
   } end{z};
   std::string out;
-  // A first guess at the size (compressed logs shrink about ten times), grown as needed up to the bound.
-  out.resize(std::min(max_bytes, std::max<std::size_t>(4096, data.size() * 8)));
+  // The size the trailer says (ISIZE: the last member's, modulo 2^32; a hint, never trusted past the bound),
+  // one more byte so that the end is seen without growing; grown as needed up to the bound.
+  const auto* tail = reinterpret_cast<const unsigned char*>(data.data() + data.size() - 4);
+  const std::size_t said =
+      std::size_t{tail[0]} | std::size_t{tail[1]} << 8 | std::size_t{tail[2]} << 16 | std::size_t{tail[3]} << 24;
+  out.resize(std::min(max_bytes, std::max<std::size_t>(4096, said + 1)));
   std::size_t produced = 0;
   const auto* in = reinterpret_cast<const Bytef*>(data.data());
   std::size_t left = data.size();

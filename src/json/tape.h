@@ -162,6 +162,8 @@ class RecordStorage {
 
   // The nodes of every record, one after the other.
   std::vector<JsonNode> nodes;
+  // Memory that texts of the nodes point into, kept as long as the storage (a source's parsed input).
+  std::shared_ptr<const void> keep_alive;
   // Appends the nodes of `v` (a value of Boost.JSON's DOM; its objects' keys are unique already).
   void append(const boost::json::value& v);
 

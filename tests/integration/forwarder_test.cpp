@@ -24,61 +24,6 @@ namespace fs = std::filesystem;
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
-struct ForwardRun {
-  int exit = -1;
-  std::string output;
-  json::object report;
-  RunResult files;                       // what the file destination holds
-  std::vector<json::object> on_failure;  // the emulator's on-failure records
-  fs::path dir;
-
-  [[nodiscard]] const json::array& invocations() const { return report.at("function").at("invocations").as_array(); }
-  [[nodiscard]] std::size_t answered(std::string_view answer) const {
-    std::size_t n = 0;
-    for (const auto& i : invocations()) n += i.at("answer").as_string() == answer;
-    return n;
-  }
-};
-
-std::vector<json::object> read_lines(const fs::path& p) {
-  std::vector<json::object> out;
-  std::ifstream in(p);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) out.push_back(json::parse(line).as_object());
-  return out;
-}
-
-// Runs the forwarder (a `bootstrap` link to elk-extension) for the emulator's events; the file destination
-// writes into dir/out unless `env` names other destinations.
-ForwardRun forward(std::vector<std::string> args, std::map<std::string, std::string> env) {
-  ForwardRun r;
-  r.dir = fs::temp_directory_path() / ("elk-itest-fwd-" + std::to_string(::getpid()) + "-" +
-                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
-  fs::remove_all(r.dir);
-  fs::create_directories(r.dir / "out");
-  fs::create_symlink(ELK_EXTENSION_BIN, r.dir / "bootstrap");
-  env.try_emplace("EXTENSION_LOG_DESTINATIONS", "file");
-  env.try_emplace("EXTENSION_LOG_DESTINATION_FILE_DIRECTORY", (r.dir / "out").string());
-  std::vector<std::string> argv = {ELK_EMULATOR_BIN,
-                                   "--function",
-                                   (r.dir / "bootstrap").string(),
-                                   "--report",
-                                   (r.dir / "report.json").string(),
-                                   "--on-failure-file",
-                                   (r.dir / "on-failure.jsonl").string()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  const auto [code, output] = run_command(argv, env);
-  r.exit = code;
-  r.output = output;
-  std::ifstream in(r.dir / "report.json");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (!ss.str().empty()) r.report = json::parse(ss.str()).as_object();
-  collect_documents(r.files, r.dir / "out");
-  r.on_failure = read_lines(r.dir / "on-failure.jsonl");
-  return r;
-}
-
 std::string message_of(const json::object& d) {
   const auto* m = d.if_contains("message");
   return m && m->is_string() ? std::string(m->get_string()) : std::string();
@@ -114,7 +59,7 @@ std::vector<json::object> sources(const fakes::FakeElasticsearch& es) {
 
 TEST(Forwarder, ShipsEveryLineOfEveryStreamOnceWithItsFunctionInvocationAndCloudWatchNames) {
   for (const std::string& format : {std::string("text"), std::string("json")}) {
-    const auto r = forward({"--invocations", "6", "--streams", "2", "--lines", "4", "--log-format", format}, {});
+    const auto r = run_forwarder({"--invocations", "6", "--streams", "2", "--lines", "4", "--log-format", format}, {});
     ASSERT_EQ(r.exit, 0) << r.output;
     EXPECT_EQ(r.answered("response"), r.invocations().size()) << r.output;
     expect_every_line_once(r.files.arrived_tokens(), 6, 4, r.output);
@@ -145,11 +90,11 @@ TEST(Forwarder, ShipsEveryLineOfEveryStreamOnceWithItsFunctionInvocationAndCloud
 TEST(Forwarder, ADestinationDownIsAnErrorThatLambdaRetriesAndElasticsearchHoldsEveryLineOnce) {
   fakes::FakeElasticsearch es;
   es.fail_next_requests(3, fakes::HttpFault{503});  // the first attempt's request and both its retries
-  const auto r = forward({"--invocations", "4", "--lines", "5"},
-                         {{"EXTENSION_LOG_DESTINATIONS", "elasticsearch"},
-                          {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_URL", es.url()},
-                          {"EXTENSION_LOG_RETRY_ATTEMPTS", "2"},
-                          {"EXTENSION_LOG_RETRY_BASE_MS", "10"}});
+  const auto r =
+      run_forwarder({"--invocations", "4", "--lines", "5"}, {{"EXTENSION_LOG_DESTINATIONS", "elasticsearch"},
+                                                             {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_URL", es.url()},
+                                                             {"EXTENSION_LOG_RETRY_ATTEMPTS", "2"},
+                                                             {"EXTENSION_LOG_RETRY_BASE_MS", "10"}});
   ASSERT_EQ(r.exit, 0) << r.output;
   EXPECT_GE(r.answered("error"), 1u) << r.output;
   EXPECT_TRUE(r.on_failure.empty()) << r.output;
@@ -161,10 +106,10 @@ TEST(Forwarder, ADestinationDownIsAnErrorThatLambdaRetriesAndElasticsearchHoldsE
 TEST(Forwarder, A429StormOfItemsIsRetriedWithinTheInvocationAndNothingIsDoubled) {
   fakes::FakeElasticsearch es;
   es.reject_next_items(25);
-  const auto r = forward({"--invocations", "5", "--lines", "6"},
-                         {{"EXTENSION_LOG_DESTINATIONS", "elasticsearch"},
-                          {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_URL", es.url()},
-                          {"EXTENSION_LOG_RETRY_BASE_MS", "5"}});
+  const auto r =
+      run_forwarder({"--invocations", "5", "--lines", "6"}, {{"EXTENSION_LOG_DESTINATIONS", "elasticsearch"},
+                                                             {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_URL", es.url()},
+                                                             {"EXTENSION_LOG_RETRY_BASE_MS", "5"}});
   ASSERT_EQ(r.exit, 0) << r.output;
   expect_every_line_once(tokens_in(sources(es)), 5, 6, r.output);
   EXPECT_TRUE(es.duplicates().empty());
@@ -174,11 +119,11 @@ TEST(Forwarder, A429StormOfItemsIsRetriedWithinTheInvocationAndNothingIsDoubled)
 TEST(Forwarder, ADestinationDownForEveryAttemptEndsInOnFailureRecordsThatHoldTheEvents) {
   fakes::FakeElasticsearch es;
   es.fail_while([] { return true; }, fakes::HttpFault{503});
-  const auto r = forward({"--invocations", "2", "--lines", "3", "--retry-delay-ms", "10"},
-                         {{"EXTENSION_LOG_DESTINATIONS", "elasticsearch"},
-                          {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_URL", es.url()},
-                          {"EXTENSION_LOG_RETRY_ATTEMPTS", "1"},
-                          {"EXTENSION_LOG_RETRY_BASE_MS", "5"}});
+  const auto r = run_forwarder({"--invocations", "2", "--lines", "3", "--retry-delay-ms", "10"},
+                               {{"EXTENSION_LOG_DESTINATIONS", "elasticsearch"},
+                                {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_URL", es.url()},
+                                {"EXTENSION_LOG_RETRY_ATTEMPTS", "1"},
+                                {"EXTENSION_LOG_RETRY_BASE_MS", "5"}});
   ASSERT_EQ(r.exit, 0) << r.output;
   ASSERT_EQ(r.on_failure.size(), 2u) << r.output;  // each data payload: three attempts, then its record
   for (const auto& f : r.on_failure) {
@@ -187,15 +132,31 @@ TEST(Forwarder, ADestinationDownForEveryAttemptEndsInOnFailureRecordsThatHoldThe
     EXPECT_NE(json::serialize(f.at("responsePayload")).find("Forwarder.DeliveryFailed"), std::string::npos);
   }
   EXPECT_EQ(es.document_count(), 0u);
+
+  // The destination is back: `replay` of the on-failure records closes the loop, and a second replay doubles
+  // nothing.
+  es.clear_faults();
+  const std::map<std::string, std::string> env{{"EXTENSION_LOG_DESTINATIONS", "elasticsearch"},
+                                               {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_URL", es.url()}};
+  for (int round = 0; round < 2; ++round) {
+    const auto [code, output] = run_command({ELK_EXTENSION_BIN, "replay", (r.dir / "on-failure.jsonl").string()}, env);
+    EXPECT_EQ(code, 0) << output;
+    EXPECT_NE(output.find("2 of 2 events delivered"), std::string::npos) << output;
+    expect_every_line_once(tokens_in(sources(es)), 2, 3, output);
+    EXPECT_TRUE(es.duplicates().empty());
+  }
+  const auto [code, output] = run_command({ELK_EXTENSION_BIN, "replay", (r.dir / "missing.jsonl").string()}, env);
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(output.find("missing.jsonl: cannot be read"), std::string::npos) << output;
 }
 
 TEST(Forwarder, MappingErrorsGoToTheDeadLetterAndDoNotFailTheInvocation) {
   fakes::FakeElasticsearch es;
   es.mapping_error_where([](const json::object& d) { return token_of(message_of(d)).ends_with(" line=2"); });
-  const auto r = forward({"--invocations", "3", "--lines", "4"},
-                         {{"EXTENSION_LOG_DESTINATIONS", "elasticsearch"},
-                          {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_URL", es.url()},
-                          {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_DEAD_LETTER", "file"}});
+  const auto r = run_forwarder({"--invocations", "3", "--lines", "4"},
+                               {{"EXTENSION_LOG_DESTINATIONS", "elasticsearch"},
+                                {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_URL", es.url()},
+                                {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_DEAD_LETTER", "file"}});
   ASSERT_EQ(r.exit, 0) << r.output;
   EXPECT_EQ(r.answered("error"), 0u) << r.output;
   const auto in_es = tokens_in(sources(es));
@@ -209,7 +170,8 @@ TEST(Forwarder, MappingErrorsGoToTheDeadLetterAndDoNotFailTheInvocation) {
 }
 
 TEST(Forwarder, BadPayloadsAreClearErrorsKeptByLambdaAndTheGoodOnesAroundThemArrive) {
-  const auto r = forward({"--invocations", "4", "--lines", "3", "--bad-payloads", "on", "--retry-delay-ms", "5"}, {});
+  const auto r =
+      run_forwarder({"--invocations", "4", "--lines", "3", "--bad-payloads", "on", "--retry-delay-ms", "5"}, {});
   ASSERT_EQ(r.exit, 0) << r.output;
   expect_every_line_once(r.files.arrived_tokens(), 4, 3, r.output);
   std::map<std::string, std::set<std::string>> answers;  // kind -> answers
@@ -228,11 +190,11 @@ TEST(Forwarder, BadPayloadsAreClearErrorsKeptByLambdaAndTheGoodOnesAroundThemArr
 TEST(Forwarder, KinesisBatchesArriveOnceAndAFailedDeliveryNamesTheRecordsToHandAgain) {
   fakes::FakeElasticsearch es;
   es.fail_next_requests(3, fakes::HttpFault{503});
-  const auto r = forward({"--events", "kinesis", "--invocations", "7", "--lines", "3", "--batch-size", "3"},
-                         {{"EXTENSION_LOG_DESTINATIONS", "elasticsearch"},
-                          {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_URL", es.url()},
-                          {"EXTENSION_LOG_RETRY_ATTEMPTS", "2"},
-                          {"EXTENSION_LOG_RETRY_BASE_MS", "10"}});
+  const auto r = run_forwarder({"--events", "kinesis", "--invocations", "7", "--lines", "3", "--batch-size", "3"},
+                               {{"EXTENSION_LOG_DESTINATIONS", "elasticsearch"},
+                                {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_URL", es.url()},
+                                {"EXTENSION_LOG_RETRY_ATTEMPTS", "2"},
+                                {"EXTENSION_LOG_RETRY_BASE_MS", "10"}});
   ASSERT_EQ(r.exit, 0) << r.output;
   bool reported_failures = false;
   for (const auto& i : r.invocations()) {
@@ -246,7 +208,7 @@ TEST(Forwarder, KinesisBatchesArriveOnceAndAFailedDeliveryNamesTheRecordsToHandA
 }
 
 TEST(Forwarder, ABadSettingIsAnInitErrorNamingIt) {
-  const auto r = forward({"--invocations", "1"}, {{"EXTENSION_LOG_DESTINATIONS", "nowhere"}});
+  const auto r = run_forwarder({"--invocations", "1"}, {{"EXTENSION_LOG_DESTINATIONS", "nowhere"}});
   EXPECT_EQ(r.exit, 2) << r.output;
   EXPECT_NE(r.output.find("EXTENSION_LOG_DESTINATIONS"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("Forwarder.ConfigInvalid"), std::string::npos) << r.output;

@@ -1,6 +1,7 @@
 #include "harness.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -274,6 +275,45 @@ const json::object& RunResult::extension() const {
   const auto* ex = report.if_contains("extensions");
   if (!ex || ex->as_array().empty()) return empty;
   return ex->as_array()[0].as_object();
+}
+
+const json::array& ForwardRun::invocations() const {
+  return report.at("function").at("invocations").as_array();
+}
+
+std::size_t ForwardRun::answered(std::string_view answer) const {
+  std::size_t n = 0;
+  for (const auto& i : invocations()) n += i.at("answer").as_string() == answer;
+  return n;
+}
+
+ForwardRun run_forwarder(std::vector<std::string> args, std::map<std::string, std::string> env) {
+  ForwardRun r;
+  r.dir = fs::temp_directory_path() / ("elk-itest-fwd-" + std::to_string(::getpid()) + "-" +
+                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  fs::remove_all(r.dir);
+  fs::create_directories(r.dir / "out");
+  fs::create_symlink(ELK_EXTENSION_BIN, r.dir / "bootstrap");
+  env.try_emplace("EXTENSION_LOG_DESTINATIONS", "file");
+  env.try_emplace("EXTENSION_LOG_DESTINATION_FILE_DIRECTORY", (r.dir / "out").string());
+  std::vector<std::string> argv = {ELK_EMULATOR_BIN,
+                                   "--function",
+                                   (r.dir / "bootstrap").string(),
+                                   "--report",
+                                   (r.dir / "report.json").string(),
+                                   "--on-failure-file",
+                                   (r.dir / "on-failure.jsonl").string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const auto [code, output] = run_command(argv, env);
+  r.exit = code;
+  r.output = output;
+  const auto report = slurp(r.dir / "report.json");
+  if (!report.empty()) r.report = json::parse(report).as_object();
+  collect_documents(r.files, r.dir / "out");
+  std::istringstream failures(slurp(r.dir / "on-failure.jsonl"));
+  for (std::string line; std::getline(failures, line);)
+    if (!line.empty()) r.on_failure.push_back(json::parse(line).as_object());
+  return r;
 }
 
 }  // namespace elk::itest

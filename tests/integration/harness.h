@@ -1,10 +1,12 @@
 // Runs the real elk-extension under the bundled lambda-emulator and collects what arrived.
 #pragma once
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -57,6 +59,22 @@ class Process {
   int pid_ = -1;
   std::filesystem::path output_;
 };
+
+// The forwarder (a `bootstrap` link to elk-extension) run under the emulator's function mode.
+struct ForwardRun {
+  int exit = -1;
+  std::string output;
+  boost::json::object report;
+  RunResult files;                              // what the file destination (dir/out) holds
+  std::vector<boost::json::object> on_failure;  // the emulator's on-failure records
+  std::filesystem::path dir;
+
+  [[nodiscard]] const boost::json::array& invocations() const;
+  [[nodiscard]] std::size_t answered(std::string_view answer) const;  // "response", "error", ...
+};
+// The emulator's `args` after --function, --report and --on-failure-file; `env` on top of the test's (the file
+// destination into dir/out unless it names other destinations).
+ForwardRun run_forwarder(std::vector<std::string> args, std::map<std::string, std::string> env);
 
 // Runs a command to completion; returns its exit code and output (stdout + stderr).
 std::pair<int, std::string> run_command(const std::vector<std::string>& argv,

@@ -8,6 +8,7 @@
 #include <regex>
 #include <set>
 
+#include "fakes/elastic.h"
 #include "harness.h"
 
 namespace elk::itest {
@@ -263,6 +264,36 @@ TEST(S3, AMissingBucketSettingFailsInitNamingIt) {
   EXPECT_EQ(r.emulator_exit, 2) << r.output;
   EXPECT_NE(json::serialize(r.report.at("initErrors")).find("EXTENSION_LOG_DESTINATION_S3_BUCKET_NAME is required"),
             std::string::npos);
+}
+
+// The forwarder: an event retried by Lambda (Elasticsearch was down for its first attempt, S3 was not) puts the
+// same objects again, under the same keys (hashes of the documents' CloudWatch ids): S3 holds every line once.
+TEST(S3, TheForwardersRetriedEventOverwritesItsObjectsRatherThanDoublingThem) {
+  S3Server s3;
+  fakes::FakeElasticsearch es;
+  es.fail_next_requests(3, fakes::HttpFault{503});
+  auto env = s3rver_credentials;
+  env["EXTENSION_LOG_DESTINATIONS"] = "s3,elasticsearch";
+  env["EXTENSION_LOG_DESTINATION_S3_BUCKET_NAME"] = bucket;
+  env["EXTENSION_LOG_DESTINATION_S3_ENDPOINT"] = s3.endpoint();
+  env["EXTENSION_LOG_DESTINATION_ELASTICSEARCH_URL"] = es.url();
+  env["EXTENSION_LOG_RETRY_ATTEMPTS"] = "2";
+  env["EXTENSION_LOG_RETRY_BASE_MS"] = "10";
+  const auto f = run_forwarder({"--invocations", "4", "--lines", "5"}, env);
+  ASSERT_EQ(f.exit, 0) << f.output;
+  EXPECT_GE(f.answered("error"), 1u) << f.output;
+  RunResult r;
+  r.dir = f.dir;
+  read_back(s3, r);
+  const auto arrived = r.arrived_tokens();
+  for (int i = 1; i <= 4; ++i)
+    for (int j = 1; j <= 5; ++j) {
+      const auto t = "inv=" + std::to_string(i) + " line=" + std::to_string(j);
+      ASSERT_TRUE(arrived.contains(t)) << "lost " << t << "\n" << f.output;
+      EXPECT_EQ(arrived.at(t), 1) << "doubled " << t;
+    }
+  EXPECT_EQ(s3.keys().size(), 4u);  // one object per payload, the retried one written twice in place
+  EXPECT_TRUE(es.duplicates().empty());
 }
 
 }  // namespace

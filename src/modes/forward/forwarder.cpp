@@ -96,6 +96,26 @@ asio::awaitable<Answer> Forwarder::handle(std::string_view body, SteadyTime dead
   co_return Answer{true, json::serialize(json::object{{"batchItemFailures", std::move(failures)}}), {}, {}};
 }
 
+Result<std::unique_ptr<app::Pipeline>> make_pipeline(const Getenv& env, const Logger& log,
+                                                     const asio::any_io_executor& executor) {
+  auto loaded = config::load(destinations::all_settings(), env, destinations::destination_aliases());
+  for (const auto& w : loaded.warnings) log.warn(w);
+  if (!loaded.errors.empty()) {
+    std::string message = "invalid configuration: ";
+    for (std::size_t i = 0; i < loaded.errors.size(); ++i) message += (i ? "; " : "") + loaded.errors[i];
+    return fail(message);
+  }
+  pipeline::FunctionContext self;
+  self.function_name = env("AWS_LAMBDA_FUNCTION_NAME").value_or("elk-forwarder");
+  self.function_version = env("AWS_LAMBDA_FUNCTION_VERSION").value_or("");
+  self.region = env("AWS_REGION").value_or(env("AWS_DEFAULT_REGION").value_or(""));
+  self.initialization_type = env("AWS_LAMBDA_INITIALIZATION_TYPE").value_or("on-demand");
+  app::PipelineOptions options{std::chrono::milliseconds(loaded.config.integer(config::names::timeout_ms)),
+                               random_origin()};
+  options.spill = false;
+  return app::Pipeline::make(loaded.config, self, env, log, executor, options);
+}
+
 namespace {
 
 asio::awaitable<int> serve(const ForwarderOptions& options, const Logger& log) {
@@ -107,34 +127,14 @@ asio::awaitable<int> serve(const ForwarderOptions& options, const Logger& log) {
   }
   RuntimeApi api(*endpoint);
   const auto& env = options.environment;
-  auto loaded = config::load(destinations::all_settings(), env, destinations::destination_aliases());
-  for (const auto& w : loaded.warnings) log.warn(w);
-  std::unique_ptr<app::Pipeline> pipeline;
-  std::string init_failure;
-  if (!loaded.errors.empty()) {
-    init_failure = "invalid configuration: ";
-    for (std::size_t i = 0; i < loaded.errors.size(); ++i) init_failure += (i ? "; " : "") + loaded.errors[i];
-  } else {
-    pipeline::FunctionContext self;
-    self.function_name = env("AWS_LAMBDA_FUNCTION_NAME").value_or("elk-forwarder");
-    self.function_version = env("AWS_LAMBDA_FUNCTION_VERSION").value_or("");
-    self.region = env("AWS_REGION").value_or(env("AWS_DEFAULT_REGION").value_or(""));
-    self.initialization_type = env("AWS_LAMBDA_INITIALIZATION_TYPE").value_or("on-demand");
-    app::PipelineOptions pipeline_options{std::chrono::milliseconds(loaded.config.integer(config::names::timeout_ms)),
-                                          random_origin()};
-    pipeline_options.spill = false;
-    auto executor = co_await asio::this_coro::executor;
-    auto made = app::Pipeline::make(loaded.config, self, env, log, executor, pipeline_options);
-    if (made)
-      pipeline = std::move(*made);
-    else
-      init_failure = made.error().message;
-  }
-  if (!pipeline) {
-    log.error(init_failure + "; reported to Lambda as Forwarder.ConfigInvalid, exiting");
-    if (auto st = co_await api.init_error("Forwarder.ConfigInvalid", init_failure); !st) log.error(st.error().message);
+  auto made = make_pipeline(env, log, co_await asio::this_coro::executor);
+  if (!made) {
+    log.error(made.error().message + "; reported to Lambda as Forwarder.ConfigInvalid, exiting");
+    if (auto st = co_await api.init_error("Forwarder.ConfigInvalid", made.error().message); !st)
+      log.error(st.error().message);
     co_return 1;
   }
+  auto pipeline = std::move(*made);
   Forwarder forwarder(*pipeline, env("AWS_REGION").value_or(env("AWS_DEFAULT_REGION").value_or("")), log);
 
   std::uint64_t failures = 0;

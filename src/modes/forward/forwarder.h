@@ -26,6 +26,11 @@ struct ForwarderOptions {
 // Runs until the process is killed (Lambda freezes and ends it); non-zero on a failure at init.
 [[nodiscard]] int run(const ForwarderOptions& options, const Logger& log);
 
+// The forwarder's pipeline from the settings in `environment` (the extension's, without the spill); an error
+// lists every bad setting.
+[[nodiscard]] Result<std::unique_ptr<app::Pipeline>> make_pipeline(const Getenv& environment, const Logger& log,
+                                                                   const boost::asio::any_io_executor& executor);
+
 // What one event comes to: the response body, or the error Lambda is told of.
 struct Answer {
   bool ok = true;

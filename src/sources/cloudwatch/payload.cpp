@@ -1,16 +1,23 @@
 #include "sources/cloudwatch/payload.h"
 
+#include <algorithm>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
+#include <cstdint>
 
 #include "core/base64.h"
 #include "core/gzip.h"
+#include "json/tape.h"
+#include "json/tape_builder.h"
+#include "json/value_reader.h"
 
 namespace elk::cloudwatch {
 namespace {
 
 namespace json = boost::json;
+
+constexpr std::size_t max_depth = 64;  // the payload's own nesting is 3
 
 std::string_view text_of(const json::object& o, std::string_view key) {
   if (const auto* v = o.if_contains(key); v != nullptr && v->is_string()) return v->get_string();
@@ -20,56 +27,76 @@ std::string_view text_of(const json::object& o, std::string_view key) {
 }  // namespace
 
 Result<Payload> parse_payload(std::string_view text) {
-  json::monotonic_resource memory;
-  boost::system::error_code ec;
-  const auto v = json::parse(text, ec, &memory);
-  if (ec) return fail("the payload is not JSON (" + ec.message() + ")");
-  if (!v.is_object()) return fail("the payload is not a JSON object");
-  const auto& o = v.get_object();
-  Payload p;
-  const auto type = text_of(o, "messageType");
+  // Read into a tape (json/tape.h), by hand for the usual forms, else by Boost.JSON's parser: the events'
+  // texts are views into the storage's copy of the text, which the payload keeps.
+  auto storage = std::make_shared<json_tape::RecordStorage>(0);
+  const json_tape::BodyCopy body{text.data(), text.data() + text.size(), storage->keep_copy(text)};
+  json_tape::UniqueKeys unique_keys;
+  const char* p = text.data();
+  const char* const end = text.data() + text.size();
+  while (p != end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) ++p;
+  if (p == end) return fail("the payload is not JSON (empty)");
+  const char* next = nullptr;
+  if (*p == '"') {
+    next = json_tape::string_node(p, body, *storage);
+  } else {
+    const auto mark = storage->mark();
+    next = json_tape::ValueReader(body, *storage, unique_keys).read(p, end);
+    if (next == nullptr) {
+      storage->rollback(mark);
+      next = json_tape::TapeBuilder(body, *storage, unique_keys, max_depth).read(p, end);
+    }
+  }
+  while (next != nullptr && next != end && (*next == ' ' || *next == '\t' || *next == '\n' || *next == '\r')) ++next;
+  if (next == nullptr || next != end || storage->nodes.empty())
+    return fail(next == nullptr ? "the payload is not JSON" : "the payload is not JSON (text after its value)");
+  const json_tape::JsonView o(storage->nodes.data());
+  if (!o.is_object()) return fail("the payload is not a JSON object");
+  Payload pl;
+  const auto type = o.find("messageType").string();
   if (type == "DATA_MESSAGE")
-    p.type = Payload::Type::data;
+    pl.type = Payload::Type::data;
   else if (type == "CONTROL_MESSAGE")
-    p.type = Payload::Type::control;
+    pl.type = Payload::Type::control;
   else
     return fail("the payload's messageType is '" + std::string(type.substr(0, 64)) +
                 "', not DATA_MESSAGE or CONTROL_MESSAGE");
-  p.owner = text_of(o, "owner");
-  p.log_group = text_of(o, "logGroup");
-  p.log_stream = text_of(o, "logStream");
-  p.inflated_bytes = text.size();
-  if (const auto* f = o.if_contains("subscriptionFilters"); f != nullptr && f->is_array())
-    for (const auto& name : f->get_array())
-      if (name.is_string()) p.subscription_filters.emplace_back(name.get_string());
-  const auto* events = o.if_contains("logEvents");
-  if (events == nullptr || !events->is_array()) {
-    if (p.type == Payload::Type::control) return p;
+  pl.owner = o.find("owner").string();
+  pl.log_group = o.find("logGroup").string();
+  pl.log_stream = o.find("logStream").string();
+  pl.inflated_bytes = text.size();
+  for (const auto name : o.find("subscriptionFilters").elements())
+    if (name.is_string()) pl.subscription_filters.emplace_back(name.string());
+  const auto events = o.find("logEvents");
+  if (!events.is_array()) {
+    if (pl.type == Payload::Type::control) return pl;
     return fail("the payload has no logEvents array");
   }
-  if (p.type == Payload::Type::data && (p.log_group.empty() || p.log_stream.empty()))
+  if (pl.type == Payload::Type::data && (pl.log_group.empty() || pl.log_stream.empty()))
     return fail("the payload names no logGroup or logStream");
-  p.events.reserve(events->get_array().size());
-  for (const auto& e : events->get_array()) {
-    const auto* item = e.if_object();
-    const auto* id = item != nullptr ? item->if_contains("id") : nullptr;
-    const auto* ts = item != nullptr ? item->if_contains("timestamp") : nullptr;
-    const auto* message = item != nullptr ? item->if_contains("message") : nullptr;
-    if (id == nullptr || !id->is_string() || ts == nullptr || !ts->is_number() || message == nullptr ||
-        !message->is_string()) {
-      ++p.malformed_events;
+  pl.events.reserve(events.size());
+  for (const auto e : events.elements()) {
+    const auto id = e.find("id");
+    const auto message = e.find("message");
+    const auto ts = e.find("timestamp");
+    const auto* n = ts.node();
+    if (!id.is_string() || !message.is_string() || n == nullptr ||
+        (n->kind != json_tape::JsonNode::Kind::int64 && n->kind != json_tape::JsonNode::Kind::uint64 &&
+         n->kind != json_tape::JsonNode::Kind::double_)) {
+      ++pl.malformed_events;
       continue;
     }
     std::int64_t ms = 0;
-    if (ts->is_int64())
-      ms = ts->get_int64();
-    else if (ts->is_uint64())
-      ms = static_cast<std::int64_t>(std::min<std::uint64_t>(ts->get_uint64(), INT64_MAX));
-    else if (const double d = ts->get_double(); d > -9e15 && d < 9e15)
-      ms = static_cast<std::int64_t>(d);
-    p.events.push_back(LogEvent{std::string(id->get_string()), ms, std::string(message->get_string())});
+    if (n->kind == json_tape::JsonNode::Kind::int64)
+      ms = n->int64;
+    else if (n->kind == json_tape::JsonNode::Kind::uint64)
+      ms = static_cast<std::int64_t>(std::min<std::uint64_t>(n->uint64, INT64_MAX));
+    else if (n->number > -9e15 && n->number < 9e15)
+      ms = static_cast<std::int64_t>(n->number);
+    pl.events.push_back(LogEvent{id.string(), ms, message.string()});
   }
-  return p;
+  pl.document = std::move(storage);
+  return pl;
 }
 
 Result<Payload> decode_payload(std::string_view base64_data, std::size_t max_inflated_bytes) {

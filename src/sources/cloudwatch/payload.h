@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,10 +20,11 @@ namespace elk::cloudwatch {
 // can make that 6 MiB), far below what a gzip bomb would take.
 inline constexpr std::size_t default_max_inflated_bytes = 32uz * 1024 * 1024;
 
+// Its texts are views into the payload's parsed JSON (Payload::document), which records made of it share.
 struct LogEvent {
-  std::string id;              // CloudWatch Logs' event id (56 decimal digits), unique within the log group
+  std::string_view id;         // CloudWatch Logs' event id (56 decimal digits), unique within the log group
   std::int64_t timestamp = 0;  // Unix ms, as the event was put
-  std::string message;
+  std::string_view message;
 };
 
 struct Payload {
@@ -34,6 +36,8 @@ struct Payload {
   std::vector<LogEvent> events;
   std::size_t malformed_events = 0;  // items of logEvents without a string id and message and a numeric timestamp
   std::size_t inflated_bytes = 0;
+  // What the events' texts point into: the parsed JSON, kept while a record of the payload lives.
+  std::shared_ptr<const void> document;
 };
 
 // One payload from its base64 text.

@@ -53,20 +53,22 @@ pipeline::SourceContext source_of(const Payload& payload, std::string_view regio
 }
 
 std::vector<pipeline::Record> records_of(const Payload& payload) {
-  std::size_t text_bytes = 0;
-  for (const auto& e : payload.events) text_bytes += e.message.size() + e.id.size() + 32;
-  auto storage = std::make_shared<json_tape::RecordStorage>(text_bytes);
+  // The events' texts stay where the payload's parse put them: the storage keeps that alive, and holds only the
+  // times written here and what JSON-format messages are parsed into.
+  auto storage = std::make_shared<json_tape::RecordStorage>(payload.events.size() * iso8601_ms_length);
+  storage->keep_alive = payload.document;
   std::vector<pipeline::Record> records(payload.events.size());
   std::vector<std::size_t> body_at(payload.events.size());
   json::monotonic_resource memory;
-  char time_text[32];
+  Iso8601MsWriter time_writer;
   for (std::size_t i = 0; i < payload.events.size(); ++i) {
     const auto& e = payload.events[i];
     auto& r = records[i];
-    r.id = storage->copy(e.id);
+    r.id = e.id;
     r.time_ms = EpochMs{e.timestamp};
-    format_iso8601_ms(r.time_ms, time_text);
-    r.time = storage->copy(std::string_view(time_text, 24));
+    char* time_text = storage->allocate(iso8601_ms_length);
+    time_writer.write(r.time_ms, time_text);
+    r.time = std::string_view(time_text, iso8601_ms_length);
     r.type = pipeline::Record::Type::function;
     r.type_name = "function";
     body_at[i] = storage->nodes.size();
@@ -94,8 +96,7 @@ std::vector<pipeline::Record> records_of(const Payload& payload) {
       }
     }
     JsonNode n;
-    const auto text = storage->copy(e.message);
-    n.kind = JsonNode::Kind::string, n.text = text.data(), n.size = text.size();
+    n.kind = JsonNode::Kind::string, n.text = e.message.data(), n.size = e.message.size();
     storage->nodes.push_back(n);
   }
   for (std::size_t i = 0; i < records.size(); ++i) {

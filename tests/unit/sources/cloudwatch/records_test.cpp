@@ -4,6 +4,7 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <deque>
 
 #include "../../test_util.h"
 #include "pipeline/platform_event.h"
@@ -85,6 +86,7 @@ void expect_same_documents(const std::string& sample) {
   ASSERT_EQ(telemetry->events.size(), items.size());
 
   auto payload = lambda_payload({});
+  std::deque<std::string> texts;  // what the payload's events view
   std::vector<pipeline::Record> from_telemetry;
   for (std::size_t i = 0; i < items.size(); ++i) {
     const auto& item = items[i].as_object();
@@ -93,7 +95,8 @@ void expect_same_documents(const std::string& sample) {
     if (item.at("type") == "extension") continue;
     from_telemetry.push_back(telemetry->events[i]);
     const auto time = parse_iso8601(item.at("time").as_string());
-    payload.events.push_back({std::to_string(36000000 + payload.events.size()), time->value, cloudwatch_message(item)});
+    const auto& id = texts.emplace_back(std::to_string(36000000 + payload.events.size()));
+    payload.events.push_back({id, time->value, texts.emplace_back(cloudwatch_message(item))});
   }
   const auto source = source_of(payload, "us-east-1");
   pipeline::Enricher extension(source.function, {});
