@@ -135,6 +135,13 @@ boost::asio::awaitable<delivery::FlushOutcome> Pipeline::flush(SteadyTime deadli
   co_return outcome;
 }
 
+std::uint64_t Pipeline::dropped() const {
+  std::uint64_t n = 0;
+  for (const auto& [name, s] : dispatcher_.stats())
+    n += s.dropped_permanent + s.dropped_spill_full + s.dropped_buffer_full + s.dropped_torn;
+  return n;
+}
+
 std::uint64_t Pipeline::discard_held() {
   std::uint64_t documents = 0;
   for (const auto& batch : batcher_.drain()) documents += batch.documents.size();

@@ -73,6 +73,13 @@ class Pipeline {
   [[nodiscard]] bool due(SteadyTime now) const { return batcher_.due(now); }
   [[nodiscard]] std::optional<SteadyTime> due_at() const { return batcher_.due_at(); }
   [[nodiscard]] std::size_t batched() const { return batcher_.size(); }
+  // Bytes of documents held in memory (batched, queued, being sent), and the bound on them
+  // (EXTENSION_LOG_MAX_BUFFER_BYTES).
+  [[nodiscard]] std::size_t held_bytes() const { return batcher_.bytes() + dispatcher_.buffered_bytes(); }
+  [[nodiscard]] std::size_t max_buffer_bytes() const { return max_buffer_bytes_; }
+  // Documents lost for good so far, over every destination (refused whole, over the memory bound without a
+  // spill, spill full, torn).
+  [[nodiscard]] std::uint64_t dropped() const;
   [[nodiscard]] std::size_t pending_documents() const { return dispatcher_.pending_documents(); }
   [[nodiscard]] pipeline::Enricher& enricher() { return enricher_; }
   [[nodiscard]] std::size_t streams() const { return streams_.size(); }

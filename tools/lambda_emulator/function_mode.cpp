@@ -138,6 +138,7 @@ class FunctionEmulator {
   asio::awaitable<std::optional<FunctionInvocation>> invoke(const std::string& body, int event, const std::string& kind,
                                                             int attempt);
   asio::awaitable<void> kill_runtime();
+  void note_peak();  // the runtime's VmHWM so far, into maxrss_kb_
   asio::awaitable<bool> before_invocation();
   asio::awaitable<void> run_async(const std::vector<AsyncEvent>& events);
   asio::awaitable<void> run_kinesis(const std::vector<KinesisRecord>& records);
@@ -196,7 +197,8 @@ asio::awaitable<void> FunctionEmulator::reap() {
       if (const auto exit = poll_exit(pid_)) {
         alive_ = false;
         stopped_ = false;
-        if (exit->maxrss_kb) maxrss_kb_ = std::max(maxrss_kb_.value_or(0), *exit->maxrss_kb);
+        // Not wait4's ru_maxrss: Linux carries the forked emulator's peak (which holds every payload) across
+        // the exec into it. The runtime's own peak is its VmHWM, read before it is ended (note_peak).
         exit_code_ = exit->exit_code;
         signal_ = exit->signal;
         log_.info("the runtime exited" + (exit_code_ ? " with code " + std::to_string(*exit_code_) : "") +
@@ -255,7 +257,12 @@ asio::awaitable<bool> FunctionEmulator::init(const std::string& reason) {
   co_return false;
 }
 
+void FunctionEmulator::note_peak() {
+  if (const auto stats = read_proc(pid_)) maxrss_kb_ = std::max({maxrss_kb_.value_or(0), stats->hwm_kb, stats->rss_kb});
+}
+
 asio::awaitable<void> FunctionEmulator::kill_runtime() {
+  note_peak();
   expect_exit_ = true;
   thaw();
   signal_group(pid_, SIGKILL);

@@ -109,7 +109,9 @@ one (N from 1); the report's "function" says, per event handed out: requestId, e
 Kinesis batch, 1-based), kind (control|data|kinesis|invalid-base64|not-gzip|gzip-bomb|invalid-json|
 empty-log-events|not-awslogs), attempt, answer (response|error|timeout|crash), errorType, body (the first
 4 KiB), durationUs (handed out -> answered); inits (ms: process start -> its first next, and why); onFailure
-(records written); violations; cpuUs, rssKb, hwmKb as for an extension, at the end of the run. The end:
+(records written); violations; cpuUs and rssKb as for an extension, at the end of the run, and hwmKb, the
+runtime's peak VmHWM read before each time it is ended (not wait4's ru_maxrss, which Linux carries over from
+the forked emulator across the exec). The end:
 SIGTERM to the runtime, SIGKILL after --shutdown-deadline-ms. Exit codes: 0 as planned; 2 init failed
 (init/error, an exit or no next within 10 s); 3 the runtime misbehaved (exited outside an invocation,
 answered twice or an unknown request id, called next without answering).

@@ -35,45 +35,63 @@ std::uint64_t random_origin() {
 
 }  // namespace
 
-bool Forwarder::offer(std::string_view base64_data, std::string& why, std::string& description) {
+asio::awaitable<bool> Forwarder::offer(std::string_view base64_data, SteadyTime deadline, std::string& why,
+                                       std::string& description, bool& undelivered) {
+  undelivered = false;
   auto payload = cloudwatch::decode_payload(base64_data);
   if (!payload) {
     why = payload.error().message;
-    return false;
+    co_return false;
   }
   if (payload->malformed_events > 0)
     log_.error(std::to_string(payload->malformed_events) + " malformed items of logEvents in the payload of " +
-               payload->log_group + " " + payload->log_stream + " skipped (no string id and message, or no timestamp)");
-  description =
-      payload->type == cloudwatch::Payload::Type::control
-          ? std::string("a control message")
-          : std::to_string(payload->events.size()) + " events of " + payload->log_group + " " + payload->log_stream;
-  if (payload->type == cloudwatch::Payload::Type::control || payload->events.empty()) return true;
+               std::string(payload->log_group) + " " + std::string(payload->log_stream) +
+               " skipped (no string id and message, or no timestamp)");
+  description = payload->type == cloudwatch::Payload::Type::control
+                    ? std::string("a control message")
+                    : std::to_string(payload->events.size()) + " events of " + std::string(payload->log_group) + " " +
+                          std::string(payload->log_stream);
+  if (payload->type == cloudwatch::Payload::Type::control || payload->events.empty()) co_return true;
   const auto records = cloudwatch::records_of(*payload);
-  pipeline_.offer(records, cloudwatch::source_of(*payload, region_), Clock::now());
-  events_ += records.size();
-  return true;
+  const auto source = cloudwatch::source_of(*payload, region_);
+  constexpr std::size_t slice = 1024;
+  std::vector<pipeline::Record> part;
+  for (std::size_t at = 0; at < records.size(); at += slice) {
+    if (pipeline_.held_bytes() > pipeline_.max_buffer_bytes() / 2 && !co_await deliver(deadline, why)) {
+      undelivered = true;
+      co_return false;
+    }
+    part.assign(records.begin() + static_cast<std::ptrdiff_t>(at),
+                records.begin() + static_cast<std::ptrdiff_t>(std::min(records.size(), at + slice)));
+    pipeline_.offer(part, source, Clock::now());
+    events_ += part.size();
+  }
+  co_return true;
 }
 
 asio::awaitable<bool> Forwarder::deliver(SteadyTime deadline, std::string& why) {
   const auto outcome = co_await pipeline_.flush(deadline);
-  if (outcome.all_delivered()) co_return true;
+  const auto dropped = pipeline_.dropped() - dropped_before_;
+  if (outcome.all_delivered() && dropped == 0) co_return true;
   const auto forgotten = pipeline_.discard_held();
   why = "not everything was delivered before the deadline (delivered " + std::to_string(outcome.delivered) +
-        ", refused for good " + std::to_string(outcome.rejected) + ", lost " + std::to_string(outcome.dropped) +
-        ", left " + std::to_string(forgotten) + " documents, over all destinations)" + pipeline_.summary();
+        ", refused for good " + std::to_string(outcome.rejected) + ", lost " + std::to_string(dropped) + ", left " +
+        std::to_string(forgotten) + " documents, over all destinations)" + pipeline_.summary();
   co_return false;
 }
 
 asio::awaitable<Answer> Forwarder::handle(std::string_view body, SteadyTime deadline) {
   events_ = 0;
+  dropped_before_ = pipeline_.dropped();
   auto event = cloudwatch::parse_event(body);
   if (!event) co_return Answer{false, {}, std::string(invalid_event_error), event.error().message};
   std::string why, description;
+  bool undelivered = false;
   if (event->type == cloudwatch::Event::Type::subscription) {
-    if (!offer(event->data, why, description))
+    const bool offered = co_await offer(event->data, deadline, why, description, undelivered);
+    if (!offered && !undelivered)
       co_return Answer{false, {}, std::string(invalid_event_error), "the subscription event's " + why};
-    if (events_ > 0 && !co_await deliver(deadline, why))
+    if (undelivered || (events_ > 0 && !co_await deliver(deadline, why)))
       co_return Answer{false, {}, std::string(delivery_error), "of " + description + ": " + why};
     co_return Answer{true, json::serialize(json::object{{"forwarded", events_}}), {}, {}};
   }
@@ -81,14 +99,22 @@ asio::awaitable<Answer> Forwarder::handle(std::string_view body, SteadyTime dead
   // event-source mapping retries from the lowest sequence number reported).
   json::array failures;
   std::vector<std::string_view> offered;
-  for (std::size_t i = 0; i < event->records.size(); ++i) {
-    const auto& r = event->records[i];
-    if (offer(r.data, why, description))
+  bool failed = false;
+  for (const auto& r : event->records) {
+    if (failed) {  // a flush on the way failed: the rest is handed again with it
       offered.push_back(r.sequence_number);
-    else
+      continue;
+    }
+    if (co_await offer(r.data, deadline, why, description, undelivered)) {
+      offered.push_back(r.sequence_number);
+    } else if (undelivered) {
+      failed = true;
+      offered.push_back(r.sequence_number);
+    } else {
       log_.error("Kinesis record " + r.sequence_number + " skipped: its " + why);
+    }
   }
-  if (events_ > 0 && !co_await deliver(deadline, why)) {
+  if (failed || (events_ > 0 && !co_await deliver(deadline, why))) {
     log_.error("of a Kinesis batch of " + std::to_string(event->records.size()) + " records: " + why +
                "; reporting them as failed");
     for (const auto& s : offered) failures.push_back(json::object{{"itemIdentifier", s}});

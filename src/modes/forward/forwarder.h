@@ -55,15 +55,20 @@ class Forwarder {
   boost::asio::awaitable<Answer> handle(std::string_view event, SteadyTime deadline);
 
  private:
-  // Offers the payload's records; false (with the reason in `why`) when it cannot be decoded.
-  bool offer(std::string_view base64_data, std::string& why, std::string& description);
+  // Decodes one payload and offers its records, flushing first whenever half the memory bound is held (so
+  // that a large payload is never cut by the bound, which without a spill would drop documents); false when it
+  // cannot be decoded (`why` says why: invalid_event_error) or a flush on the way did not deliver everything
+  // (`why` and `undelivered`).
+  boost::asio::awaitable<bool> offer(std::string_view base64_data, SteadyTime deadline, std::string& why,
+                                     std::string& description, bool& undelivered);
   // Flushes; on anything left, forgets it (the event will be handed again) and says what in `why`.
   boost::asio::awaitable<bool> deliver(SteadyTime deadline, std::string& why);
 
   app::Pipeline& pipeline_;
   std::string region_;
   const Logger& log_;
-  std::uint64_t events_ = 0;  // log events offered in this invocation
+  std::uint64_t events_ = 0;          // log events offered in this invocation
+  std::uint64_t dropped_before_ = 0;  // the pipeline's drops when it began
 };
 
 }  // namespace elk::forward

@@ -52,9 +52,10 @@ struct ForwarderTest : ::testing::Test {
   std::unique_ptr<app::Pipeline> pipeline;
   std::unique_ptr<Forwarder> forwarder;
 
-  void make(const std::string& directory) {
+  void make(const std::string& directory, const std::string& max_buffer_bytes = "16777216") {
     const std::map<std::string, std::string, std::less<>> env{{"EXTENSION_LOG_DESTINATIONS", "file"},
                                                               {"EXTENSION_LOG_DESTINATION_FILE_DIRECTORY", directory},
+                                                              {"EXTENSION_LOG_MAX_BUFFER_BYTES", max_buffer_bytes},
                                                               {"EXTENSION_LOG_RETRY_ATTEMPTS", "1"},
                                                               {"EXTENSION_LOG_RETRY_BASE_MS", "1"}};
     const Getenv getenv = [env](std::string_view n) -> std::optional<std::string> {
@@ -103,6 +104,15 @@ TEST_F(ForwarderTest, DeliversASubscriptionEventAndAnswersWhatItForwarded) {
   EXPECT_EQ(docs[0].at("faas").at("name"), "orders");
   EXPECT_EQ(docs[0].at("cloud").at("account").at("id"), "222222222222");
   EXPECT_EQ(docs[0].at("aws").at("cloudwatch").at("log_stream"), "2024/05/02/[$LATEST]abc");
+}
+
+TEST_F(ForwarderTest, APayloadLargerThanTheMemoryBoundIsDeliveredWhole) {
+  make(dir.path.string(), "1048576");  // the smallest bound; the payload's documents are several MB
+  const auto a = handle(subscription(payload("2024/05/02/[$LATEST]abc", 1000000, 20000)));
+  ASSERT_TRUE(a.ok) << a.message;
+  EXPECT_EQ(a.body, R"({"forwarded":20000})");
+  EXPECT_EQ(documents().size(), 20000u);
+  EXPECT_EQ(pipeline->dropped(), 0u);
 }
 
 TEST_F(ForwarderTest, AnEventHandedAgainReplacesWhatItWroteRatherThanDoublingIt) {
