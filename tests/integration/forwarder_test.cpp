@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "fakes/elastic.h"
+#include "fakes/logstash.h"
 #include "harness.h"
 
 namespace elk::itest {
@@ -212,6 +213,52 @@ TEST(Forwarder, ABadSettingIsAnInitErrorNamingIt) {
   EXPECT_EQ(r.exit, 2) << r.output;
   EXPECT_NE(r.output.find("EXTENSION_LOG_DESTINATIONS"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("Forwarder.ConfigInvalid"), std::string::npos) << r.output;
+}
+
+TEST(Forwarder, LogstashGetsEveryLineWithTheEventIdToDedupeARetryBy) {
+  fakes::FakeElasticsearch es;
+  es.fail_next_requests(3, fakes::HttpFault{503});  // fails the first attempt of the first payload
+  fakes::FakeLogstashHttp logstash;
+  const auto r =
+      run_forwarder({"--invocations", "3", "--lines", "4"}, {{"EXTENSION_LOG_DESTINATIONS", "elasticsearch,logstash"},
+                                                             {"EXTENSION_LOG_DESTINATION_ELASTICSEARCH_URL", es.url()},
+                                                             {"EXTENSION_LOG_DESTINATION_LOGSTASH_URL", logstash.url()},
+                                                             {"EXTENSION_LOG_RETRY_ATTEMPTS", "2"},
+                                                             {"EXTENSION_LOG_RETRY_BASE_MS", "10"}});
+  ASSERT_EQ(r.exit, 0) << r.output;
+  EXPECT_GE(r.answered("error"), 1u) << r.output;
+  expect_every_line_once(tokens_in(sources(es)), 3, 4, r.output);
+  // Logstash cannot dedupe: the retried payload arrived there twice, each copy with the same
+  // aws.cloudwatch.event_id, by which a pipeline (or its Elasticsearch output's document_id) dedupes.
+  std::map<std::string, std::set<std::string>> ids_by_token;
+  for (const auto& e : logstash.events())
+    if (e.at("event").at("action") == "function")
+      ids_by_token[token_of(message_of(e))].insert(
+          std::string(e.at("aws").at("cloudwatch").at("event_id").as_string()));
+  EXPECT_EQ(ids_by_token.size(), 12u);
+  for (const auto& [token, ids] : ids_by_token) EXPECT_EQ(ids.size(), 1u) << token;
+  EXPECT_GT(logstash.events().size(), sources(es).size()) << "the retry doubled at Logstash";
+}
+
+TEST(Forwarder, ASourceFunctionsTimeoutIsAnErrorLineAndATimeoutReport) {
+  const auto r = run_forwarder({"--invocations", "4", "--lines", "2", "--source-timeout-every", "2"}, {});
+  ASSERT_EQ(r.exit, 0) << r.output;
+  std::size_t timeout_lines = 0, timeout_reports = 0;
+  for (const auto& d : r.files.documents) {
+    const auto message = message_of(d);
+    if (message.find("Task timed out after 3.00 seconds") != std::string::npos) {
+      ++timeout_lines;
+      EXPECT_EQ(d.at("log").at("level"), "error") << json::serialize(d);
+      EXPECT_TRUE(d.at("faas").as_object().contains("execution")) << json::serialize(d);
+    }
+    if (d.at("event").at("action") == "platform.report" && message.find("Status: timeout") != std::string::npos) {
+      ++timeout_reports;
+      EXPECT_EQ(d.at("aws").at("lambda").at("status"), "timeout") << json::serialize(d);
+      EXPECT_EQ(d.at("error").at("type"), "Sandbox.Timeout") << json::serialize(d);
+    }
+  }
+  EXPECT_EQ(timeout_lines, 2u);  // invocations 2 and 4
+  EXPECT_EQ(timeout_reports, 2u);
 }
 
 }  // namespace

@@ -87,6 +87,8 @@ std::vector<LogEvent> source_log_events(const SourceInvocation& s, EventIds& ids
   const int billed = static_cast<int>(std::ceil(duration));
   const int used = 56 + s.invocation % 9;
   const double init_ms = 130.49 + s.invocation % 5;
+  if (s.timed_out && f.log_format == LogFormat::text)
+    add(iso(at()) + " " + id + " Task timed out after 3.00 seconds\n");
   // The JSON log format has no END line: platform.report follows the function's lines.
   if (f.log_format == LogFormat::text) add("END RequestId: " + id + "\n");
   json::object metrics{
@@ -97,9 +99,11 @@ std::vector<LogEvent> source_log_events(const SourceInvocation& s, EventIds& ids
                        " ms\tMemory Size: " + std::to_string(f.memory_mb) +
                        " MB\tMax Memory Used: " + std::to_string(used) + " MB\t";
   if (s.first_on_stream) report += "Init Duration: " + fixed(init_ms, 2) + " ms\t";
-  add(platform_line(f, at(), "platform.report",
-                    json::object{{"requestId", id}, {"status", "success"}, {"metrics", std::move(metrics)}},
-                    report + "\n"));
+  if (s.timed_out) report += "Status: timeout";
+  add(platform_line(
+      f, at(), "platform.report",
+      json::object{{"requestId", id}, {"status", s.timed_out ? "timeout" : "success"}, {"metrics", std::move(metrics)}},
+      report + "\n"));
   return out;
 }
 

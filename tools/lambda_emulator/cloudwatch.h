@@ -39,7 +39,8 @@ class EventIds {
 
 // One invocation of the source function, as its log stream holds it: INIT_START (on the stream's first
 // invocation), START, its `lines` function lines (script.h's function_record), END, REPORT. In the JSON log
-// format the platform lines are {"time","type","record"} objects. Timestamps start at `start` and advance by
+// format the platform lines are {"time","type","record"} objects. A timed-out invocation's stream has the runtime's
+// `Task timed out` line after its lines and a REPORT with `Status: timeout`. Timestamps start at `start` and advance by
 // one millisecond every second event, so that pairs of consecutive events share a timestamp.
 struct SourceInvocation {
   const FunctionSetup& function;  // the source function (name, log format, runtime)
@@ -48,6 +49,7 @@ struct SourceInvocation {
   int lines = 5;
   bool first_on_stream = false;
   EpochMs start;
+  bool timed_out = false;  // the Task timed out line (text format) and a REPORT with Status: timeout
 };
 [[nodiscard]] std::vector<LogEvent> source_log_events(const SourceInvocation& s, EventIds& ids);
 

@@ -26,6 +26,7 @@ struct FunctionMode {
   EventSource events = EventSource::cloudwatch;
   std::string source_function = "demo-function";  // whose logs the payloads carry
   int streams = 2;                                // the source's log streams
+  int source_timeout_every = 0;                   // every Nth source invocation times out (0: none)
   int batch_size = 3;                             // Kinesis records per batch
   int max_retry_attempts = 2;
   std::chrono::milliseconds retry_delay{50};

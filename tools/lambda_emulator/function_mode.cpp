@@ -366,9 +366,11 @@ std::vector<std::pair<std::string, std::string>> FunctionEmulator::source_payloa
   std::vector<std::pair<std::string, std::string>> out;
   for (int i = 1; i <= options_.invocations; ++i) {
     const auto s = static_cast<std::size_t>(i - 1) % streams.size();
+    const bool timed_out = mode_.source_timeout_every > 0 && i % mode_.source_timeout_every == 0;
     const SourceInvocation inv{source,   RequestId{make_uuid(rng_)},
                                i,        options_.lines,
-                               !used[s], EpochMs{t0.value + std::int64_t{i - 1} * (options_.lines + 10)}};
+                               !used[s], EpochMs{t0.value + std::int64_t{i - 1} * (options_.lines + 10)},
+                               timed_out};
     used[s] = true;
     const auto events = source_log_events(inv, ids);
     for (int j = 1; j <= options_.lines; ++j) {

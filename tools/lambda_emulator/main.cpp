@@ -95,6 +95,9 @@ END, REPORT; INIT_START and Init Duration on a stream's first), one subscription
   --source-function NAME      the function whose logs are forwarded, log group /aws/lambda/NAME
                               (default demo-function)
   --streams S                 the source's log streams; its invocations go round-robin over them (default 2)
+  --source-timeout-every N    every Nth source invocation times out: its stream holds "<time> <request id>
+                              Task timed out after 3.00 seconds" (text format) and a REPORT with
+                              Status: timeout (default 0: none)
   --batch-size B              Kinesis records per batch, 1..10000 (default 3)
   --max-retry-attempts N      0..2: retries of a failed event (asynchronous) or batch (Kinesis) (default 2)
   --retry-delay-ms MS         the wait before each retry (default 50; real Lambda waits about 1 minute, then
@@ -195,8 +198,9 @@ std::vector<std::string> parse(int argc, char** argv, Cli& cli) {
       return false;
     };
     const bool function_option = name == "--events" || name == "--source-function" || name == "--streams" ||
-                                 name == "--batch-size" || name == "--max-retry-attempts" ||
-                                 name == "--retry-delay-ms" || name == "--on-failure-file" || name == "--bad-payloads";
+                                 name == "--source-timeout-every" || name == "--batch-size" ||
+                                 name == "--max-retry-attempts" || name == "--retry-delay-ms" ||
+                                 name == "--on-failure-file" || name == "--bad-payloads";
     function_options_given = function_options_given || function_option;
     if (name == "--function") {
       fm.path = std::string(value);
@@ -211,6 +215,8 @@ std::vector<std::string> parse(int argc, char** argv, Cli& cli) {
         fm.source_function = std::string(value);
     } else if (name == "--streams") {
       number(1, 1000, fm.streams);
+    } else if (name == "--source-timeout-every") {
+      number(0, 1000000, fm.source_timeout_every);
     } else if (name == "--batch-size") {
       number(1, 10000, fm.batch_size);
     } else if (name == "--max-retry-attempts") {
