@@ -88,6 +88,29 @@ frow() {
 }
 frow "20 payloads of 1,000 200-byte lines (defaults)" 3 20 1000 200
 frow "5 payloads of 20,000 200-byte lines (defaults)" 2 5 20000 200
+
+# Peak memory of the forwarder's path for one subscription payload of about 1 MB compressed (10,000 lines of
+# random text, 3.3 MB inflated), replayed from a file as an on-failure record (the same path as an invocation):
+# /usr/bin/time's maximum resident set size.
+python3 - "$dir/one-mb.json" <<'PY'
+import base64, gzip, json, random, string, sys
+random.seed(1)
+rid = "8f507cfc-0d1c-4697-b07a-ac58fc914c95"
+events = [{"id": str(i).zfill(56), "timestamp": 1765101600000 + i,
+           "message": f"2026-12-07T10:00:00.123Z\t{rid}\tINFO\tinv=1 line={i + 1} "
+                      + "".join(random.choice(string.ascii_letters) for _ in range(130)) + "\n"}
+          for i in range(10000)]
+payload = {"messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": "/aws/lambda/orders",
+           "logStream": "2026/12/07/[$LATEST]0123456789abcdef0123456789abcdef", "subscriptionFilters": ["elk"],
+           "logEvents": events}
+data = gzip.compress(json.dumps(payload).encode())
+print(f"payload: {len(data)} bytes compressed", file=sys.stderr)
+json.dump({"requestPayload": {"awslogs": {"data": base64.b64encode(data).decode()}}}, open(sys.argv[1], "w"))
+PY
+rm -rf "$dir/out" && mkdir -p "$dir/out"
+EXTENSION_LOG_DESTINATIONS=file EXTENSION_LOG_DESTINATION_FILE_DIRECTORY="$dir/out" \
+  /usr/bin/time -f '%M' -o "$dir/rss.txt" "$build/elk-extension" replay "$dir/one-mb.json" 2>/dev/null
+echo "| one payload of ~1 MB compressed (10,000 random-text lines), through replay | — | — | — | $(awk '{printf "%.1f MB", $1 / 1024}' "$dir/rss.txt") |"
 echo
 echo "Forwarder rows (release build, file destination):"
 cat "$dir/fcommands"

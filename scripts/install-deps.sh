@@ -13,7 +13,7 @@ case "${1:-build}" in
   test)  want+=(libgtest-dev libgmock-dev clang clang-format clang-tidy libclang-rt-14-dev awscli python3)
          # s3rver comes from npm: Debian's Node.js unless one is already on the machine.
          command -v npm >/dev/null 2>&1 || want+=(nodejs npm) ;;
-  bench) want+=(libbenchmark-dev jq) ;;
+  bench) want+=(libbenchmark-dev jq time python3) ;;
   package)
          want+=(g++-aarch64-linux-gnu qemu-user-static python3 python3-yaml unzip advancecomp
                 libboost1.81-dev:arm64 libboost-json1.81-dev:arm64 libboost-url1.81-dev:arm64

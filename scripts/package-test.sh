@@ -31,7 +31,7 @@ for arch in x86_64 arm64; do
   mkdir -p "$d"
 
   # 1. the archive itself
-  if ELK_PACKAGE_MAX_BYTES=${ELK_PACKAGE_MAX_BYTES:-3100000} python3 - "$zipfile" <<'PY'
+  if ELK_PACKAGE_MAX_BYTES=${ELK_PACKAGE_MAX_BYTES:-3300000} python3 - "$zipfile" <<'PY'
 import sys, zipfile, os
 z = zipfile.ZipFile(sys.argv[1])
 infos = z.infolist()

@@ -120,13 +120,7 @@ class FunctionEmulator {
  private:
   template <class Awaitable>
   void spawn_detached(Awaitable a) {
-    asio::co_spawn(io_, std::move(a), [this](std::exception_ptr ep) {
-      if (!ep) return;
-      try {
-        std::rethrow_exception(ep);
-      } catch (const std::exception& ex) {
-        log_.error(std::string("internal: ") + ex.what());
-      }
+    emulator::spawn_detached(io_, std::move(a), log_, [this] {
       kill_all();
       outcome_.exit_code = kExitInternal;
       io_.stop();

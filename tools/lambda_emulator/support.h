@@ -6,12 +6,15 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <exception>
 #include <string>
 #include <utility>
 #include <vector>
@@ -75,5 +78,20 @@ class Log {
  private:
   bool quiet_;
 };
+
+// Runs `a` detached on `io`; an exception that ends it is logged ("internal: ...") and `on_failure` runs (kill
+// what was started, set the exit code, stop the io_context).
+template <class Awaitable, class OnFailure>
+void spawn_detached(asio::io_context& io, Awaitable a, const Log& log, OnFailure on_failure) {
+  asio::co_spawn(io, std::move(a), [&log, on_failure](const std::exception_ptr& ep) {
+    if (!ep) return;
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& ex) {
+      log.error(std::string("internal: ") + ex.what());
+    }
+    on_failure();
+  });
+}
 
 }  // namespace elk::emulator

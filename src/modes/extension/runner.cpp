@@ -14,6 +14,7 @@
 #include <random>
 
 #include "app/pipeline.h"
+#include "core/run_main.h"
 #include "core/signal.h"
 #include "destinations/registry.h"
 #include "http/server.h"
@@ -399,20 +400,7 @@ std::string Runner::summary() const {
 int run(const RunnerOptions& options, const Logger& log) {
   asio::io_context io(1);
   Runner runner(options, log, io);
-  int exit_code = 1;
-  asio::co_spawn(io, runner.run(), [&](std::exception_ptr e, int code) {
-    exit_code = code;
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        log.error(std::string("fatal: ") + ex.what());
-      }
-      exit_code = 1;
-    }
-    io.stop();
-  });
-  io.run();
+  const int exit_code = run_main(io, runner.run(), log);
   return runner.ended_by_signal() ? 0 : exit_code;
 }
 

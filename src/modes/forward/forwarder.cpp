@@ -10,6 +10,7 @@
 #include <random>
 
 #include "config/settings.h"
+#include "core/run_main.h"
 #include "destinations/registry.h"
 #include "modes/forward/runtime_api.h"
 #include "sources/cloudwatch/payload.h"
@@ -57,7 +58,7 @@ asio::awaitable<bool> Forwarder::offer(std::string_view base64_data, SteadyTime 
   constexpr std::size_t slice = 1024;
   std::vector<pipeline::Record> part;
   for (std::size_t at = 0; at < records.size(); at += slice) {
-    if (pipeline_.held_bytes() > pipeline_.max_buffer_bytes() / 2 && !co_await deliver(deadline, why)) {
+    if (pipeline_.held_bytes() > pipeline_.max_buffer_bytes() / 4 && !co_await deliver(deadline, why)) {
       undelivered = true;
       co_return false;
     }
@@ -204,21 +205,7 @@ asio::awaitable<int> serve(const ForwarderOptions& options, const Logger& log) {
 
 int run(const ForwarderOptions& options, const Logger& log) {
   asio::io_context io(1);
-  int exit_code = 1;
-  asio::co_spawn(io, serve(options, log), [&](std::exception_ptr e, int code) {
-    exit_code = code;
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        log.error(std::string("fatal: ") + ex.what());
-      }
-      exit_code = 1;
-    }
-    io.stop();
-  });
-  io.run();
-  return exit_code;
+  return run_main(io, serve(options, log), log);
 }
 
 }  // namespace elk::forward

@@ -55,7 +55,7 @@ class Forwarder {
   boost::asio::awaitable<Answer> handle(std::string_view event, SteadyTime deadline);
 
  private:
-  // Decodes one payload and offers its records, flushing first whenever half the memory bound is held (so
+  // Decodes one payload and offers its records, flushing first whenever a quarter of the memory bound is held (so
   // that a large payload is never cut by the bound, which without a spill would drop documents); false when it
   // cannot be decoded (`why` says why: invalid_event_error) or a flush on the way did not deliver everything
   // (`why` and `undelivered`).

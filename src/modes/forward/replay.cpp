@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/run_main.h"
 #include "modes/forward/forwarder.h"
 
 namespace elk::forward {
@@ -113,14 +114,12 @@ int replay(const std::vector<std::string>& files, const Getenv& environment, con
     for (const auto& s : skipped) log.warn("replay: skipped " + s);
     std::move(read->begin(), read->end(), std::back_inserter(inputs));
   }
-  asio::io_context io(1);
-  int exit_code = 0;
-  auto run = [&]() -> asio::awaitable<void> {
+  auto run = [&]() -> asio::awaitable<int> {
+    int exit_code = 0;
     auto made = make_pipeline(environment, log, co_await asio::this_coro::executor);
     if (!made) {
       log.error("replay: " + made.error().message);
-      exit_code = 2;
-      co_return;
+      co_return 2;
     }
     const std::string own_region = environment("AWS_REGION").value_or(environment("AWS_DEFAULT_REGION").value_or(""));
     std::size_t delivered = 0;
@@ -139,19 +138,10 @@ int replay(const std::vector<std::string>& files, const Getenv& environment, con
     }
     log.info("replay: " + std::to_string(delivered) + " of " + std::to_string(inputs.size()) + " events delivered" +
              (*made)->summary());
+    co_return exit_code;
   };
-  asio::co_spawn(io, run(), [&](const std::exception_ptr& e) {
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        log.error(std::string("replay: fatal: ") + ex.what());
-      }
-      exit_code = 1;
-    }
-  });
-  io.run();
-  return exit_code;
+  asio::io_context io(1);
+  return run_main(io, run(), log);
 }
 
 }  // namespace elk::forward

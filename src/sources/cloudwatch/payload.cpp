@@ -30,6 +30,9 @@ Result<Payload> parse_payload(std::string_view text) {
   // Read into a tape (json/tape.h), by hand for the usual forms, else by Boost.JSON's parser: the events'
   // texts are views into the storage's copy of the text, which the payload keeps.
   auto storage = std::make_shared<json_tape::RecordStorage>(0);
+  // Room for the nodes at once (an event is an object of three members: 7 nodes), not grown by doubling: a
+  // payload of 20,000 events has 140,000 of them.
+  storage->nodes.reserve(7 * static_cast<std::size_t>(std::count(text.begin(), text.end(), '{')) + 16);
   const json_tape::BodyCopy body{text.data(), text.data() + text.size(), storage->keep_copy(text)};
   json_tape::UniqueKeys unique_keys;
   const char* p = text.data();
