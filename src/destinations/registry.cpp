@@ -73,4 +73,13 @@ Result<Lineup> make_destinations(const Context& context) {
   return out;
 }
 
+Result<config::Config> load_settings(const Getenv& environment, const Logger& log) {
+  auto loaded = config::load(all_settings(), environment, destination_aliases());
+  for (const auto& w : loaded.warnings) log.warn(w);
+  if (loaded.errors.empty()) return std::move(loaded.config);
+  std::string message = "invalid configuration: ";
+  for (std::size_t i = 0; i < loaded.errors.size(); ++i) message += (i ? "; " : "") + loaded.errors[i];
+  return fail(message);
+}
+
 }  // namespace elk::destinations

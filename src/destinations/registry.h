@@ -19,6 +19,10 @@ namespace elk::destinations {
 // Every setting: the general rows, then each destination's.
 [[nodiscard]] std::vector<config::Setting> all_settings();
 
+// Every setting read from `environment` and validated (warnings logged); an error lists every bad one,
+// "invalid configuration: ...; ...".
+[[nodiscard]] Result<config::Config> load_settings(const Getenv& environment, const Logger& log);
+
 // The destinations named in EXTENSION_LOG_DESTINATIONS, then the dead-letter destinations they name.
 struct Lineup {
   std::vector<std::unique_ptr<Destination>> destinations;

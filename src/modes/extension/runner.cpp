@@ -222,14 +222,9 @@ asio::awaitable<std::string> Runner::sandbox_address() {
 
 asio::awaitable<Status> Runner::init(const ExtensionId& id) {
   const auto& env = options_.environment;
-  auto loaded = config::load(destinations::all_settings(), env, destinations::destination_aliases());
-  for (const auto& w : loaded.warnings) log_.warn(w);
-  if (!loaded.errors.empty()) {
-    std::string msg = "invalid configuration: ";
-    for (std::size_t i = 0; i < loaded.errors.size(); ++i) msg += (i ? "; " : "") + loaded.errors[i];
-    co_return fail(msg);
-  }
-  config_ = std::move(loaded.config);
+  auto loaded = destinations::load_settings(env, log_);
+  if (!loaded) co_return std::unexpected(loaded.error());
+  config_ = std::move(*loaded);
   if (function_.function_name.empty()) function_.function_name = env("AWS_LAMBDA_FUNCTION_NAME").value_or("");
   if (function_.function_version.empty()) function_.function_version = env("AWS_LAMBDA_FUNCTION_VERSION").value_or("");
   function_.region = env("AWS_REGION").value_or(env("AWS_DEFAULT_REGION").value_or(""));

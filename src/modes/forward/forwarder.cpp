@@ -125,22 +125,16 @@ asio::awaitable<Answer> Forwarder::handle(std::string_view body, SteadyTime dead
 
 Result<std::unique_ptr<app::Pipeline>> make_pipeline(const Getenv& env, const Logger& log,
                                                      const asio::any_io_executor& executor) {
-  auto loaded = config::load(destinations::all_settings(), env, destinations::destination_aliases());
-  for (const auto& w : loaded.warnings) log.warn(w);
-  if (!loaded.errors.empty()) {
-    std::string message = "invalid configuration: ";
-    for (std::size_t i = 0; i < loaded.errors.size(); ++i) message += (i ? "; " : "") + loaded.errors[i];
-    return fail(message);
-  }
+  auto loaded = destinations::load_settings(env, log);
+  if (!loaded) return std::unexpected(loaded.error());
   pipeline::FunctionContext self;
   self.function_name = env("AWS_LAMBDA_FUNCTION_NAME").value_or("elk-forwarder");
   self.function_version = env("AWS_LAMBDA_FUNCTION_VERSION").value_or("");
   self.region = env("AWS_REGION").value_or(env("AWS_DEFAULT_REGION").value_or(""));
   self.initialization_type = env("AWS_LAMBDA_INITIALIZATION_TYPE").value_or("on-demand");
-  app::PipelineOptions options{std::chrono::milliseconds(loaded.config.integer(config::names::timeout_ms)),
-                               random_origin()};
+  app::PipelineOptions options{std::chrono::milliseconds(loaded->integer(config::names::timeout_ms)), random_origin()};
   options.spill = false;
-  return app::Pipeline::make(loaded.config, self, env, log, executor, options);
+  return app::Pipeline::make(*loaded, self, env, log, executor, options);
 }
 
 namespace {
