@@ -28,21 +28,33 @@ std::optional<std::string_view> function_of_group(std::string_view log_group) {
   return log_group.substr(lambda_group_prefix.size());
 }
 
+std::optional<LambdaStream> lambda_stream(std::string_view s) {
+  if (s.size() < 14 || !digits(s.substr(0, 4)) || s[4] != '/' || !digits(s.substr(5, 2)) || s[7] != '/' ||
+      !digits(s.substr(8, 2)) || s[10] != '/')
+    return std::nullopt;
+  const auto open = s.find('[', 11);
+  if (open == std::string_view::npos) return std::nullopt;
+  const auto close = s.find(']', open + 1);
+  if (close == std::string_view::npos || close == open + 1 || close + 1 == s.size()) return std::nullopt;
+  const auto function = s.substr(11, open - 11);
+  if (function.find('/') != std::string_view::npos) return std::nullopt;
+  return LambdaStream{function, s.substr(open + 1, close - open - 1)};
+}
+
 std::string_view version_of_stream(std::string_view s) {
-  // YYYY/MM/DD/[<version>]<id>
-  if (s.size() < 13 || !digits(s.substr(0, 4)) || s[4] != '/' || !digits(s.substr(5, 2)) || s[7] != '/' ||
-      !digits(s.substr(8, 2)) || s[10] != '/' || s[11] != '[')
-    return {};
-  const auto close = s.find(']', 12);
-  if (close == std::string_view::npos) return {};
-  return s.substr(12, close - 12);
+  const auto stream = lambda_stream(s);
+  return stream ? stream->version : std::string_view();
 }
 
 pipeline::SourceContext source_of(const Payload& payload, std::string_view region) {
   pipeline::SourceContext source;
+  const auto stream = lambda_stream(payload.log_stream);
   if (const auto name = function_of_group(payload.log_group)) {
     source.function.function_name = std::string(*name);
-    source.function.function_version = std::string(version_of_stream(payload.log_stream));
+    if (stream) source.function.function_version = std::string(stream->version);
+  } else if (stream && !stream->function.empty()) {  // a custom log group: the stream names its function
+    source.function.function_name = std::string(stream->function);
+    source.function.function_version = std::string(stream->version);
   }
   source.function.region = std::string(region);
   source.function.account_id = payload.owner;

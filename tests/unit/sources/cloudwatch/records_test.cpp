@@ -32,6 +32,16 @@ TEST(CloudWatchRecords, LambdaNamesGiveFunctionAndVersion) {
   EXPECT_EQ(version_of_stream("2024/05/02/[17]0123"), "17");
   EXPECT_EQ(version_of_stream("i-0abc/var/log/messages"), "");
   EXPECT_EQ(version_of_stream("2024/05/02/[unclosed"), "");
+  EXPECT_EQ(version_of_stream("2024/05/02/[$LATEST]"), "");  // no environment
+  const auto custom = lambda_stream("2024/05/03/billing-job[12]5a6b7c8d9e0f4a1b2c3d4e5f6a7b8c9d");
+  ASSERT_TRUE(custom);
+  EXPECT_EQ(custom->function, "billing-job");
+  EXPECT_EQ(custom->version, "12");
+  const auto bracketed = lambda_stream("2024/05/03/orders[$LATEST][5a6b7c8d9e0f4a1b2c3d4e5f6a7b8c9d]");
+  ASSERT_TRUE(bracketed);
+  EXPECT_EQ(bracketed->function, "orders");
+  EXPECT_EQ(bracketed->version, "$LATEST");
+  EXPECT_FALSE(lambda_stream("2024/05/03/a/b[1]x"));
 
   const auto s = source_of(lambda_payload({}), "eu-west-1");
   EXPECT_EQ(s.function.function_name, "my-fn");
@@ -42,6 +52,15 @@ TEST(CloudWatchRecords, LambdaNamesGiveFunctionAndVersion) {
   Payload other = lambda_payload({});
   other.log_group = "/aws/apigateway/welcome";
   EXPECT_EQ(source_of(other, "eu-west-1").function.function_name, "");
+
+  // A custom log group, shared by several functions: each stream names its function and version.
+  Payload shared = lambda_payload({});
+  shared.log_group = "/myorg/app-logs";
+  shared.log_stream = "2024/05/03/billing-job[12]5a6b7c8d9e0f4a1b2c3d4e5f6a7b8c9d";
+  const auto c = source_of(shared, "eu-west-1");
+  EXPECT_EQ(c.function.function_name, "billing-job");
+  EXPECT_EQ(c.function.function_version, "12");
+  EXPECT_EQ(c.log_group, "/myorg/app-logs");
 }
 
 TEST(CloudWatchRecords, TextLinesJsonRecordsAndPlatformEvents) {
