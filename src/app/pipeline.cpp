@@ -66,12 +66,11 @@ void add_stats(pipeline::EnrichStats& total, const pipeline::EnrichStats& s) {
 
 }  // namespace
 
-void Pipeline::offer(const std::vector<pipeline::Record>& events, SteadyTime now) {
+void Pipeline::offer(std::span<const pipeline::Record> events, SteadyTime now) {
   offer_to(enricher_, events, now);
 }
 
-void Pipeline::offer(const std::vector<pipeline::Record>& events, const pipeline::SourceContext& source,
-                     SteadyTime now) {
+void Pipeline::offer(std::span<const pipeline::Record> events, const pipeline::SourceContext& source, SteadyTime now) {
   if (source.stream.empty()) return offer_to(enricher_, events, now);
   ++offers_;
   auto it = std::find_if(streams_.begin(), streams_.end(), [&](const Stream& s) { return s.key == source.stream; });
@@ -96,7 +95,7 @@ pipeline::EnrichStats Pipeline::enrich_stats() const {
   return total;
 }
 
-void Pipeline::offer_to(pipeline::Enricher& enricher, const std::vector<pipeline::Record>& events, SteadyTime now) {
+void Pipeline::offer_to(pipeline::Enricher& enricher, std::span<const pipeline::Record> events, SteadyTime now) {
   constexpr std::size_t check_every = 256;
   std::size_t made = 0;
   for (const auto& ev : events) {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -51,10 +52,10 @@ class Pipeline {
   // Enriches and batches the events of one delivery, in order. Past the memory bound (checked every 256
   // documents: a delivery's documents are several times its body), what is batched goes to the spill.
   // Without a source: the process's own function's records (the extension's), enricher().
-  void offer(const std::vector<pipeline::Record>& events, SteadyTime now);
+  void offer(std::span<const pipeline::Record> events, SteadyTime now);
   // Records of another source (a CloudWatch Logs stream): enriched with that source's function and with the
   // invocation state of its stream, kept for the most recently offered max_streams streams.
-  void offer(const std::vector<pipeline::Record>& events, const pipeline::SourceContext& source, SteadyTime now);
+  void offer(std::span<const pipeline::Record> events, const pipeline::SourceContext& source, SteadyTime now);
   // A document of the extension's own (the summary, a shutdown notice), batched as any other.
   void add(pipeline::Document document, SteadyTime now) { batcher_.add(std::move(document), now); }
 
@@ -64,7 +65,7 @@ class Pipeline {
   // For a process about to end without a flush (SIGTERM): everything in memory goes to the spill.
   void spill_held();
   // For a source that will hand its records again: forgets what is batched and held in memory, and says how
-  // many documents (per destination) that was.
+  // many documents that was (one batched once, one queued once for each destination holding it).
   std::uint64_t discard_held();
 
   [[nodiscard]] bool flushing() const { return flushing_; }
@@ -94,7 +95,7 @@ class Pipeline {
            std::size_t max_buffer_bytes, const boost::asio::any_io_executor& executor);
 
  private:
-  void offer_to(pipeline::Enricher& enricher, const std::vector<pipeline::Record>& events, SteadyTime now);
+  void offer_to(pipeline::Enricher& enricher, std::span<const pipeline::Record> events, SteadyTime now);
   [[nodiscard]] pipeline::EnrichStats enrich_stats() const;
 
   struct Stream {

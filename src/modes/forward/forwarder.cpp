@@ -56,14 +56,13 @@ asio::awaitable<bool> Forwarder::offer(std::string_view base64_data, SteadyTime 
   const auto records = cloudwatch::records_of(*payload);
   const auto source = cloudwatch::source_of(*payload, region_);
   constexpr std::size_t slice = 1024;
-  std::vector<pipeline::Record> part;
-  for (std::size_t at = 0; at < records.size(); at += slice) {
+  const std::span<const pipeline::Record> all(records);
+  for (std::size_t at = 0; at < all.size(); at += slice) {
     if (pipeline_.held_bytes() > pipeline_.max_buffer_bytes() / 4 && !co_await deliver(deadline, why)) {
       undelivered = true;
       co_return false;
     }
-    part.assign(records.begin() + static_cast<std::ptrdiff_t>(at),
-                records.begin() + static_cast<std::ptrdiff_t>(std::min(records.size(), at + slice)));
+    const auto part = all.subspan(at, std::min(slice, all.size() - at));
     pipeline_.offer(part, source, Clock::now());
     events_ += part.size();
   }
@@ -123,6 +122,10 @@ asio::awaitable<Answer> Forwarder::handle(std::string_view body, SteadyTime dead
   co_return Answer{true, json::serialize(json::object{{"batchItemFailures", std::move(failures)}}), {}, {}};
 }
 
+std::string region_of(const Getenv& environment) {
+  return environment("AWS_REGION").value_or(environment("AWS_DEFAULT_REGION").value_or(""));
+}
+
 Result<std::unique_ptr<app::Pipeline>> make_pipeline(const Getenv& env, const Logger& log,
                                                      const asio::any_io_executor& executor) {
   auto loaded = destinations::load_settings(env, log);
@@ -130,7 +133,7 @@ Result<std::unique_ptr<app::Pipeline>> make_pipeline(const Getenv& env, const Lo
   pipeline::FunctionContext self;
   self.function_name = env("AWS_LAMBDA_FUNCTION_NAME").value_or("elk-forwarder");
   self.function_version = env("AWS_LAMBDA_FUNCTION_VERSION").value_or("");
-  self.region = env("AWS_REGION").value_or(env("AWS_DEFAULT_REGION").value_or(""));
+  self.region = region_of(env);
   self.initialization_type = env("AWS_LAMBDA_INITIALIZATION_TYPE").value_or("on-demand");
   app::PipelineOptions options{std::chrono::milliseconds(loaded->integer(config::names::timeout_ms)), random_origin()};
   options.spill = false;
@@ -156,7 +159,7 @@ asio::awaitable<int> serve(const ForwarderOptions& options, const Logger& log) {
     co_return 1;
   }
   auto pipeline = std::move(*made);
-  Forwarder forwarder(*pipeline, env("AWS_REGION").value_or(env("AWS_DEFAULT_REGION").value_or("")), log);
+  Forwarder forwarder(*pipeline, region_of(env), log);
 
   std::uint64_t failures = 0;
   for (;;) {

@@ -26,6 +26,10 @@ struct ForwarderOptions {
 // Runs until the process is killed (Lambda freezes and ends it); non-zero on a failure at init.
 [[nodiscard]] int run(const ForwarderOptions& options, const Logger& log);
 
+// Where the forwarder runs: AWS_REGION, else AWS_DEFAULT_REGION ("" when neither is set). CloudWatch Logs'
+// payloads do not say their Region: the documents take this one.
+[[nodiscard]] std::string region_of(const Getenv& environment);
+
 // The forwarder's pipeline from the settings in `environment` (the extension's, without the spill); an error
 // lists every bad setting.
 [[nodiscard]] Result<std::unique_ptr<app::Pipeline>> make_pipeline(const Getenv& environment, const Logger& log,

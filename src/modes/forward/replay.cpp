@@ -121,7 +121,7 @@ int replay(const std::vector<std::string>& files, const Getenv& environment, con
       log.error("replay: " + made.error().message);
       co_return 2;
     }
-    const std::string own_region = environment("AWS_REGION").value_or(environment("AWS_DEFAULT_REGION").value_or(""));
+    const std::string own_region = region_of(environment);
     std::size_t delivered = 0;
     for (const auto& input : inputs) {
       Forwarder forwarder(**made, input.region.empty() ? own_region : input.region, log);

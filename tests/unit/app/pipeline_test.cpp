@@ -79,11 +79,11 @@ TEST_F(PipelineTest, EachStreamKeepsItsOwnInvocationAndEachSourceItsOwnFunction)
   const auto a = source("fn-a", "/aws/lambda/fn-a\n2024/05/02/[3]aaaa");
   const auto b = source("fn-b", "/aws/lambda/fn-b\n2024/05/02/[3]bbbb");
   const auto now = std::chrono::steady_clock::now();
-  pipeline->offer({line("START RequestId: 11111111-1111-4111-8111-111111111111 Version: 3")}, a, now);
-  pipeline->offer({line("START RequestId: 22222222-2222-4222-8222-222222222222 Version: 3")}, b, now);
-  pipeline->offer({line("a's line")}, a, now);  // b's START came in between
-  pipeline->offer({line("b's line")}, b, now);
-  pipeline->offer({line("the extension's own line")}, now);
+  pipeline->offer(std::vector{line("START RequestId: 11111111-1111-4111-8111-111111111111 Version: 3")}, a, now);
+  pipeline->offer(std::vector{line("START RequestId: 22222222-2222-4222-8222-222222222222 Version: 3")}, b, now);
+  pipeline->offer(std::vector{line("a's line")}, a, now);  // b's START came in between
+  pipeline->offer(std::vector{line("b's line")}, b, now);
+  pipeline->offer(std::vector{line("the extension's own line")}, now);
   EXPECT_EQ(pipeline->streams(), 2u);
 
   const auto docs = flush_and_read();
@@ -106,8 +106,9 @@ TEST_F(PipelineTest, EachStreamKeepsItsOwnInvocationAndEachSourceItsOwnFunction)
 }
 
 TEST_F(PipelineTest, OwnRecordsNameTheProcesssFunction) {
-  pipeline->offer({line("START RequestId: 11111111-1111-4111-8111-111111111111 Version: $LATEST"), line("hello")},
-                  std::chrono::steady_clock::now());
+  pipeline->offer(
+      std::vector{line("START RequestId: 11111111-1111-4111-8111-111111111111 Version: $LATEST"), line("hello")},
+      std::chrono::steady_clock::now());
   const auto docs = flush_and_read();
   ASSERT_EQ(docs.size(), 2u);
   EXPECT_TRUE(docs[0].first.starts_with("own-fn-")) << docs[0].first;
@@ -116,7 +117,7 @@ TEST_F(PipelineTest, OwnRecordsNameTheProcesssFunction) {
 }
 
 TEST_F(PipelineTest, AnEmptyStreamIsTheProcesssOwn) {
-  pipeline->offer({line("x")}, pipeline::SourceContext{}, std::chrono::steady_clock::now());
+  pipeline->offer(std::vector{line("x")}, pipeline::SourceContext{}, std::chrono::steady_clock::now());
   EXPECT_EQ(pipeline->streams(), 0u);
   const auto docs = flush_and_read();
   ASSERT_EQ(docs.size(), 1u);
@@ -126,12 +127,12 @@ TEST_F(PipelineTest, AnEmptyStreamIsTheProcesssOwn) {
 TEST_F(PipelineTest, TheLeastRecentlyOfferedStreamGivesWayPastTheLimit) {
   const auto now = std::chrono::steady_clock::now();
   const auto first = source("fn", "s-0");
-  pipeline->offer({line("START RequestId: 11111111-1111-4111-8111-111111111111 Version: 3")}, first, now);
+  pipeline->offer(std::vector{line("START RequestId: 11111111-1111-4111-8111-111111111111 Version: 3")}, first, now);
   for (std::size_t i = 1; i <= Pipeline::max_streams; ++i)
     pipeline->offer({}, source("fn", "s-" + std::to_string(i)), now);
   EXPECT_EQ(pipeline->streams(), Pipeline::max_streams);
   // s-0 went (the least recent): its invocation state is forgotten, its records still arrive.
-  pipeline->offer({line("late line")}, first, now);
+  pipeline->offer(std::vector{line("late line")}, first, now);
   EXPECT_EQ(pipeline->streams(), Pipeline::max_streams);
   const auto docs = flush_and_read();
   ASSERT_EQ(docs.size(), 2u);
