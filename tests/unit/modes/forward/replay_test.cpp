@@ -52,8 +52,8 @@ TEST(Replay, ReadsSqsMessagesAsReceiveMessageWritesThem) {
 TEST(Replay, SkipsWhatIsNotAnOnFailureRecordSayingWhereAndWhyAndKeepsTheRest) {
   test::TempDir dir;
   std::vector<std::string> skipped;
-  const auto path = write(dir, "mixed.jsonl",
-                          std::string(kRecord) + "\nnot json\n{\"other\":1}\n" + std::string(kRecord) + "\n");
+  const auto path =
+      write(dir, "mixed.jsonl", std::string(kRecord) + "\nnot json\n{\"other\":1}\n" + std::string(kRecord) + "\n");
   const auto read = read_on_failure_records(path, skipped);
   ASSERT_TRUE(read);
   EXPECT_EQ(read->size(), 2u);
